@@ -1,0 +1,2 @@
+// MapsAnalysis: placeholder until its first source lands.
+enum MapsAnalysisNamespace {}

@@ -1,0 +1,2 @@
+// MapsModel: placeholder until its first source lands.
+enum MapsModelNamespace {}

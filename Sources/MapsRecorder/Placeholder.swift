@@ -1,0 +1,2 @@
+// MapsRecorder: placeholder until its first source lands.
+enum MapsRecorderNamespace {}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import MapsTrace
+
+@main
+struct MapsRace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mapsrace",
+        abstract: "Record and replay the /proc/PID/maps race, and say exactly why a snapshot was torn.",
+        discussion: """
+            Linux generates /proc/PID/maps anew on every read(2), about one page per call. \
+            A reader that needs several calls can get a snapshot that never existed. \
+            mapsrace records a workload that mutates its mappings while a reader reads them \
+            (record), replays the ground truth and pinpoints the read boundary behind every \
+            duplicated, missing or torn line (analyze), and shows the difference (diff).
+
+            Typical session:
+              mapsrace record -o seed.mrtrace        # the seed experiment, 65000 pages, 20 snapshots
+              mapsrace analyze seed.mrtrace          # which snapshots never existed, and why
+              mapsrace diff seed.mrtrace --snapshot 3
+            """,
+        version: mapsraceVersion,
+        subcommands: [
+            RecordCommand.self,
+            AnalyzeCommand.self,
+            DiffCommand.self,
+            ReplayCommand.self,
+            InfoCommand.self,
+            ExtractCommand.self,
+            CountRWCommand.self,
+            ReaderProcessCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,1 @@
+let mapsraceVersion = "0.1.0"
