@@ -28,6 +28,7 @@ struct MapsRace: ParsableCommand {
             ExtractCommand.self,
             CountRWCommand.self,
             ReaderProcessCommand.self,
+            SynthTraceCommand.self,
         ]
     )
 }
