@@ -1,2 +1,0 @@
-// MapsModel: placeholder until its first source lands.
-enum MapsModelNamespace {}
