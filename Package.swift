@@ -25,7 +25,7 @@ let package = Package(
         // fopencookie and memfd_create.
         .target(name: "CProcfs"),
         .target(name: "MapsTrace", dependencies: ["CZstd"]),
-        .target(name: "MapsModel"),
+        .target(name: "MapsModel", dependencies: ["MapsTrace"]),
         .target(name: "MapsRecorder", dependencies: ["MapsTrace", "MapsModel", "CProcfs"]),
         .target(name: "MapsAnalysis", dependencies: ["MapsTrace", "MapsModel"]),
         .executableTarget(
@@ -36,7 +36,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MapsTraceTests", dependencies: ["MapsTrace"]),
-        .testTarget(name: "MapsModelTests", dependencies: ["MapsModel"]),
+        .testTarget(name: "MapsModelTests", dependencies: ["MapsModel", "MapsTrace"]),
         .testTarget(name: "MapsRecorderTests", dependencies: ["MapsRecorder", "MapsTrace", "MapsModel"]),
         .testTarget(name: "MapsAnalysisTests", dependencies: ["MapsAnalysis", "MapsTrace", "MapsModel"]),
     ]
