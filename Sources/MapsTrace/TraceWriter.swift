@@ -23,8 +23,11 @@ public final class TraceWriter {
     private var headerWritten = false
     private var trailerWritten = false
     private var finished = false
-    /// Records in `block`, not yet on disk.
-    private var recordsInBlock = 0
+    /// Record payloads in `block`, not yet on disk.
+    private var payloadsInBlock = 0
+    /// Records whose last payload is in `block` (a quiescent maps text counts
+    /// where its last fragment is, as a reader returns it there).
+    private var recordsCompletedInBlock = 0
 
     public private(set) var compressedBytesWritten: UInt64 = 0
     /// Raw (decompressed) bytes of the blocks written so far.
@@ -116,8 +119,8 @@ public final class TraceWriter {
                 let length = min(quiescentFragmentSize, maps.text.count - offset)
                 payload.removeAll()
                 encoder.encodeQuiescentFragment(maps, fragmentOffset: offset, fragmentLength: length, into: &payload)
-                try appendPayload(kind: .quiescentFragment)
                 offset += length
+                try appendPayload(kind: .quiescentFragment, completesRecord: offset == maps.text.count)
             } while offset < maps.text.count
         case .trailer(let trailer):
             payload.removeAll()
@@ -136,24 +139,25 @@ public final class TraceWriter {
             if closeWhenFinished { close(fileDescriptor) }
             fileDescriptor = -1
         }
-        if recordsInBlock > 0 || blocksWritten == 0 { try flushBlock() }
+        if payloadsInBlock > 0 || blocksWritten == 0 { try flushBlock() }
     }
 
     // MARK: - Blocks
 
-    private func appendPayload(kind: RecordKind) throws(TraceError) {
+    private func appendPayload(kind: RecordKind, completesRecord: Bool = true) throws(TraceError) {
         let payloadLength = payload.count
         guard payloadLength <= TraceLimits.standard.maxRecordPayload else {
             throw misuse(kind.rawValue, "payload of \(payloadLength) bytes exceeds the limit of \(TraceLimits.standard.maxRecordPayload)")
         }
         let recordLength = 1 + lebLength(UInt64(payloadLength)) + payloadLength
-        if recordsInBlock > 0 && block.count + recordLength > blockSize {
+        if payloadsInBlock > 0 && block.count + recordLength > blockSize {
             try flushBlock()
         }
         block.append(byte: kind.rawValue)
         block.appendLEB(UInt64(payloadLength))
         block.append(payload.bytes)
-        recordsInBlock += 1
+        payloadsInBlock += 1
+        if completesRecord { recordsCompletedInBlock += 1 }
         if block.count >= blockSize { try flushBlock() }
     }
 
@@ -168,9 +172,10 @@ public final class TraceWriter {
         compressedBytesWritten += UInt64(compressed.count)
         rawBytesWritten += UInt64(block.count)
         blocksWritten += 1
-        recordsWritten += recordsInBlock
+        recordsWritten += recordsCompletedInBlock
         blockEnds.append((compressedBytesWritten, recordsWritten))
-        recordsInBlock = 0
+        payloadsInBlock = 0
+        recordsCompletedInBlock = 0
         block.removeAll()
     }
 
