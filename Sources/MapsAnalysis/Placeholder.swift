@@ -1,2 +1,0 @@
-// MapsAnalysis: placeholder until its first source lands.
-enum MapsAnalysisNamespace {}

@@ -1,0 +1,447 @@
+import MapsModel
+import MapsTrace
+
+/// Maps a time interval to the states possible inside it.
+///
+/// Mutation m took effect somewhere inside [m.tBegin, m.tEnd]. During an
+/// interval [begin, end] every mutation that had returned by `begin` has
+/// surely taken effect, and none that began at or after `end` can have:
+/// the possible states are [#(tEnd <= begin), #(tBegin < end)].
+struct MutationClock {
+    private let begins: [UInt64]
+    private let ends: [UInt64]
+    private let ordered: Bool
+
+    init(_ mutations: [MutationRecord]) {
+        begins = mutations.map(\.tBegin)
+        ends = mutations.map(\.tEnd)
+        // One mutator thread issues mutations one after another; if a trace
+        // ever breaks that, fall back to counting.
+        ordered = zip(begins, begins.dropFirst()).allSatisfy { $0 <= $1 }
+            && zip(ends, ends.dropFirst()).allSatisfy { $0 <= $1 }
+    }
+
+    func states(from begin: UInt64, to end: UInt64) -> ClosedRange<Int> {
+        let low: Int
+        let high: Int
+        if ordered {
+            low = ends.partitionPoint { $0 > begin }
+            high = begins.partitionPoint { $0 >= end }
+        } else {
+            low = ends.reduce(0) { $0 + ($1 <= begin ? 1 : 0) }
+            high = begins.reduce(0) { $0 + ($1 < end ? 1 : 0) }
+        }
+        return low...max(low, high)
+    }
+}
+
+/// The analysis of one snapshot together with the per-line facts `diff` needs.
+public struct SnapshotVerdict: Sendable {
+    public var analysis: SnapshotAnalysis
+    public var snapshot: ObservedSnapshot
+    public var text: MapsText
+    /// For each line: the read that returned its first byte.
+    public var lineReads: [Int]
+    /// For each line: its epoch (index into `analysis.epochList`), nil for
+    /// lines outside the arena and phantom lines.
+    public var lineEpochs: [Int?]
+}
+
+/// Attributes every line of a snapshot to its read, finds the states that
+/// explain it, splits the snapshot into epochs and pinpoints each break.
+public final class SnapshotAnalyzer {
+    public let truth: GroundTruth
+    public let match: GroundTruth.Match
+    let mutations: [MutationRecord]
+    let clock: MutationClock
+    let origin: UInt64
+    let knownOutside: Set<MapsLine>
+    let arena: Range<UInt64>
+
+    /// - Parameter quiescent: the parsed quiescent reads; lines outside the
+    ///   arena are judged against them.
+    public init(
+        truth: GroundTruth, match: GroundTruth.Match, mutations: [MutationRecord],
+        origin: UInt64, quiescent: [MapsText]
+    ) {
+        self.truth = truth
+        self.match = match
+        self.mutations = mutations
+        clock = MutationClock(mutations)
+        self.origin = origin
+        arena = truth.arena
+        var known = Set<MapsLine>()
+        for text in quiescent {
+            for line in text.lines where line.end <= truth.arena.lowerBound || line.start >= truth.arena.upperBound {
+                known.insert(line)
+            }
+        }
+        knownOutside = known
+    }
+
+    /// The states possible while `read` was in the kernel.
+    func window(of read: ObservedRead) -> ClosedRange<Int> {
+        let states = clock.states(from: read.tBegin, to: read.tEnd)
+        let low = min(max(states.lowerBound, truth.baseState), truth.finalState)
+        let high = min(max(states.upperBound, truth.baseState), truth.finalState)
+        return low...high
+    }
+
+    public func analyze(_ snapshot: ObservedSnapshot) -> SnapshotVerdict {
+        let (text, parseProblem) = Self.parsePrefix(snapshot.bytes)
+        let lines = text.lines
+        let reads = snapshot.reads
+
+        // Each line belongs to the read that returned its first byte.
+        var lineReads = [Int](repeating: 0, count: lines.count)
+        var readIndex = 0
+        for (index, offset) in text.byteOffsets.enumerated() {
+            while readIndex + 1 < reads.count
+                && UInt64(offset) >= reads[readIndex].offset + UInt64(max(reads[readIndex].returned, 0)) {
+                readIndex += 1
+            }
+            lineReads[index] = readIndex
+        }
+        let windows = reads.map { window(of: $0) }
+        let snapshotWindow: ClosedRange<Int>
+        if let first = windows.first, let last = windows.last {
+            snapshotWindow = first.lowerBound...max(first.lowerBound, last.upperBound)
+        } else {
+            let begin = snapshot.begin?.tBegin ?? 0
+            let states = clock.states(from: begin, to: snapshot.end?.tEnd ?? begin)
+            snapshotWindow = max(states.lowerBound, truth.baseState)...max(states.upperBound, truth.baseState)
+        }
+
+        var anomalies: [Anomaly] = []
+        var unmodeled: [UnmodeledLine] = []
+        var lineEpochs = [Int?](repeating: nil, count: lines.count)
+        var arenaLineIndexes: [Int] = []
+        var explained = [StateSet?](repeating: nil, count: lines.count)  // explaining states per line
+        var readWriteObserved = 0
+
+        for (index, line) in lines.enumerated() {
+            if line.end <= arena.lowerBound || line.start >= arena.upperBound {
+                if !knownOutside.contains(line) {
+                    unmodeled.append(UnmodeledLine(line: index + 1, text: line.description))
+                }
+                continue
+            }
+            arenaLineIndexes.append(index)
+            if line.permissions.read && line.permissions.write {
+                let low = max(line.start, arena.lowerBound)
+                let high = min(line.end, arena.upperBound)
+                readWriteObserved += Int((high - low) / truth.pageSize)
+            }
+            let states = reads.isEmpty
+                ? StateSet()
+                : truth.explainingStates(for: line, within: windows[lineReads[index]], match: match)
+            if states.isEmpty {
+                anomalies.append(phantom(line: line, index: index, text: text, lineReads: lineReads, reads: reads))
+            } else {
+                explained[index] = states
+            }
+        }
+
+        let epochs = Self.epochs(
+            of: arenaLineIndexes.filter { explained[$0] != nil },
+            explained: { explained[$0]! }, lineReads: lineReads)
+        for (epochIndex, epoch) in epochs.enumerated() {
+            for line in epoch.lines { lineEpochs[line] = epochIndex }
+        }
+
+        // Coverage: walk the arena lines in file order.
+        var coverage: [Int: (kind: AnomalyKind, range: Range<UInt64>)] = [:]  // keyed by line index after the gap
+        var cursor = arena.lowerBound
+        for index in arenaLineIndexes {
+            let line = lines[index]
+            if line.start > cursor {
+                let gap = cursor..<line.start
+                if truth.alwaysMapped(gap, over: snapshotWindow) { coverage[index] = (.missing, gap) }
+            } else if line.start < cursor {
+                coverage[index] = (.duplicated, line.start..<min(cursor, line.end))
+            }
+            cursor = max(cursor, line.end)
+        }
+        var tailGap: Range<UInt64>?
+        if cursor < arena.upperBound, reads.contains(where: { $0.returned == 0 }) || snapshot.end?.flags.contains(.reachedEOF) == true {
+            let gap = cursor..<arena.upperBound
+            if truth.alwaysMapped(gap, over: snapshotWindow) { tailGap = gap }
+        }
+
+        // Each epoch break is one anomaly; a coverage anomaly at the same
+        // line names its kind.
+        for epochIndex in epochs.indices.dropFirst() {
+            let before = epochs[epochIndex - 1]
+            let after = epochs[epochIndex]
+            let first = after.lines[0]
+            let previous = before.lines[before.lines.count - 1]
+            let boundary = boundary(before: previous, after: first, text: text, lineReads: lineReads, reads: reads)
+            let gapMutations = mutationsBetween(before.states, after.states)
+            if let found = coverage.removeValue(forKey: first) {
+                let culprits = pick(gapMutations, touching: [found.range], widen: true)
+                anomalies.append(makeAnomaly(
+                    kind: found.kind, boundary: boundary, range: found.range, culprits: culprits,
+                    detail: coverageDetail(found.kind, found.range, lines[previous], lines[first])))
+            } else {
+                let involved = (before.lines + after.lines).map { lines[$0].start..<lines[$0].end }
+                let culprits = pick(gapMutations, touching: involved, widen: true)
+                let range = hull(of: culprits) ?? (lines[first].start..<lines[first].end)
+                let kind: AnomalyKind = boundary.beforeRead == boundary.afterRead ? .intraRead : .torn
+                anomalies.append(makeAnomaly(
+                    kind: kind, boundary: boundary, range: range, culprits: culprits,
+                    detail: tornDetail(kind, before: before, after: after, lines: lines, culprits: culprits)))
+            }
+        }
+        // Coverage anomalies where no epoch broke (e.g. a kernel that
+        // resumes by line index skipping a line).
+        for (index, found) in coverage.sorted(by: { $0.key < $1.key }) {
+            let position = arenaLineIndexes.firstIndex(of: index) ?? 0
+            let previous = position > 0 ? arenaLineIndexes[position - 1] : max(index - 1, 0)
+            let boundary = boundary(before: previous, after: index, text: text, lineReads: lineReads, reads: reads)
+            let span = reads.isEmpty ? snapshotWindow
+                : windows[lineReads[previous]].lowerBound...max(windows[lineReads[previous]].lowerBound, windows[lineReads[index]].upperBound)
+            let culprits = pick(Array(span.lowerBound..<span.upperBound), touching: [found.range], widen: true, fallBackToAll: false)
+            anomalies.append(makeAnomaly(
+                kind: found.kind, boundary: boundary, range: found.range, culprits: culprits,
+                detail: coverageDetail(found.kind, found.range, lines[previous], lines[index])))
+        }
+        if let gap = tailGap {
+            let last = arenaLineIndexes.last
+            let lastRead = max(reads.count - 1, 0)
+            let beforeRead = last.map { lineReads[$0] } ?? lastRead
+            let boundary = Boundary(
+                beforeRead: beforeRead, afterRead: min(beforeRead + 1, lastRead),
+                byteOffset: UInt64(snapshot.bytes.count), line: (last ?? -1) + 2)
+            anomalies.append(makeAnomaly(
+                kind: .missing, boundary: boundary, range: gap, culprits: [],
+                detail: "\(addressString(gap.lowerBound))-\(addressString(gap.upperBound)) was mapped throughout the snapshot but no line shows it (the walk ended before it)"))
+        }
+        anomalies.sort { ($0.boundary.line, $0.kind) < ($1.boundary.line, $1.kind) }
+
+        if let problem = parseProblem {
+            unmodeled.append(UnmodeledLine(line: problem.line, text: "unparsable: \(problem.reason)"))
+        }
+
+        let truthRange = truth.readWritePageRange(over: snapshotWindow)
+        let reachedEOF = snapshot.end?.flags.contains(.reachedEOF) ?? reads.contains { $0.returned == 0 }
+        let consistent = epochs.count == 1 && anomalies.isEmpty && reachedEOF && parseProblem == nil
+        let epochList = epochs.map { epoch in
+            Epoch(
+                firstLine: epoch.lines[0] + 1, lastLine: epoch.lines[epoch.lines.count - 1] + 1,
+                firstRead: lineReads[epoch.lines[0]], lastRead: lineReads[epoch.lines[epoch.lines.count - 1]],
+                stateMin: epoch.states.min ?? 0, stateMax: epoch.states.max ?? 0)
+        }
+        let beginTime = snapshot.begin?.tBegin ?? reads.first?.tBegin ?? 0
+        let endTime = snapshot.end?.tEnd ?? reads.last?.tEnd ?? beginTime
+        let analysis = SnapshotAnalysis(
+            index: snapshot.index, lines: lines.count, arenaLines: arenaLineIndexes.count,
+            reads: reads.count, bytes: UInt64(snapshot.bytes.count), consistent: consistent,
+            explainingState: consistent ? epochs[0].states.min : nil,
+            epochs: epochs.count, epochList: epochList,
+            afterMutatorFinished: snapshot.end?.flags.contains(.afterMutatorFinished) ?? false,
+            complete: reachedEOF,
+            stateLo: snapshotWindow.lowerBound, stateHi: snapshotWindow.upperBound,
+            durationNs: endTime >= beginTime ? endTime - beginTime : 0,
+            rwPagesObserved: readWriteObserved,
+            rwPagesTruthMin: truthRange.lowerBound, rwPagesTruthMax: truthRange.upperBound,
+            anomalies: anomalies, unmodeledLines: unmodeled,
+            noOverlap: !anomalies.contains { $0.kind == .duplicated } && !linesGoBackwards(lines),
+            completeCoverage: !anomalies.contains { $0.kind == .missing })
+        return SnapshotVerdict(
+            analysis: analysis, snapshot: snapshot, text: text, lineReads: lineReads, lineEpochs: lineEpochs)
+    }
+
+    // MARK: - Epochs
+
+    /// Splits lines (in file order, each with its explaining states) into the
+    /// fewest epochs that one state each explains.
+    ///
+    /// Greedy from the front gives the fewest epochs, each break as late as
+    /// possible. A break can often move earlier without adding an epoch; when
+    /// a read boundary lies in that slack, the break goes there, since that
+    /// is where the kernel dropped its locks. A break left inside one read is
+    /// one no read boundary can explain.
+    static func epochs(
+        of lines: [Int], explained: (Int) -> StateSet, lineReads: [Int]
+    ) -> [(lines: [Int], states: StateSet)] {
+        var starts: [Int] = []  // positions in `lines` where epochs begin
+        var running = StateSet()
+        for (position, line) in lines.enumerated() {
+            let states = explained(line)
+            let common = running.intersection(states)
+            if position > 0 && !common.isEmpty {
+                running = common
+            } else {
+                starts.append(position)
+                running = states
+            }
+        }
+        func isReadBoundary(_ position: Int) -> Bool {
+            position > 0 && lineReads[lines[position]] != lineReads[lines[position - 1]]
+        }
+        func states(_ range: Range<Int>) -> StateSet {
+            var set = explained(lines[range.lowerBound])
+            for position in range.dropFirst() { set = set.intersection(explained(lines[position])) }
+            return set
+        }
+        for k in starts.indices.dropFirst() where !isReadBoundary(starts[k]) {
+            let end = k + 1 < starts.count ? starts[k + 1] : lines.count
+            var running = states(starts[k]..<end)
+            var position = starts[k] - 1
+            while position > starts[k - 1] {
+                running = running.intersection(explained(lines[position]))
+                if running.isEmpty { break }
+                if isReadBoundary(position) {
+                    starts[k] = position
+                    break
+                }
+                position -= 1
+            }
+        }
+        return starts.indices.map { k in
+            let end = k + 1 < starts.count ? starts[k + 1] : lines.count
+            return (Array(lines[starts[k]..<end]), states(starts[k]..<end))
+        }
+    }
+
+    // MARK: - Pieces
+
+    /// Parses as much of the snapshot as parses; a read that failed part way
+    /// can leave a partial last line.
+    static func parsePrefix(_ bytes: [UInt8]) -> (MapsText, MapsParseError?) {
+        do {
+            return (try MapsParser.parseLinux(bytes), nil)
+        } catch {
+            var newlines = 0
+            var cut = 0
+            for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") {
+                newlines += 1
+                if newlines == error.line - 1 { cut = offset + 1; break }
+            }
+            let prefix = (try? MapsParser.parseLinux(Array(bytes[0..<cut]))) ?? MapsText()
+            return (prefix, error)
+        }
+    }
+
+    func linesGoBackwards(_ lines: [MapsLine]) -> Bool {
+        zip(lines, lines.dropFirst()).contains { $1.start < $0.end }
+    }
+
+    func boundary(before previous: Int, after line: Int, text: MapsText, lineReads: [Int], reads: [ObservedRead]) -> Boundary {
+        guard !reads.isEmpty, line < lineReads.count else {
+            return Boundary(beforeRead: 0, afterRead: 0, byteOffset: 0, line: line + 1)
+        }
+        let read = lineReads[line]
+        if lineReads[previous] == read {
+            return Boundary(beforeRead: read, afterRead: read, byteOffset: UInt64(text.byteOffsets[line]), line: line + 1)
+        }
+        return Boundary(beforeRead: read - 1, afterRead: read, byteOffset: reads[read].offset, line: line + 1)
+    }
+
+    /// The mutations that separate two state sets: from the latest state of
+    /// the earlier set to the earliest state of the later one. Moving from
+    /// state j to j + 1 applies mutation index j.
+    func mutationsBetween(_ a: StateSet, _ b: StateSet) -> [Int] {
+        guard let aMin = a.min, let aMax = a.max, let bMin = b.min, let bMax = b.max else { return [] }
+        if aMax < bMin { return Array(aMax..<bMin) }
+        if bMax < aMin { return Array(bMax..<aMin) }
+        return []
+    }
+
+    /// The mutations among `candidates` that touched (or, widened, touched a
+    /// page beside) one of `ranges`; all candidates when none did.
+    func pick(_ candidates: [Int], touching ranges: [Range<UInt64>], widen: Bool, fallBackToAll: Bool = true) -> [Int] {
+        let pageRanges: [Range<Int>] = ranges.compactMap { range in
+            let low = max(range.lowerBound, arena.lowerBound)
+            let high = min(range.upperBound, arena.upperBound)
+            guard low < high else { return nil }
+            let first = truth.page(containing: low) - (widen ? 1 : 0)
+            let last = Int((high - arena.lowerBound + truth.pageSize - 1) / truth.pageSize) + (widen ? 1 : 0)
+            return first..<last
+        }
+        let chosen = candidates.filter { index in
+            let touched = truth.pagesTouched(byMutation: index)
+            return !touched.isEmpty && pageRanges.contains { $0.overlaps(touched) }
+        }
+        return chosen.isEmpty && fallBackToAll ? candidates : chosen
+    }
+
+    func hull(of culprits: [Int]) -> Range<UInt64>? {
+        let ranges = culprits.map { truth.pagesTouched(byMutation: $0) }.filter { !$0.isEmpty }
+        guard let low = ranges.map(\.lowerBound).min(), let high = ranges.map(\.upperBound).max() else { return nil }
+        return (arena.lowerBound + UInt64(low) * truth.pageSize)..<(arena.lowerBound + UInt64(high) * truth.pageSize)
+    }
+
+    func makeAnomaly(kind: AnomalyKind, boundary: Boundary, range: Range<UInt64>, culprits: [Int], detail: String) -> Anomaly {
+        Anomaly(
+            kind: kind, boundary: boundary,
+            start: addressString(range.lowerBound), end: addressString(range.upperBound),
+            culprits: culprits.map { mutations[$0].sequence },
+            culpritDetails: culprits.map { culprit(mutations[$0]) },
+            detail: detail)
+    }
+
+    func culprit(_ mutation: MutationRecord) -> Culprit {
+        Culprit(
+            sequence: mutation.sequence, kind: mutation.kind.description,
+            timeNs: Int64(bitPattern: mutation.tBegin &- origin),
+            address: addressString(mutation.address), length: mutation.length,
+            prot: Permissions(prot: mutation.prot).description.dropLast().description)
+    }
+
+    func phantom(line: MapsLine, index: Int, text: MapsText, lineReads: [Int], reads: [ObservedRead]) -> Anomaly {
+        let read = reads.isEmpty ? 0 : lineReads[index]
+        let straddles = line.start < arena.lowerBound || line.end > arena.upperBound
+        let reason = straddles
+            ? "crosses the arena's edge"
+            : match == .exact
+                ? "is not a mapping of any state possible while read \(read) was in the kernel"
+                : "has permissions no state possible while read \(read) was in the kernel gave all its pages"
+        return Anomaly(
+            kind: .phantom,
+            boundary: Boundary(beforeRead: read, afterRead: read, byteOffset: UInt64(text.byteOffsets[index]), line: index + 1),
+            start: addressString(line.start), end: addressString(line.end), culprits: [], culpritDetails: [],
+            detail: "line \(index + 1) `\(line)` \(reason)")
+    }
+
+    func coverageDetail(_ kind: AnomalyKind, _ range: Range<UInt64>, _ previous: MapsLine, _ line: MapsLine) -> String {
+        let span = "\(addressString(range.lowerBound))-\(addressString(range.upperBound))"
+        switch kind {
+        case .duplicated:
+            return "\(span) reported twice: `\(previous.start.hexRange(previous.end)) \(previous.permissions)` then `\(line.start.hexRange(line.end)) \(line.permissions)`; the walk resumed inside a mapping it had already printed"
+        default:
+            return "\(span) was mapped throughout the snapshot but no line shows it: the walk went from `\(previous.start.hexRange(previous.end))` to `\(line.start.hexRange(line.end))`"
+        }
+    }
+
+    func tornDetail(
+        _ kind: AnomalyKind, before: (lines: [Int], states: StateSet), after: (lines: [Int], states: StateSet),
+        lines: [MapsLine], culprits: [Int]
+    ) -> String {
+        let first = before.lines[0] + 1
+        let last = before.lines[before.lines.count - 1] + 1
+        let next = after.lines[0] + 1
+        var text = "lines \(first)-\(last) show states \(before.states), line \(next) on shows states \(after.states)"
+        if let stale = before.lines.first(where: { index in
+            culprits.contains { truth.pagesTouched(byMutation: $0).overlaps(pageRange(lines[index])) }
+        }) {
+            text += "; line \(stale + 1) `\(lines[stale].start.hexRange(lines[stale].end)) \(lines[stale].permissions)` was already printed when the culprits changed it"
+        }
+        if kind == .intraRead { text += "; the break is inside one read(2)" }
+        return text
+    }
+
+    func pageRange(_ line: MapsLine) -> Range<Int> {
+        let low = max(line.start, arena.lowerBound)
+        let high = min(line.end, arena.upperBound)
+        guard low < high else { return 0..<0 }
+        return truth.page(containing: low)..<Int((high - arena.lowerBound) / truth.pageSize)
+    }
+}
+
+extension UInt64 {
+    /// `start-end` in the kernel's maps layout.
+    func hexRange(_ end: UInt64) -> String {
+        "\(hex(self, width: 8))-\(hex(end, width: 8))"
+    }
+}

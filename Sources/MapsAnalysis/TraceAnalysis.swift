@@ -1,0 +1,112 @@
+import MapsModel
+import MapsTrace
+
+/// The analysis of a whole trace: replay, model check, every snapshot.
+public struct TraceAnalysis {
+    public let context: TraceContext
+    public let truth: GroundTruth
+    public let initialText: MapsText
+    public let finalText: MapsText?
+    public let model: ModelCheck
+    public let analyzer: SnapshotAnalyzer
+
+    /// Loads the trace's context and builds and checks the ground truth.
+    public init(_ source: TraceSource) throws(AnalysisError) {
+        try self.init(context: TraceContext.load(source))
+    }
+
+    public init(context: TraceContext) throws(AnalysisError) {
+        self.context = context
+        let (truth, initial, final) = try context.groundTruth()
+        self.truth = truth
+        initialText = initial
+        finalText = final
+        model = Self.check(truth, initial: initial, final: final)
+        analyzer = SnapshotAnalyzer(
+            truth: truth, match: model.validated ? .exact : .pageLevel, mutations: context.mutations,
+            origin: context.header.originNs, quiescent: [initial] + (final.map { [$0] } ?? []))
+    }
+
+    /// Replays from the initial quiescent maps and compares the arena with
+    /// both quiescent reads: the line rule holds at the start, and every
+    /// mutation is accounted for at the end.
+    static func check(_ truth: GroundTruth, initial: MapsText, final: MapsText?) -> ModelCheck {
+        let atStart = truth.mismatches(at: truth.baseState, quiescent: initial)
+        var examples: [String] = []
+        func note(_ mismatch: (missingFromModel: [MapsLine], extraInModel: [MapsLine]), _ role: String) {
+            for line in mismatch.missingFromModel.prefix(3) { examples.append("\(role) maps has `\(line)`, the model does not") }
+            for line in mismatch.extraInModel.prefix(3) { examples.append("the model has `\(line)`, \(role) maps does not") }
+        }
+        note(atStart, "initial")
+        let initialMismatches = atStart.missingFromModel.count + atStart.extraInModel.count
+        guard let final else {
+            return ModelCheck(
+                validated: false, match: "page_level", initialMismatches: initialMismatches, finalMismatches: 0,
+                examples: examples, unmodeledMutations: truth.unmodeledMutations.count,
+                detail: "the trace has no final quiescent maps to check the replay against; lines are judged page by page")
+        }
+        let atEnd = truth.mismatches(at: truth.finalState, quiescent: final)
+        note(atEnd, "final")
+        let finalMismatches = atEnd.missingFromModel.count + atEnd.extraInModel.count
+        let validated = initialMismatches == 0 && finalMismatches == 0 && truth.unmodeledMutations.isEmpty
+        let replayed = truth.finalState - truth.baseState
+        let detail = validated
+            ? "replaying \(replayed) mutations from the initial quiescent maps reproduces the final quiescent maps exactly"
+            : "the replay of \(replayed) mutations does not reproduce the quiescent maps (\(initialMismatches) initial, \(finalMismatches) final line mismatches, \(truth.unmodeledMutations.count) unmodeled mutations); lines are judged page by page"
+        return ModelCheck(
+            validated: validated, match: validated ? "exact" : "page_level",
+            initialMismatches: initialMismatches, finalMismatches: finalMismatches,
+            examples: examples, unmodeledMutations: truth.unmodeledMutations.count, detail: detail)
+    }
+
+    /// Analyzes every snapshot (or only `only`), streaming them one by one.
+    /// `each` sees every verdict with its lines, e.g. for `diff`.
+    public func run(only: Int? = nil, each: ((SnapshotVerdict) -> Void)? = nil) throws(AnalysisError) -> AnalysisReport {
+        if let only, !context.snapshotIndexes.contains(only) {
+            throw .noSuchSnapshot(only, available: context.snapshotIndexes.count)
+        }
+        var snapshots: [SnapshotAnalysis] = []
+        try context.forEachSnapshot(only: only) { (snapshot) throws(AnalysisError) in
+            let verdict = analyzer.analyze(snapshot)
+            snapshots.append(verdict.analysis)
+            each?(verdict)
+        }
+        return report(snapshots)
+    }
+
+    func report(_ snapshots: [SnapshotAnalysis]) -> AnalysisReport {
+        var totals = AnomalyTotals()
+        for snapshot in snapshots {
+            for anomaly in snapshot.anomalies { totals[anomaly.kind] += 1 }
+            totals.unmodeled += snapshot.unmodeledLines.count
+        }
+        func guarantee(_ broken: (SnapshotAnalysis) -> Int) -> GuaranteeCheck {
+            let offenders = snapshots.filter { broken($0) > 0 }
+            return GuaranteeCheck(
+                holds: offenders.isEmpty, violations: offenders.reduce(0) { $0 + broken($1) },
+                snapshots: offenders.map(\.index))
+        }
+        let header = context.header
+        let guarantees = Guarantees(
+            kernelRelease: header.kernelRelease,
+            noOverlap: guarantee { snapshot in
+                let duplicated = snapshot.anomalies.filter { $0.kind == .duplicated }.count
+                return duplicated > 0 ? duplicated : (snapshot.noOverlap ? 0 : 1)
+            },
+            completeCoverage: guarantee { $0.anomalies.filter { $0.kind == .missing }.count })
+        let complete: Bool
+        switch context.completion {
+        case .complete: complete = true
+        default: complete = false
+        }
+        return AnalysisReport(
+            trace: context.source.name, kernelRelease: header.kernelRelease, workload: header.workload,
+            reader: header.reader, pages: header.workloadParameters[parameter: "pages"].flatMap { Int($0) },
+            seed: header.seed, arenaStart: addressString(context.arena.start), arenaEnd: addressString(context.arena.end),
+            mutations: context.mutations.count, traceComplete: complete,
+            interrupted: context.trailer?.interrupted ?? false,
+            modelValidated: model.validated, model: model,
+            snapshotCount: snapshots.count, consistentSnapshots: snapshots.filter(\.consistent).count,
+            snapshots: snapshots, guarantees: guarantees, totals: totals)
+    }
+}

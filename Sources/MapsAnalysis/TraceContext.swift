@@ -1,0 +1,214 @@
+import MapsModel
+import MapsTrace
+
+/// Why a trace could not be analyzed.
+public enum AnalysisError: MapsRaceFailure, Equatable {
+    case trace(TraceError)
+    case missingRecord(String)
+    case unparsableQuiescentMaps(QuiescentRole, MapsParseError)
+    case replay(ReplayError)
+    case noSuchSnapshot(Int, available: Int)
+    case noSuchState(Int, last: Int)
+
+    public var exitCode: Int32 {
+        switch self {
+        case .trace(let error): error.exitCode
+        case .missingRecord, .unparsableQuiescentMaps, .replay: 15
+        case .noSuchSnapshot, .noSuchState: 31
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .trace(let error):
+            error.description
+        case .missingRecord(let what):
+            "the trace has no \(what) record, which analysis needs"
+        case .unparsableQuiescentMaps(let role, let error):
+            "the trace's \(role) quiescent maps does not parse: \(error)"
+        case .replay(let error):
+            "cannot replay the ground truth: \(error)"
+        case .noSuchSnapshot(let index, let available):
+            available == 0
+                ? "snapshot \(index) is not in the trace: it has no snapshots"
+                : "snapshot \(index) is not in the trace: it has snapshots 0 to \(available - 1)"
+        case .noSuchState(let state, let last):
+            "state \(state) does not exist: states run from 0 to \(last)"
+        }
+    }
+}
+
+/// Where a trace comes from: a file, or bytes already in memory (tests).
+public enum TraceSource: Sendable {
+    case file(String)
+    case bytes([UInt8])
+
+    func makeReader() throws(AnalysisError) -> TraceReader {
+        switch self {
+        case .file(let path):
+            do { return try TraceReader(path: path) } catch { throw .trace(error) }
+        case .bytes(let bytes):
+            return TraceReader(bytes: bytes)
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .file(let path): path
+        case .bytes: "<memory>"
+        }
+    }
+}
+
+/// One read(2) of an observed snapshot, without its bytes (they are in
+/// `ObservedSnapshot.bytes`).
+public struct ObservedRead: Sendable, Equatable {
+    public var sequence: Int
+    public var offset: UInt64
+    public var requested: UInt64
+    public var returned: Int64
+    public var errno: Int32
+    public var tBegin: UInt64
+    public var tEnd: UInt64
+}
+
+/// A snapshot as the reader saw it: its reads and their bytes, concatenated.
+public struct ObservedSnapshot: Sendable, Equatable {
+    public var index: Int
+    public var begin: SnapshotBegin?
+    public var end: SnapshotEnd?
+    public var reads: [ObservedRead] = []
+    public var bytes: [UInt8] = []
+}
+
+/// Everything in a trace except the snapshots' bytes: what replay needs.
+/// Loaded in one streaming pass; snapshots are then streamed one at a time.
+public struct TraceContext: Sendable {
+    public var source: TraceSource
+    public var header: TraceHeader
+    public var arena: ArenaRecord
+    public var mutations: [MutationRecord]
+    public var initialMaps: QuiescentMaps
+    public var finalMaps: QuiescentMaps?
+    public var trailer: TraceTrailer?
+    public var completion: TraceCompletion
+    /// Snapshot indexes in file order.
+    public var snapshotIndexes: [Int]
+
+    public static func load(_ source: TraceSource) throws(AnalysisError) -> TraceContext {
+        let reader = try source.makeReader()
+        var header: TraceHeader?
+        var arena: ArenaRecord?
+        var mutations: [MutationRecord] = []
+        var initial: QuiescentMaps?
+        var final: QuiescentMaps?
+        var trailer: TraceTrailer?
+        var snapshots: [Int] = []
+        do {
+            while let record = try reader.next() {
+                switch record {
+                case .header(let value): header = value
+                case .arena(let value): arena = value
+                case .mutation(let value): mutations.append(value)
+                case .quiescentMaps(let value):
+                    if value.role == .initial { initial = value } else { final = value }
+                case .snapshotBegin(let value): snapshots.append(Int(value.index))
+                case .trailer(let value): trailer = value
+                case .snapshotEnd, .readChunk: break
+                }
+            }
+        } catch {
+            throw .trace(error)
+        }
+        guard let header else { throw .missingRecord("header") }
+        guard let arena else { throw .missingRecord("arena") }
+        guard let initial else { throw .missingRecord("initial quiescent maps") }
+        return TraceContext(
+            source: source, header: header, arena: arena, mutations: mutations,
+            initialMaps: initial, finalMaps: final, trailer: trailer,
+            completion: reader.completion, snapshotIndexes: snapshots)
+    }
+
+    /// Streams the snapshots in file order, one at a time (only one
+    /// snapshot's bytes are in memory), optionally only the one at `only`.
+    public func forEachSnapshot(
+        only: Int? = nil, _ body: (ObservedSnapshot) throws(AnalysisError) -> Void
+    ) throws(AnalysisError) {
+        let reader = try source.makeReader()
+        var current: ObservedSnapshot?
+        do {
+            while let record = try reader.next() {
+                switch record {
+                case .snapshotBegin(let begin):
+                    if let finished = current { try body(finished) }
+                    current = only == nil || only == Int(begin.index)
+                        ? ObservedSnapshot(index: Int(begin.index), begin: begin) : nil
+                case .readChunk(let chunk):
+                    guard current?.index == Int(chunk.snapshot) else { continue }
+                    current?.reads.append(ObservedRead(
+                        sequence: Int(chunk.sequence), offset: chunk.offset, requested: chunk.requested,
+                        returned: chunk.returned, errno: chunk.errno, tBegin: chunk.tBegin, tEnd: chunk.tEnd))
+                    current?.bytes.append(contentsOf: chunk.bytes)
+                case .snapshotEnd(let end):
+                    if var finished = current, finished.index == Int(end.index) {
+                        finished.end = end
+                        current = nil
+                        try body(finished)
+                    }
+                default:
+                    continue
+                }
+            }
+        } catch let error as TraceError {
+            throw .trace(error)
+        } catch let error as AnalysisError {
+            throw error
+        } catch {
+            preconditionFailure("unexpected error \(error)")
+        }
+        // A snapshot cut off by truncation is analysed as far as it got.
+        if let unfinished = current { try body(unfinished) }
+    }
+
+    /// The state the initial quiescent maps shows: every mutation that had
+    /// returned before that read began.
+    public var baseState: Int {
+        mutations.partitionPoint { $0.tEnd > initialMaps.tBegin }
+    }
+
+    /// Builds the ground-truth replay.
+    public func groundTruth() throws(AnalysisError) -> (GroundTruth, initial: MapsText, final: MapsText?) {
+        let initial: MapsText
+        do { initial = try MapsParser.parseLinux(initialMaps.text) } catch {
+            throw .unparsableQuiescentMaps(.initial, error)
+        }
+        var final: MapsText?
+        if let finalMaps {
+            do { final = try MapsParser.parseLinux(finalMaps.text) } catch {
+                throw .unparsableQuiescentMaps(.final, error)
+            }
+        }
+        do {
+            let truth = try GroundTruth(
+                initialMaps: initial, arena: arena.start..<arena.end, pageSize: header.pageSize,
+                mutations: mutations, baseState: baseState)
+            return (truth, initial, final)
+        } catch {
+            throw .replay(error)
+        }
+    }
+}
+
+extension Array {
+    /// The index of the first element for which `belongs` is true, assuming
+    /// the array is partitioned (all false, then all true).
+    func partitionPoint(where belongs: (Element) -> Bool) -> Int {
+        var low = 0
+        var high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if belongs(self[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+}
