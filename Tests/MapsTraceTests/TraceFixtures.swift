@@ -102,3 +102,53 @@ enum TraceFixtures {
         NSTemporaryDirectory() + "mapsrace-test-\(name)-\(getpid())-\(UUID().uuidString).mrtrace"
     }
 }
+
+/// Builds raw record streams by hand, for traces no writer would produce.
+struct RawTraceBuilder: ~Copyable {
+    private var stream = ByteBuffer(capacity: 4096)
+    private let encoder = RecordEncoder(originNs: TraceFixtures.originNs)
+
+    init(version: UInt32 = traceFormatVersion, withHeader: Bool = true) {
+        stream.append(traceMagic)
+        stream.appendUInt32LE(version)
+        if withHeader {
+            var payload = ByteBuffer(capacity: 256)
+            encoder.encodeHeader(TraceFixtures.header, into: &payload)
+            appendRecord(kind: RecordKind.header.rawValue, payload: Array(payload.bytes))
+        }
+    }
+
+    /// Raw-stream offset of the next record.
+    var offset: UInt64 { UInt64(stream.count) }
+
+    mutating func appendRecord(kind: UInt8, payload: [UInt8]) {
+        stream.append(byte: kind)
+        stream.appendLEB(UInt64(payload.count))
+        stream.append(payload)
+    }
+
+    /// A record whose length field says `claimedLength` whatever follows.
+    mutating func appendRecord(kind: UInt8, claimedLength: UInt64, payload: [UInt8]) {
+        stream.append(byte: kind)
+        stream.appendLEB(claimedLength)
+        stream.append(payload)
+    }
+
+    mutating func appendMutation(_ mutation: MutationRecord) {
+        var payload = ByteBuffer(capacity: 64)
+        encoder.encodeMutation(mutation, into: &payload)
+        appendRecord(kind: RecordKind.mutation.rawValue, payload: Array(payload.bytes))
+    }
+
+    var raw: [UInt8] { Array(stream.bytes) }
+
+    /// The stream as one zstd frame (one block).
+    var trace: [UInt8] { BlockCompressor.frame(raw) }
+}
+
+/// LEB128 of `value`, for hand-built payloads.
+func leb(_ value: UInt64) -> [UInt8] {
+    var buffer = ByteBuffer(capacity: 16)
+    buffer.appendLEB(value)
+    return Array(buffer.bytes)
+}
