@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one streaming pass over a trace tells without replaying it: the
+/// header, the arena, how many records of each kind, the time span, and how
+/// the trace ended.
+public struct TraceSummary: Sendable, Equatable {
+    public var header: TraceHeader?
+    public var arena: ArenaRecord?
+    public var trailer: TraceTrailer?
+    public var mutations = 0
+    public var snapshotBegins = 0
+    public var snapshotEnds = 0
+    public var readChunks = 0
+    public var quiescentMaps = 0
+    /// Records of unknown kinds >= 0x40 that were skipped.
+    public var unknownRecords = 0
+    /// Sum of the bytes the read chunks returned.
+    public var bytesRead: UInt64 = 0
+    /// Earliest and latest timestamp of any record (absolute CLOCK_MONOTONIC ns).
+    public var firstTimestampNs: UInt64?
+    public var lastTimestampNs: UInt64?
+    public var completion: TraceCompletion = .missingTrailer
+    public var blocks = 0
+    public var records = 0
+    public var compressedBytes: UInt64 = 0
+    public var rawBytes: UInt64 = 0
+
+    public init() {}
+
+    /// Snapshots seen (begun; a truncated trace may lack the last end).
+    public var snapshots: Int { snapshotBegins }
+    public var durationNs: UInt64? {
+        guard let first = firstTimestampNs, let last = lastTimestampNs else { return nil }
+        return last - first
+    }
+    public var interrupted: Bool { trailer?.interrupted ?? false }
+    /// The mutator's main loop, from the trailer.
+    public var mutatorLoopNs: UInt64? {
+        trailer.map { $0.mutatorLoopEnd >= $0.mutatorLoopBegin ? $0.mutatorLoopEnd - $0.mutatorLoopBegin : 0 }
+    }
+    public var isComplete: Bool { completion == .complete }
+    public var truncation: TraceTruncation? {
+        if case .truncated(let cut) = completion { cut } else { nil }
+    }
+
+    /// Reads the trace at `path` once. A truncated trace is summarised as far
+    /// as it goes (see `completion`); any other damage throws.
+    public static func read(path: String, limits: TraceLimits = .standard) throws(TraceError) -> TraceSummary {
+        try summarize(try TraceReader(path: path, limits: limits))
+    }
+
+    public static func summarize(_ reader: TraceReader) throws(TraceError) -> TraceSummary {
+        var summary = TraceSummary()
+        while let record = try reader.next() { summary.add(record) }
+        summary.completion = reader.completion
+        summary.blocks = reader.blocksRead
+        summary.records = reader.recordsRead
+        summary.unknownRecords = reader.unknownRecordsSkipped
+        summary.compressedBytes = reader.compressedBytesRead
+        summary.rawBytes = reader.rawBytesRead
+        return summary
+    }
+
+    public mutating func add(_ record: TraceRecord) {
+        switch record {
+        case .header(let header):
+            self.header = header
+        case .arena(let arena):
+            self.arena = arena
+        case .mutation(let mutation):
+            mutations += 1
+            observe(mutation.tBegin, mutation.tEnd)
+        case .snapshotBegin(let begin):
+            snapshotBegins += 1
+            observe(begin.tBegin, begin.tBegin)
+        case .snapshotEnd(let end):
+            snapshotEnds += 1
+            observe(end.tEnd, end.tEnd)
+        case .readChunk(let chunk):
+            readChunks += 1
+            if chunk.returned > 0 { bytesRead += UInt64(chunk.returned) }
+            observe(chunk.tBegin, chunk.tEnd)
+        case .quiescentMaps(let maps):
+            quiescentMaps += 1
+            observe(maps.tBegin, maps.tEnd)
+        case .trailer(let trailer):
+            self.trailer = trailer
+            observe(trailer.mutatorLoopBegin, trailer.mutatorLoopEnd)
+        }
+    }
+
+    private mutating func observe(_ tBegin: UInt64, _ tEnd: UInt64) {
+        let low = min(tBegin, tEnd), high = max(tBegin, tEnd)
+        firstTimestampNs = min(firstTimestampNs ?? low, low)
+        lastTimestampNs = max(lastTimestampNs ?? high, high)
+    }
+}
