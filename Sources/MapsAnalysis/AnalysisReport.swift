@@ -35,6 +35,13 @@ public struct Boundary: Codable, Sendable, Equatable {
     /// 1-based number of the first line after the gap.
     public var line: Int
 
+    public init(beforeRead: Int, afterRead: Int, byteOffset: UInt64, line: Int) {
+        self.beforeRead = beforeRead
+        self.afterRead = afterRead
+        self.byteOffset = byteOffset
+        self.line = line
+    }
+
     enum CodingKeys: String, CodingKey {
         case beforeRead = "before_read"
         case afterRead = "after_read"

@@ -23,7 +23,11 @@ func reportingFailures<T>(_ body: () throws -> T) throws -> T {
 
 /// Writes one line to standard error.
 func printError(_ message: String) {
-    var line = message
-    line.append("\n")
-    _ = line.withCString { fputs($0, stderr) }
+    var bytes = Array((message + "\n").utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        if written < 0 && errno == EINTR { continue }
+        if written <= 0 { return }
+        bytes = bytes.dropFirst(written)
+    }
 }
