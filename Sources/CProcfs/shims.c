@@ -1,7 +1,10 @@
 #define _GNU_SOURCE
 #include "CProcfs.h"
 
+#include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 FILE *mapsrace_open_logged_stream(void *cookie, mapsrace_stream_read_fn read_fn) {
     cookie_io_functions_t functions = {
@@ -15,4 +18,36 @@ FILE *mapsrace_open_logged_stream(void *cookie, mapsrace_stream_read_fn read_fn)
 
 int mapsrace_memfd_create(const char *name) {
     return memfd_create(name, MFD_CLOEXEC);
+}
+
+volatile sig_atomic_t mapsrace_stop_signal_number = 0;
+
+static void mapsrace_note_stop_signal(int signal_number) {
+    if (mapsrace_stop_signal_number == 0) {
+        mapsrace_stop_signal_number = signal_number;
+    }
+}
+
+int mapsrace_install_stop_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = mapsrace_note_stop_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    if (sigaction(SIGINT, &action, NULL) != 0) return -1;
+    if (sigaction(SIGTERM, &action, NULL) != 0) return -1;
+    return 0;
+}
+
+void mapsrace_restore_stop_handlers(void) {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+}
+
+char **mapsrace_environment(void) {
+    return environ;
+}
+
+pid_t mapsrace_gettid(void) {
+    return gettid();
 }

@@ -1,7 +1,39 @@
 import ArgumentParser
+import MapsRecorder
 
-// PLACEHOLDER: replaced by the real command.
+/// The reader process `record` spawns (posix_spawn of /proc/self/exe). Not
+/// meant to be run by hand: it expects the recorder's inherited descriptors.
 struct ReaderProcessCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "_reader", shouldDisplay: false)
-    func run() throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "_reader",
+        abstract: "Internal: the reader process of `mapsrace record`.",
+        shouldDisplay: false
+    )
+
+    @Option(help: "The mutator whose maps are read.")
+    var pid: Int32
+
+    @Option(help: "Reader strategy: chromium, pmap, cat or read:SIZE.")
+    var reader: String
+
+    @Option(help: "Snapshots to take.")
+    var snapshots: Int
+
+    @Option(help: "Inherited descriptor the log is written to.")
+    var logFd: Int32
+
+    @Option(help: "Inherited descriptor that gets one byte before the first open.")
+    var readyFd: Int32
+
+    @Option(help: "Bytes of the preallocated buffer for the bytes read.")
+    var bufferBytes: Int
+
+    func run() throws {
+        try reportingFailures {
+            let configuration = ReaderProcessConfiguration(
+                targetPID: pid, strategy: try ReaderStrategy(parsing: reader), snapshotCount: snapshots,
+                logFD: logFd, readyFD: readyFd, byteCapacity: bufferBytes)
+            try runReaderProcess(configuration)
+        }
+    }
 }

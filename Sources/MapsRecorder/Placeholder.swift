@@ -1,2 +1,0 @@
-// MapsRecorder: placeholder until its first source lands.
-enum MapsRecorderNamespace {}

@@ -1,0 +1,226 @@
+internal import CProcfs
+import MapsTrace
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the experiment `configuration` describes and writes its trace.
+///
+/// Order of events (see docs/recording.md):
+/// 1. checks (vm.max_map_count, output file opened), stop handlers installed;
+/// 2. everything the experiment needs is allocated and touched: page order,
+///    mutation log, quiescent buffers, the reader's arguments;
+/// 3. the arena is mapped between two guard pages and set up;
+/// 4. initial quiescent read; the reader starts; once it is about to open
+///    the maps the rolling loop runs; final quiescent read;
+/// 5. the reader is reaped, its log read back, the arena unmapped, the trace
+///    written.
+///
+/// A SIGINT or SIGTERM stops the loop and the reader; the trace is still
+/// written, marked interrupted, and the summary says which signal it was.
+public func record(_ configuration: RecordingConfiguration) throws(RecordingError) -> RecordingSummary {
+    try configuration.validate()
+    guard mapsrace_install_stop_handlers() == 0 else {
+        throw .systemCallFailed("sigaction", errno: errno)
+    }
+    defer { mapsrace_restore_stop_handlers() }
+    return try Recording(configuration).run()
+}
+
+/// One run of `record`: the state that lives from the checks to the trace.
+private final class Recording {
+    let configuration: RecordingConfiguration
+    let kernel = KernelIdentity.current()
+    let pageSize = systemPageSize
+    let originNs = monotonicNanoseconds()
+    let startWallClockNs = wallClockNanoseconds()
+    let threadID = mapsrace_gettid()
+
+    /// Extra map entries the preallocated buffers may add next to the arena's.
+    static let preallocationMapEntries = 16
+    /// Bytes of one arena line in the maps, rounded up ("7f...000-7f...000 ---p 00000000 00:00 0\n").
+    static let arenaLineBytes = 64
+
+    init(_ configuration: RecordingConfiguration) {
+        self.configuration = configuration
+    }
+
+    func run() throws(RecordingError) -> RecordingSummary {
+        let pageCount = configuration.pageCount
+
+        // 1. Checks, before anything is mapped.
+        let currentMaps: [UInt8]
+        switch readWholeFile(QuiescentBuffer.path) {
+        case .success(let bytes): currentMaps = bytes
+        case .failure(let failure): throw .mapsNotReadable(path: QuiescentBuffer.path, errno: failure.code)
+        }
+        let currentEntries = currentMaps.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+        let neededEntries = currentEntries + Arena.mapEntries(pageCount: pageCount) + Self.preallocationMapEntries
+        if let limit = maxMapCount(), neededEntries > limit {
+            throw .arenaExceedsMapCount(limit: limit, needed: neededEntries, pages: pageCount)
+        }
+        let writer: TraceWriter?
+        if configuration.logMutations {
+            do {
+                writer = try TraceWriter(path: configuration.outputPath)
+            } catch {
+                throw .outputNotWritable(path: configuration.outputPath, reason: error.description)
+            }
+        } else {
+            writer = nil
+        }
+
+        // 2. Preallocation.
+        let mutator = try RollingMutator(pageCount: pageCount, seed: configuration.seed, logMutations: configuration.logMutations)
+        let quiescentCapacity = currentMaps.count + (pageCount + 2) * Self.arenaLineBytes + (64 << 10)
+        let initialMaps = try QuiescentBuffer(capacity: quiescentCapacity)
+        let finalMaps = try QuiescentBuffer(capacity: quiescentCapacity)
+        let readerBytes = min(
+            quiescentCapacity * configuration.snapshotCount * 2, ReaderProcessConfiguration.maximumByteCapacity)
+        let reader = try ReaderSpawn(executable: configuration.readerExecutable) { logFD, readyFD in
+            ReaderProcessConfiguration(
+                targetPID: getpid(), strategy: configuration.reader, snapshotCount: configuration.snapshotCount,
+                logFD: logFD, readyFD: readyFD, byteCapacity: readerBytes)
+        }
+
+        // 3. The arena and the setup mutations.
+        var arena: Arena? = try Arena(pageCount: pageCount, pageSize: pageSize, noReserve: configuration.noReserve)
+        let arenaRecord = ArenaRecord(start: arena!.start, end: arena!.end)
+        let setupSucceeded = mutator.runSetup(on: arena!)
+
+        // 4. Initial quiescent read (grown and retaken if the buffers were too small).
+        while try initialMaps.read() == .bufferFilled {
+            let bigger = initialMaps.capacity * 2
+            try initialMaps.grow(to: bigger)
+            try finalMaps.grow(to: bigger)
+        }
+
+        var readerStarted = false
+        var loopBegin = monotonicNanoseconds()
+        var loopEnd = loopBegin
+        if setupSucceeded && mapsrace_stop_signal() == 0 {
+            try reader.start()
+            readerStarted = true
+            if reader.waitUntilReady() == .ready {
+                loopBegin = monotonicNanoseconds()
+                mutator.runLoop(on: arena!)
+                loopEnd = monotonicNanoseconds()
+            } else {
+                loopBegin = monotonicNanoseconds()
+                loopEnd = loopBegin
+            }
+        }
+        let finalComplete = try finalMaps.read() == .complete
+
+        // 5. Reap the reader, take its log, unmap the arena.
+        let stopSignal = mapsrace_stop_signal()
+        var readerLog = ReaderLog(snapshots: [], interrupted: false, signal: 0)
+        var readerFailure: RecordingError?
+        if readerStarted {
+            let status = stopSignal != 0 ? reader.stop() : reader.reap()
+            switch ReaderLog.read(fromFD: reader.logFD, strategy: configuration.reader.description) {
+            case .success(let log): readerLog = log
+            case .failure(let failure):
+                readerFailure = exitedCleanly(status)
+                    ? failure : .readerFailed("\(describeWaitStatus(status)) without handing over its log")
+            }
+            if readerFailure == nil, !exitedCleanly(status), mapsrace_stop_signal() == 0 {
+                readerFailure = .readerFailed(describeWaitStatus(status))
+            }
+        }
+        arena = nil
+
+        let interruptSignal = mapsrace_stop_signal()
+        if readerFailure == nil, let first = readerLog.snapshots.first,
+            first.chunks.isEmpty, first.end.flags.contains(.failed)
+        {
+            readerFailure = .mapsNotReadable(path: "/proc/\(getpid())/maps", errno: first.end.errno)
+        }
+
+        // The trace.
+        var traceBytes: UInt64?
+        if let writer {
+            traceBytes = try writeTrace(
+                to: writer, arena: arenaRecord, mutator: mutator, readerPID: reader.pid,
+                initial: initialMaps, final: finalComplete ? finalMaps : nil, readerLog: readerLog,
+                interruptSignal: interruptSignal, loopBegin: loopBegin, loopEnd: loopEnd)
+        }
+
+        if let failure = mutator.failure {
+            throw .mutationFailed(
+                sequence: UInt64(failure.sequence), address: failure.address, errno: failure.errno,
+                trace: writer == nil ? nil : configuration.outputPath)
+        }
+        if let readerFailure { throw readerFailure }
+        if !finalComplete {
+            throw .systemCallFailed("the final quiescent read (maps grew past \(finalMaps.capacity) bytes)", errno: ENOBUFS)
+        }
+
+        return RecordingSummary(
+            trace: writer == nil ? nil : configuration.outputPath, traceBytes: traceBytes,
+            kernelRelease: kernel.release, workload: configuration.workload.rawValue, pages: pageCount,
+            pageSize: pageSize, seed: configuration.seed, reader: configuration.reader.description,
+            logMutations: configuration.logMutations, mutations: UInt64(mutator.issued),
+            snapshots: UInt64(readerLog.snapshots.count), reads: UInt64(readerLog.readCount),
+            bytesRead: UInt64(readerLog.bytesRead), mutatorLoopNs: loopEnd - loopBegin,
+            interrupted: interruptSignal != 0, signal: interruptSignal)
+    }
+
+    /// Header, arena, initial maps, mutations, snapshots, final maps, trailer.
+    private func writeTrace(
+        to writer: TraceWriter, arena: ArenaRecord, mutator: RollingMutator, readerPID: pid_t,
+        initial: QuiescentBuffer, final: QuiescentBuffer?, readerLog: ReaderLog, interruptSignal: Int32,
+        loopBegin: UInt64, loopEnd: UInt64
+    ) throws(RecordingError) -> UInt64 {
+        let header = TraceHeader(
+            toolVersion: configuration.toolVersion, kernelRelease: kernel.release, kernelVersion: kernel.version,
+            machine: kernel.machine, pageSize: UInt64(pageSize), clockID: CLOCK_MONOTONIC,
+            clockResolutionNs: monotonicResolutionNanoseconds(), startWallClockNs: startWallClockNs,
+            originNs: originNs, mutatorPID: getpid(), readerPID: readerPID,
+            workload: configuration.workload.rawValue,
+            workloadParameters: [
+                TraceParameter("pages", "\(configuration.pageCount)"),
+                TraceParameter("noreserve", configuration.noReserve ? "1" : "0"),
+                TraceParameter("guard_pages", "shared-anonymous"),
+            ],
+            reader: configuration.reader.description,
+            readerParameters: configuration.reader.traceParameters
+                + [TraceParameter("snapshots", "\(configuration.snapshotCount)")],
+            seed: configuration.seed)
+        let lastMutationEnd = mutator.lastMutationEnd
+        do {
+            try writer.append(.header(header))
+            try writer.append(.arena(arena))
+            try writer.append(
+                .quiescentMaps(QuiescentMaps(role: .initial, tBegin: initial.tBegin, tEnd: initial.tEnd, text: initial.text)))
+            for mutation in mutator.mutationRecords(threadID: threadID) {
+                try writer.append(.mutation(mutation))
+            }
+            var chunkCount: UInt64 = 0
+            for snapshot in readerLog.snapshots {
+                try writer.append(.snapshotBegin(snapshot.begin))
+                for chunk in snapshot.chunks { try writer.append(.readChunk(chunk)) }
+                chunkCount += UInt64(snapshot.chunks.count)
+                var end = snapshot.end
+                if snapshot.begin.tBegin > lastMutationEnd { end.flags.insert(.afterMutatorFinished) }
+                try writer.append(.snapshotEnd(end))
+            }
+            if let final {
+                try writer.append(
+                    .quiescentMaps(QuiescentMaps(role: .final, tBegin: final.tBegin, tEnd: final.tEnd, text: final.text)))
+            }
+            try writer.append(
+                .trailer(
+                    TraceTrailer(
+                        mutations: UInt64(mutator.issued), snapshots: UInt64(readerLog.snapshots.count),
+                        readChunks: chunkCount, quiescentMaps: final == nil ? 1 : 2,
+                        interrupted: interruptSignal != 0, signal: interruptSignal,
+                        mutatorLoopBegin: loopBegin, mutatorLoopEnd: loopEnd)))
+            try writer.finish()
+        } catch {
+            throw .outputNotWritable(path: configuration.outputPath, reason: error.description)
+        }
+        return writer.compressedBytesWritten
+    }
+}

@@ -1,0 +1,204 @@
+import MapsTrace
+
+/// What `record` runs: the workload, the reader and where the trace goes.
+public struct RecordingConfiguration: Sendable, Equatable {
+    /// The seed experiment's arena size: just under this machine kind's
+    /// vm.max_map_count of 65530.
+    public static let defaultPageCount = 65000
+    public static let defaultSnapshotCount = 20
+
+    public var workload: Workload
+    /// Pages in the arena (the guard pages around it not counted).
+    public var pageCount: Int
+    /// Map the arena with MAP_NORESERVE (the seed did).
+    public var noReserve: Bool
+    public var seed: UInt64
+    public var reader: ReaderStrategy
+    public var snapshotCount: Int
+    /// Where the trace goes; ignored when `logMutations` is false.
+    public var outputPath: String
+    /// false = `--no-log`: the same experiment without the mutator's
+    /// timestamps and log stores, and no trace.
+    public var logMutations: Bool
+    /// The executable that runs the reader (`<executable> _reader ...`).
+    /// `/proc/self/exe` when the recorder runs inside `mapsrace`.
+    public var readerExecutable: String
+    /// Written into the trace header.
+    public var toolVersion: String
+
+    public init(
+        workload: Workload = .rolling,
+        pageCount: Int = defaultPageCount,
+        noReserve: Bool = true,
+        seed: UInt64,
+        reader: ReaderStrategy = .chromium,
+        snapshotCount: Int = defaultSnapshotCount,
+        outputPath: String? = nil,
+        logMutations: Bool = true,
+        readerExecutable: String = "/proc/self/exe",
+        toolVersion: String
+    ) {
+        self.workload = workload
+        self.pageCount = pageCount
+        self.noReserve = noReserve
+        self.seed = seed
+        self.reader = reader
+        self.snapshotCount = snapshotCount
+        self.outputPath = outputPath ?? Self.defaultOutputPath(workload: workload, reader: reader, seed: seed)
+        self.logMutations = logMutations
+        self.readerExecutable = readerExecutable
+        self.toolVersion = toolVersion
+    }
+
+    /// `rolling-chromium-seed42.mrtrace`, `rolling-read4096-seed7.mrtrace`:
+    /// workload, reader and seed, in the current directory.
+    public static func defaultOutputPath(workload: Workload, reader: ReaderStrategy, seed: UInt64) -> String {
+        "\(workload.rawValue)-\(reader.fileNameComponent)-seed\(seed).mrtrace"
+    }
+
+    /// A fresh random seed (getrandom(2) through the system generator).
+    public static func randomSeed() -> UInt64 {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
+    }
+
+    func validate() throws(RecordingError) {
+        guard pageCount >= 2 else {
+            throw .invalidConfiguration("--pages must be at least 2 (got \(pageCount))")
+        }
+        guard pageCount <= Int(UInt32.max) else {
+            throw .invalidConfiguration("--pages must be below \(UInt32.max) (got \(pageCount))")
+        }
+        guard snapshotCount >= 1 && snapshotCount <= 100_000 else {
+            throw .invalidConfiguration("--snapshots must be between 1 and 100000 (got \(snapshotCount))")
+        }
+    }
+}
+
+/// What a recording did: the summary `record` prints, and its `--json` form
+/// (keys documented in docs/record-json.md).
+public struct RecordingSummary: Sendable, Equatable, Codable {
+    /// The trace path, nil with `--no-log`.
+    public var trace: String?
+    /// Size of the trace file in bytes, nil with `--no-log`.
+    public var traceBytes: UInt64?
+    public var kernelRelease: String
+    public var workload: String
+    public var pages: Int
+    public var pageSize: Int
+    public var seed: UInt64
+    public var reader: String
+    public var logMutations: Bool
+    /// Mutations issued, setup ones included.
+    public var mutations: UInt64
+    public var snapshots: UInt64
+    /// read(2) calls the reader made, over all snapshots.
+    public var reads: UInt64
+    public var bytesRead: UInt64
+    /// Wall time of the rolling loop alone (setup excluded), CLOCK_MONOTONIC.
+    public var mutatorLoopNs: UInt64
+    public var interrupted: Bool
+    /// The signal that interrupted the recording, 0 if none.
+    public var signal: Int32
+
+    enum CodingKeys: String, CodingKey {
+        case trace, traceBytes = "trace_bytes", kernelRelease = "kernel_release", workload, pages
+        case pageSize = "page_size", seed, reader, logMutations = "log_mutations", mutations
+        case snapshots, reads, bytesRead = "bytes_read", mutatorLoopNs = "mutator_loop_ns"
+        case interrupted, signal
+    }
+
+    public init(
+        trace: String?, traceBytes: UInt64?, kernelRelease: String, workload: String, pages: Int,
+        pageSize: Int, seed: UInt64, reader: String, logMutations: Bool, mutations: UInt64,
+        snapshots: UInt64, reads: UInt64, bytesRead: UInt64, mutatorLoopNs: UInt64,
+        interrupted: Bool, signal: Int32
+    ) {
+        self.trace = trace
+        self.traceBytes = traceBytes
+        self.kernelRelease = kernelRelease
+        self.workload = workload
+        self.pages = pages
+        self.pageSize = pageSize
+        self.seed = seed
+        self.reader = reader
+        self.logMutations = logMutations
+        self.mutations = mutations
+        self.snapshots = snapshots
+        self.reads = reads
+        self.bytesRead = bytesRead
+        self.mutatorLoopNs = mutatorLoopNs
+        self.interrupted = interrupted
+        self.signal = signal
+    }
+
+    /// Encodes every key, `trace` and `trace_bytes` as null when absent.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(trace, forKey: .trace)
+        try container.encode(traceBytes, forKey: .traceBytes)
+        try container.encode(kernelRelease, forKey: .kernelRelease)
+        try container.encode(workload, forKey: .workload)
+        try container.encode(pages, forKey: .pages)
+        try container.encode(pageSize, forKey: .pageSize)
+        try container.encode(seed, forKey: .seed)
+        try container.encode(reader, forKey: .reader)
+        try container.encode(logMutations, forKey: .logMutations)
+        try container.encode(mutations, forKey: .mutations)
+        try container.encode(snapshots, forKey: .snapshots)
+        try container.encode(reads, forKey: .reads)
+        try container.encode(bytesRead, forKey: .bytesRead)
+        try container.encode(mutatorLoopNs, forKey: .mutatorLoopNs)
+        try container.encode(interrupted, forKey: .interrupted)
+        try container.encode(signal, forKey: .signal)
+    }
+
+    /// The exit code `record` ends with: 0, or 128 + the signal.
+    public var exitCode: Int32 { interrupted ? 128 + signal : 0 }
+}
+
+extension RecordingSummary {
+    /// The summary as one JSON object, keys in the documented order
+    /// (docs/record-json.md), without needing Foundation.
+    public var jsonText: String {
+        func quoted(_ text: String) -> String {
+            var escaped = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": escaped += "\\\""
+                case "\\": escaped += "\\\\"
+                case "\n": escaped += "\\n"
+                case "\t": escaped += "\\t"
+                case "\r": escaped += "\\r"
+                default:
+                    if scalar.value < 0x20 {
+                        let hex = String(scalar.value, radix: 16)
+                        escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    } else {
+                        escaped.unicodeScalars.append(scalar)
+                    }
+                }
+            }
+            return escaped + "\""
+        }
+        let fields: [(CodingKeys, String)] = [
+            (.trace, trace.map(quoted) ?? "null"),
+            (.traceBytes, traceBytes.map { "\($0)" } ?? "null"),
+            (.kernelRelease, quoted(kernelRelease)),
+            (.workload, quoted(workload)),
+            (.pages, "\(pages)"),
+            (.pageSize, "\(pageSize)"),
+            (.seed, "\(seed)"),
+            (.reader, quoted(reader)),
+            (.logMutations, "\(logMutations)"),
+            (.mutations, "\(mutations)"),
+            (.snapshots, "\(snapshots)"),
+            (.reads, "\(reads)"),
+            (.bytesRead, "\(bytesRead)"),
+            (.mutatorLoopNs, "\(mutatorLoopNs)"),
+            (.interrupted, "\(interrupted)"),
+            (.signal, "\(signal)"),
+        ]
+        return "{\n" + fields.map { "  \(quoted($0.0.rawValue)): \($0.1)" }.joined(separator: ",\n") + "\n}"
+    }
+}
