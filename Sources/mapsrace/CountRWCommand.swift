@@ -1,7 +1,129 @@
 import ArgumentParser
+import MapsModel
+import MapsTrace
 
-// PLACEHOLDER: replaced by the real command.
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct CountRWCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "count-rw", shouldDisplay: false)
-    func run() throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "count-rw",
+        abstract: "Count the read-write pages inside an address range, one number per maps file.",
+        discussion: """
+            The seed's two counting scripts as one command. For each FILE, in order, prints the \
+            number of read-write pages of the mappings that lie wholly inside [START, END): \
+            start >= START and end <= END. A mapping straddling either bound does not count.
+
+            Unlike the seed's Linux script, which tested end < END and so missed a read-write \
+            mapping ending exactly at END, a mapping ending at END is counted.
+
+            Examples:
+              mapsrace count-rw saved-maps-*.txt --range 0x7fa44f494000 0x7fa45f27c000
+              procstat vm 1234 | mapsrace count-rw - --range 825f28000 835d10000 --format freebsd
+
+            Exit status 30 when a file cannot be read or parsed (numbers for the files \
+            before it are already printed).
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Maps files to count; '-' reads standard input.", valueName: "file"))
+    var files: [String] = []
+
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp("The address range [START, END), in hex with or without 0x.", valueName: "start end"))
+    var range: [String]
+
+    @Option(help: "Text format: linux (/proc/PID/maps) or freebsd (procstat vm).")
+    var format: MapsFormat = .linux
+
+    @Option(help: "Bytes per page.")
+    var pageSize: UInt64 = 4096
+
+    mutating func validate() throws {
+        // `--range START END FILE...` works too: what follows the two
+        // addresses is files.
+        if range.count > 2 {
+            files += range[2...]
+            range.removeSubrange(2...)
+        }
+        guard !files.isEmpty else { throw ValidationError("Give at least one maps file ('-' for standard input).") }
+        guard range.count == 2 else {
+            throw ValidationError("--range takes exactly two addresses, START and END (got \(range.count)).")
+        }
+        let bounds = try addressBounds()
+        guard bounds.start < bounds.end else {
+            throw ValidationError("--range START must be below END.")
+        }
+        guard pageSize > 0 else { throw ValidationError("--page-size must be positive.") }
+    }
+
+    private func addressBounds() throws -> (start: UInt64, end: UInt64) {
+        guard range.count == 2 else { throw ValidationError("--range takes START and END.") }
+        var bounds: [UInt64] = []
+        for text in range {
+            guard let address = parseHexAddress(text) else {
+                throw ValidationError("'\(text)' is not a hex address (like 0x7fa44f494000 or 7fa44f494000).")
+            }
+            bounds.append(address)
+        }
+        return (bounds[0], bounds[1])
+    }
+
+    func run() throws {
+        let bounds = try addressBounds()
+        guard bounds.start < bounds.end else { throw ValidationError("--range START must be below END.") }
+        let addresses = bounds.start..<bounds.end
+        try reportingFailures {
+            for file in files {
+                let text = try readInputFile(file)
+                let pages: UInt64
+                do throws(MapsParseError) {
+                    pages = try countReadWritePages(inText: text, format: format, range: addresses, pageSize: pageSize)
+                } catch {
+                    throw InputFileFailure(path: file, reason: error.description)
+                }
+                print(pages)
+            }
+        }
+    }
+}
+
+extension MapsFormat: ExpressibleByArgument {}
+
+/// An input file that could not be read or parsed (exit 30).
+struct InputFileFailure: MapsRaceFailure {
+    var path: String
+    var reason: String
+    var exitCode: Int32 { 30 }
+    var description: String { "\(path): \(reason)" }
+}
+
+/// The whole contents of `path`, or of standard input for `-`.
+func readInputFile(_ path: String) throws(InputFileFailure) -> [UInt8] {
+    let descriptor = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw InputFileFailure(path: path, reason: systemErrorText(errno)) }
+    defer { if descriptor != STDIN_FILENO { close(descriptor) } }
+
+    var contents: [UInt8] = []
+    var status = stat()
+    if fstat(descriptor, &status) == 0, status.st_size > 0 {
+        contents.reserveCapacity(Int(status.st_size))
+    }
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let returned = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if returned == 0 { return contents }
+        if returned < 0 {
+            let code = errno
+            if code == EINTR { continue }
+            throw InputFileFailure(path: path, reason: systemErrorText(code))
+        }
+        contents.append(contentsOf: chunk[..<returned])
+    }
+}
+
+private func systemErrorText(_ code: Int32) -> String {
+    String(cString: strerror(code))
 }
