@@ -24,6 +24,7 @@ public struct TraceSummary: Sendable, Equatable {
     public var completion: TraceCompletion = .missingTrailer
     public var blocks = 0
     public var records = 0
+    /// The size of the trace file (bytes consumed, for in-memory traces).
     public var compressedBytes: UInt64 = 0
     public var rawBytes: UInt64 = 0
 
@@ -48,7 +49,10 @@ public struct TraceSummary: Sendable, Equatable {
     /// Reads the trace at `path` once. A truncated trace is summarised as far
     /// as it goes (see `completion`); any other damage throws.
     public static func read(path: String, limits: TraceLimits = .standard) throws(TraceError) -> TraceSummary {
-        try summarize(try TraceReader(path: path, limits: limits))
+        var summary = try summarize(try TraceReader(path: path, limits: limits))
+        var status = stat()
+        if stat(path, &status) == 0 { summary.compressedBytes = UInt64(status.st_size) }
+        return summary
     }
 
     public static func summarize(_ reader: TraceReader) throws(TraceError) -> TraceSummary {
