@@ -36,7 +36,12 @@ int mapsrace_install_stop_handlers(void) {
     action.sa_flags = 0;
     if (sigaction(SIGINT, &action, NULL) != 0) return -1;
     if (sigaction(SIGTERM, &action, NULL) != 0) return -1;
-    return 0;
+    /* A parent may have spawned us with them blocked (test runners do). */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    return sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 }
 
 void mapsrace_restore_stop_handlers(void) {

@@ -71,6 +71,19 @@ public func runReaderProcess(_ configuration: ReaderProcessConfiguration) throws
     try reader.handOverLog()
 }
 
+/// The read side of a glibc FILE: its buffer and what of it is unread.
+private struct GlibcFileReadBuffer {
+    let buffer: UnsafeMutableRawPointer
+    var position = 0
+    var end = 0
+    var endOfFile = false
+    var failed = false
+
+    init(buffer: UnsafeMutableRawPointer) {
+        self.buffer = buffer
+    }
+}
+
 /// The reader's state: preallocated tables and the snapshot being read. A
 /// class so that the stdio read hook can reach it through its cookie.
 private final class MapsReader {
@@ -215,7 +228,8 @@ private final class MapsReader {
     }
 
     /// A FILE whose reads are this reader's logged read(2), buffered like
-    /// glibc buffers procfs files (1024 bytes, from st_blksize).
+    /// glibc buffers procfs files (1024 bytes, from st_blksize). fgets on it
+    /// goes through glibc's own underflow, so its reads are a real FILE's.
     private func openLoggedStream() -> UnsafeMutablePointer<FILE>? {
         let cookie = Unmanaged.passUnretained(self).toOpaque()
         guard let stream = mapsrace_open_logged_stream(cookie, { cookie, buffer, size in
@@ -234,14 +248,68 @@ private final class MapsReader {
     /// Chromium's ReadFileToString for a file whose stat size is 0: fread
     /// 4 KiB, then 64 KiB at a time until a short read.
     private func chromiumLoop() {
-        guard let stream = openLoggedStream() else { return }
+        var stream = GlibcFileReadBuffer(buffer: UnsafeMutableRawPointer(stdioBuffer))
         var chunkBytes = ReaderStrategy.chromiumFirstChunkBytes
         while true {
-            let got = fread(callerBuffer, 1, chunkBytes, stream)
-            if got < chunkBytes || feof(stream) != 0 { break }
+            let got = fread(into: callerBuffer, count: chunkBytes, from: &stream)
+            if got < chunkBytes || stream.endOfFile || stream.failed { break }
             chunkBytes = ReaderStrategy.chromiumNextChunkBytes
         }
-        fclose(stream)
+    }
+
+    /// fread(3) on a FILE opened on the maps, exactly as glibc issues its
+    /// read(2) calls (libio `_IO_file_xsgetn`): what the buffer holds is
+    /// copied; a remainder smaller than the buffer refills the buffer (one
+    /// 1024-byte read); a larger one is read straight into the caller's
+    /// memory, rounded down to whole buffer sizes.
+    ///
+    /// A fopencookie stream cannot be used here: glibc gives cookie streams
+    /// the generic `_IO_default_xsgetn`, which only ever reads buffer-sized
+    /// chunks, so fread's request sizes would not match a real program's.
+    private func fread(
+        into destination: UnsafeMutableRawPointer, count: Int, from stream: inout GlibcFileReadBuffer
+    ) -> Int {
+        var want = count
+        var target = destination
+        let blockSize = ReaderStrategy.procfsStdioBufferBytes
+        while want > 0 {
+            let have = stream.end - stream.position
+            if want <= have {
+                target.copyMemory(from: stream.buffer + stream.position, byteCount: want)
+                stream.position += want
+                want = 0
+                break
+            }
+            if have > 0 {
+                target.copyMemory(from: stream.buffer + stream.position, byteCount: have)
+                target += have
+                want -= have
+                stream.position = stream.end
+            }
+            if stream.endOfFile || stream.failed { break }
+            if want < blockSize {
+                // __underflow: refill the whole buffer.
+                let got = loggedRead(into: stream.buffer, requested: blockSize, readsInPlace: false)
+                if got <= 0 {
+                    if got == 0 { stream.endOfFile = true } else { stream.failed = true }
+                    break
+                }
+                stream.position = 0
+                stream.end = got
+                continue
+            }
+            stream.position = 0
+            stream.end = 0
+            let request = blockSize >= 128 ? want - want % blockSize : want
+            let got = loggedRead(into: target, requested: request, readsInPlace: false)
+            if got <= 0 {
+                if got == 0 { stream.endOfFile = true } else { stream.failed = true }
+                break
+            }
+            target += got
+            want -= got
+        }
+        return count - want
     }
 
     /// procps pmap: fgets into a 1024-byte line buffer until end of file.

@@ -76,8 +76,11 @@ private final class Recording {
         let quiescentCapacity = currentMaps.count + (pageCount + 2) * Self.arenaLineBytes + (64 << 10)
         let initialMaps = try QuiescentBuffer(capacity: quiescentCapacity)
         let finalMaps = try QuiescentBuffer(capacity: quiescentCapacity)
+        // Every snapshot is about one maps text long (a torn one repeats or
+        // drops a few lines); the estimate already counts 64 bytes for each
+        // ~49-byte arena line, so a quarter more is plenty.
         let readerBytes = min(
-            quiescentCapacity * configuration.snapshotCount * 2, ReaderProcessConfiguration.maximumByteCapacity)
+            quiescentCapacity * configuration.snapshotCount / 4 * 5, ReaderProcessConfiguration.maximumByteCapacity)
         let reader = try ReaderSpawn(executable: configuration.readerExecutable) { logFD, readyFD in
             ReaderProcessConfiguration(
                 targetPID: getpid(), strategy: configuration.reader, snapshotCount: configuration.snapshotCount,

@@ -41,11 +41,19 @@ struct RunningMapsrace {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addchdir_np(&actions, directory)
-        let argv = ([binary] + arguments).map { strdup($0) } + [nil]
+        // env -C changes directory, then execs mapsrace in the same process.
+        let argv = (["/usr/bin/env", "-C", directory, binary] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        // The runner's threads may block signals; the child gets a clean slate.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, binary, &actions, nil, argv, nil)
+        let result = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, argv, nil)
         try #require(result == 0, "posix_spawn \(binary): \(result)")
         return RunningMapsrace(pid: pid, stdoutPath: stdoutPath, stderrPath: stderrPath)
     }

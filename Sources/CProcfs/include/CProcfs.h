@@ -25,7 +25,7 @@ extern volatile sig_atomic_t mapsrace_stop_signal_number;
 
 /// Installs handlers for SIGINT and SIGTERM that only record the signal
 /// number (no SA_RESTART: a blocking read or wait returns EINTR so the caller
-/// can look at the flag). 0, or -1 with errno.
+/// can look at the flag), and unblocks both. 0, or -1 with errno.
 int mapsrace_install_stop_handlers(void);
 
 /// Puts SIGINT and SIGTERM back to their default actions.
