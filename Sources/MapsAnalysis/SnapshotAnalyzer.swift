@@ -39,6 +39,8 @@ struct MutationClock {
 public struct SnapshotVerdict: Sendable {
     public var analysis: SnapshotAnalysis
     public var snapshot: ObservedSnapshot
+    /// The workload's arena: lines outside it are not judged by replay.
+    public var arena: Range<UInt64>
     public var text: MapsText
     /// For each line: the read that returned its first byte.
     public var lineReads: [Int]
@@ -248,7 +250,7 @@ public final class SnapshotAnalyzer {
             noOverlap: !anomalies.contains { $0.kind == .duplicated } && !linesGoBackwards(lines),
             completeCoverage: !anomalies.contains { $0.kind == .missing })
         return SnapshotVerdict(
-            analysis: analysis, snapshot: snapshot, text: text, lineReads: lineReads, lineEpochs: lineEpochs)
+            analysis: analysis, snapshot: snapshot, arena: arena, text: text, lineReads: lineReads, lineEpochs: lineEpochs)
     }
 
     // MARK: - Epochs

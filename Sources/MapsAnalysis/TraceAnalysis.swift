@@ -74,6 +74,27 @@ public struct TraceAnalysis {
         return report(snapshots)
     }
 
+    /// The state at `nanoseconds` after the trace's start: every mutation
+    /// that had returned by then.
+    public func state(atNanoseconds nanoseconds: UInt64) -> Int {
+        let instant = context.header.originNs &+ nanoseconds
+        let done = context.mutations.partitionPoint { $0.tEnd > instant }
+        return min(max(done, truth.baseState), truth.finalState)
+    }
+
+    /// Checks that `state` is one the model can reconstruct.
+    public func checkState(_ state: Int) throws(AnalysisError) {
+        guard state >= truth.baseState && state <= truth.finalState else {
+            throw .noSuchState(state, first: truth.baseState, last: truth.finalState)
+        }
+    }
+
+    /// The whole maps at `state`, as the kernel would print it: the lines
+    /// outside the arena from the initial quiescent read, the arena's from replay.
+    public func maps(at state: Int) -> [MapsLine] {
+        truth.maps(at: state, outside: initialText.lines)
+    }
+
     func report(_ snapshots: [SnapshotAnalysis]) -> AnalysisReport {
         var totals = AnomalyTotals()
         for snapshot in snapshots {

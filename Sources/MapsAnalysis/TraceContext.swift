@@ -8,7 +8,7 @@ public enum AnalysisError: MapsRaceFailure, Equatable {
     case unparsableQuiescentMaps(QuiescentRole, MapsParseError)
     case replay(ReplayError)
     case noSuchSnapshot(Int, available: Int)
-    case noSuchState(Int, last: Int)
+    case noSuchState(Int, first: Int, last: Int)
 
     public var exitCode: Int32 {
         switch self {
@@ -32,8 +32,8 @@ public enum AnalysisError: MapsRaceFailure, Equatable {
             available == 0
                 ? "snapshot \(index) is not in the trace: it has no snapshots"
                 : "snapshot \(index) is not in the trace: it has snapshots 0 to \(available - 1)"
-        case .noSuchState(let state, let last):
-            "state \(state) does not exist: states run from 0 to \(last)"
+        case .noSuchState(let state, let first, let last):
+            "state \(state) cannot be replayed: the trace's model covers states \(first) (its initial quiescent maps) to \(last) (every mutation applied)"
         }
     }
 }

@@ -1,7 +1,69 @@
 import ArgumentParser
+import MapsAnalysis
 
-// PLACEHOLDER: replaced by the real command.
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct DiffCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "diff", shouldDisplay: false)
-    func run() throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Diff the reconstructed maps against one observed snapshot, with every read boundary marked.",
+        discussion: """
+            `-` lines are the reconstructed maps at the chosen state, `+` lines what the reader saw, \
+            each tagged with its epoch (the run of lines one state explains). A `## read K` line marks \
+            where read K's bytes begin, with its byte range, its request size and its time since the \
+            trace's start. By default the state is the earliest that explains the snapshot's first \
+            epoch; compare with a later epoch's state (see `mapsrace analyze`) to see the other side \
+            of a break.
+            """
+    )
+
+    enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
+        case auto, always, never
+    }
+
+    @Argument(help: "The trace file.")
+    var trace: String
+
+    @Option(help: "The snapshot to show (0-based).")
+    var snapshot: Int
+
+    @Option(help: "Compare with the maps at this state instead.")
+    var state: Int?
+
+    @Option(help: "Compare with the maps at this many ns after the trace's start instead.")
+    var time: UInt64?
+
+    @Option(help: "Unchanged lines around each change.")
+    var context = 3
+
+    @Option(help: "Colour: auto (when stdout is a terminal), always or never.")
+    var color: ColorChoice = .auto
+
+    func validate() throws {
+        if state != nil && time != nil { throw ValidationError("give at most one of --state and --time") }
+        if context < 0 { throw ValidationError("--context must be 0 or more") }
+    }
+
+    func run() throws {
+        let analysis = try reportingFailures { try TraceAnalysis(.file(trace)) }
+        var verdict: SnapshotVerdict?
+        _ = try reportingFailures { try analysis.run(only: snapshot) { verdict = $0 } }
+        guard let verdict else { return }
+        let chosen = state ?? time.map { analysis.state(atNanoseconds: $0) }
+            ?? verdict.analysis.epochList.first?.stateMin ?? analysis.truth.baseState
+        try reportingFailures { try analysis.checkState(chosen) }
+        let label: String
+        if state != nil || time != nil {
+            label = "state \(chosen)"
+        } else {
+            label = "state \(chosen) (explains epoch 0)"
+        }
+        let useColor = color == .always || (color == .auto && isatty(STDOUT_FILENO) == 1)
+        print(SnapshotDiff.render(
+            verdict: verdict, reconstructed: analysis.maps(at: chosen), state: chosen, stateLabel: label,
+            origin: analysis.context.header.originNs, context: context, color: useColor), terminator: "")
+        try exitForTruncation(of: trace, complete: analysis.context.completion == .complete)
+    }
 }
