@@ -41,6 +41,26 @@ struct PayloadCursor {
     }
 
     private mutating func lebSlow() throws(TraceError) -> UInt64 {
+        if remaining >= 10 {
+            // Enough bytes for the longest encoding: no bounds check per byte.
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            var cursor = position
+            while shift < 63 {
+                let next = cursor.load(as: UInt8.self)
+                cursor += 1
+                value |= UInt64(next & 0x7F) << shift
+                if next < 0x80 {
+                    position = cursor
+                    return value
+                }
+                shift += 7
+            }
+            let last = cursor.load(as: UInt8.self)
+            guard last <= 1 else { throw malformed("an integer does not fit in 64 bits") }
+            position = cursor + 1
+            return value | UInt64(last) << 63
+        }
         var value: UInt64 = 0
         var shift: UInt64 = 0
         while true {

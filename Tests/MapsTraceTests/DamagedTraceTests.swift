@@ -226,3 +226,28 @@ extension TraceError {
         if case .malformedRecord(let offset, _, _) = self { offset } else { nil }
     }
 }
+
+@Suite struct LEB128Tests {
+    private func decode(_ bytes: [UInt8]) -> (value: UInt64?, consumed: Int) {
+        bytes.withUnsafeBytes { raw in
+            var cursor = PayloadCursor(raw.baseAddress!, raw.baseAddress! + raw.count, recordOffset: 0, kind: 0, originNs: 0)
+            let value = try? cursor.leb()
+            return (value, cursor.position - raw.baseAddress!)
+        }
+    }
+
+    @Test(arguments: [UInt64(0), 1, 127, 128, 300, 1 << 35, UInt64(Int64.max), .max])
+    func roundTripsWithAndWithoutSlack(value: UInt64) {
+        let encoded = leb(value)
+        #expect(encoded.count == lebLength(value))
+        #expect(decode(encoded).value == value)               // exactly the bytes: careful path
+        #expect(decode(encoded + [UInt8](repeating: 0xAA, count: 12)) == (value, encoded.count)) // fast path
+    }
+
+    @Test func overlongAndUnterminatedIntegersAreMalformed() {
+        let tooBig: [UInt8] = [UInt8](repeating: 0xFF, count: 9) + [0x02]
+        #expect(decode(tooBig).value == nil)
+        #expect(decode(tooBig + [0, 0, 0]).value == nil)
+        #expect(decode([0x80, 0x80]).value == nil)
+    }
+}
