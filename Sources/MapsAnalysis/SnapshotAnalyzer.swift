@@ -185,8 +185,11 @@ public final class SnapshotAnalyzer {
                     kind: found.kind, boundary: boundary, range: found.range, culprits: culprits,
                     detail: coverageDetail(found.kind, found.range, lines[previous], lines[first])))
             } else {
-                let involved = (before.lines + after.lines).map { lines[$0].start..<lines[$0].end }
-                let culprits = pick(gapMutations, touching: involved, widen: true)
+                // The culprits changed what had already been printed: the
+                // first mutation of the gap always does (it is what ended the
+                // earlier epoch's last explaining state).
+                let printed = before.lines.map { lines[$0].start..<lines[$0].end }
+                let culprits = pick(gapMutations, touching: printed, widen: true)
                 let range = hull(of: culprits) ?? (lines[first].start..<lines[first].end)
                 let kind: AnomalyKind = boundary.beforeRead == boundary.afterRead ? .intraRead : .torn
                 anomalies.append(makeAnomaly(
@@ -361,9 +364,21 @@ public final class SnapshotAnalyzer {
             let last = Int((high - arena.lowerBound + truth.pageSize - 1) / truth.pageSize) + (widen ? 1 : 0)
             return first..<last
         }
+        // Merge into sorted disjoint page ranges, then look each candidate up.
+        var merged: [Range<Int>] = []
+        for range in pageRanges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, range.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
         let chosen = candidates.filter { index in
             let touched = truth.pagesTouched(byMutation: index)
-            return !touched.isEmpty && pageRanges.contains { $0.overlaps(touched) }
+            guard !touched.isEmpty else { return false }
+            // The first merged range that ends after the touched range starts.
+            let position = merged.partitionPoint { $0.upperBound > touched.lowerBound }
+            return position < merged.count && merged[position].overlaps(touched)
         }
         return chosen.isEmpty && fallBackToAll ? candidates : chosen
     }
