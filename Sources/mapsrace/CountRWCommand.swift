@@ -16,7 +16,9 @@ struct CountRWCommand: ParsableCommand {
             start >= START and end <= END. A mapping straddling either bound does not count.
 
             Unlike the seed's Linux script, which tested end < END and so missed a read-write \
-            mapping ending exactly at END, a mapping ending at END is counted.
+            mapping ending exactly at END, a mapping ending at END is counted. (The seed's \
+            FreeBSD script compared only the start address with both bounds, so it counted a \
+            mapping straddling END.)
 
             Examples:
               mapsrace count-rw saved-maps-*.txt --range 0x7fa44f494000 0x7fa45f27c000
