@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building and testing mapsrace needs on a fresh Debian machine
+# that already has the Swift toolchain: libzstd-dev (through pkg-config) and
+# the zstd command the tests use to check traces. Does nothing when both are
+# there. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+missing=()
+pkg-config --exists libzstd 2>/dev/null || missing+=(libzstd-dev pkg-config)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+
+if ((${#missing[@]})); then
+    echo "bootstrap: installing ${missing[*]}" >&2
+    sudo_cmd=()
+    if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+    for candidate in /opt/swift/usr/bin; do
+        if [ -x "$candidate/swift" ]; then export PATH="$candidate:$PATH"; fi
+    done
+fi
+command -v swift >/dev/null 2>&1 || { echo "bootstrap: no swift toolchain on PATH" >&2; exit 1; }
