@@ -159,6 +159,7 @@ private struct LineCursor {
     @inline(__always)
     var current: UInt8? { position < text.count ? text[position] : nil }
 
+    @inline(__always)
     mutating func expect(_ byte: UInt8, _ what: String) throws(MapsParseError) {
         guard current == byte else {
             throw failure(current == nil || current == UInt8(ascii: "\n")
@@ -167,6 +168,7 @@ private struct LineCursor {
         position += 1
     }
 
+    @inline(__always)
     mutating func hexNumber(_ what: String, maxDigits: Int) throws(MapsParseError) -> UInt64 {
         var value: UInt64 = 0
         var digits = 0
@@ -180,6 +182,7 @@ private struct LineCursor {
         return value
     }
 
+    @inline(__always)
     mutating func decimalNumber(_ what: String) throws(MapsParseError) -> UInt64 {
         var value: UInt64 = 0
         var digits = 0
@@ -195,6 +198,7 @@ private struct LineCursor {
         return value
     }
 
+    @inline(__always)
     mutating func permissionCharacter(_ set: UInt8, _ unset: UInt8, _ what: String) throws(MapsParseError) -> Bool {
         switch current {
         case set?: position += 1; return true
@@ -208,10 +212,10 @@ private struct LineCursor {
         let start = try hexNumber("start address", maxDigits: 16)
         try expect(UInt8(ascii: "-"), "'-' between start and end")
         let end = try hexNumber("end address", maxDigits: 16)
+        try expect(UInt8(ascii: " "), "a space before the permissions")
         guard start < end else {
             throw MapsParseError(line: lineNumber, column: 1, reason: "start address is not below end address")
         }
-        try expect(UInt8(ascii: " "), "a space before the permissions")
         let read = try permissionCharacter(UInt8(ascii: "r"), UInt8(ascii: "-"), "read")
         let write = try permissionCharacter(UInt8(ascii: "w"), UInt8(ascii: "-"), "write")
         let execute = try permissionCharacter(UInt8(ascii: "x"), UInt8(ascii: "-"), "execute")

@@ -45,7 +45,7 @@ struct AnalyzeCommand: ParsableCommand {
     var failOnAnomaly = false
 
     func run() throws {
-        let report = try reportingFailures {
+        let report = try reportingFailures(about: trace) {
             try TraceAnalysis(.file(trace)).run(only: snapshot)
         }
         print(json ? ReportText.json(report) : ReportText.human(report, details: !brief), terminator: "")

@@ -47,13 +47,13 @@ struct DiffCommand: ParsableCommand {
     }
 
     func run() throws {
-        let analysis = try reportingFailures { try TraceAnalysis(.file(trace)) }
+        let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
         var verdict: SnapshotVerdict?
-        _ = try reportingFailures { try analysis.run(only: snapshot) { verdict = $0 } }
+        _ = try reportingFailures(about: trace) { try analysis.run(only: snapshot) { verdict = $0 } }
         guard let verdict else { return }
         let chosen = state ?? time.map { analysis.state(atNanoseconds: $0) }
             ?? verdict.analysis.epochList.first?.stateMin ?? analysis.truth.baseState
-        try reportingFailures { try analysis.checkState(chosen) }
+        try reportingFailures(about: trace) { try analysis.checkState(chosen) }
         let label: String
         if state != nil || time != nil {
             label = "state \(chosen)"

@@ -6,18 +6,21 @@ import Glibc
 #endif
 
 /// Prints a failure the way every subcommand reports one and turns it into
-/// the failure's own exit code.
-func exit(reporting failure: any MapsRaceFailure) -> ExitCode {
-    printError("mapsrace: error: \(failure.description)")
+/// the failure's own exit code. `subject` (a file) prefixes the message
+/// unless the message names it already.
+func exit(reporting failure: any MapsRaceFailure, about subject: String? = nil) -> ExitCode {
+    var message = failure.description
+    if let subject, !message.contains(subject) { message = "\(subject): \(message)" }
+    printError("mapsrace: error: \(message)")
     return ExitCode(failure.exitCode)
 }
 
 /// Runs `body`, reporting any `MapsRaceFailure` with its exit code.
-func reportingFailures<T>(_ body: () throws -> T) throws -> T {
+func reportingFailures<T>(about subject: String? = nil, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let failure as any MapsRaceFailure {
-        throw exit(reporting: failure)
+        throw exit(reporting: failure, about: subject)
     }
 }
 

@@ -31,9 +31,9 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
-        let analysis = try reportingFailures { try TraceAnalysis(.file(trace)) }
+        let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
         let chosen = state ?? analysis.state(atNanoseconds: time ?? 0)
-        try reportingFailures { try analysis.checkState(chosen) }
+        try reportingFailures(about: trace) { try analysis.checkState(chosen) }
         var text = ""
         for line in analysis.maps(at: chosen) { text += line.description + "\n" }
         print(text, terminator: "")
