@@ -55,8 +55,8 @@ public enum ReportText {
                 for culprit in anomaly.culpritDetails.prefix(8) {
                     line("    culprit #\(culprit.sequence) \(culprit.kind) \(culprit.address) +\(culprit.length) \(culprit.prot) at \(milliseconds(culprit.timeNs))")
                 }
-                if anomaly.culpritDetails.count > 8 {
-                    line("    … and \(anomaly.culpritDetails.count - 8) more culprits (see --json)")
+                if anomaly.culprits.count > 8 {
+                    line("    … and \(anomaly.culprits.count - 8) more culprits (all in --json)")
                 }
             }
             for unmodeled in snapshot.unmodeledLines.prefix(5) {

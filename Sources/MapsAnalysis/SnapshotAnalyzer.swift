@@ -256,6 +256,10 @@ public final class SnapshotAnalyzer {
             analysis: analysis, snapshot: snapshot, arena: arena, text: text, lineReads: lineReads, lineEpochs: lineEpochs)
     }
 
+    /// How many culprits of one anomaly are described in full; `culprits`
+    /// always lists them all.
+    public static let detailedCulprits = 16
+
     // MARK: - Epochs
 
     /// Splits lines (in file order, each with its explaining states) into the
@@ -394,7 +398,7 @@ public final class SnapshotAnalyzer {
             kind: kind, boundary: boundary,
             start: addressString(range.lowerBound), end: addressString(range.upperBound),
             culprits: culprits.map { mutations[$0].sequence },
-            culpritDetails: culprits.map { culprit(mutations[$0]) },
+            culpritDetails: culprits.prefix(Self.detailedCulprits).map { culprit(mutations[$0]) },
             detail: detail)
     }
 
