@@ -1,16 +1,25 @@
 /// Reads the fields of one record payload (or the record framing of a block)
-/// straight from decompressed memory. Every read is checked against `end`;
+/// straight from decompressed memory. Every field is checked against `end`;
 /// every failure names the record's raw-stream offset and kind.
+///
+/// `readableEnd` (>= `end`) is how far memory may be loaded, never decoded:
+/// a block is allocated with slack after its last byte, so an integer can be
+/// loaded as one 8-byte word and its length checked against `end` afterwards.
 struct PayloadCursor {
     private(set) var position: UnsafeRawPointer
     let end: UnsafeRawPointer
+    let readableEnd: UnsafeRawPointer
     let recordOffset: UInt64
-    let kind: UInt8
+    var kind: UInt8
     let originNs: UInt64
 
-    init(_ start: UnsafeRawPointer, _ end: UnsafeRawPointer, recordOffset: UInt64, kind: UInt8, originNs: UInt64) {
+    init(
+        _ start: UnsafeRawPointer, _ end: UnsafeRawPointer, readableEnd: UnsafeRawPointer? = nil,
+        recordOffset: UInt64, kind: UInt8, originNs: UInt64
+    ) {
         self.position = start
         self.end = end
+        self.readableEnd = max(readableEnd ?? end, end)
         self.recordOffset = recordOffset
         self.kind = kind
         self.originNs = originNs
@@ -18,7 +27,7 @@ struct PayloadCursor {
 
     var remaining: Int { end - position }
 
-    func malformed(_ reason: String) -> TraceError {
+    @inline(never) func malformed(_ reason: String) -> TraceError {
         .malformedRecord(byteOffset: recordOffset, kind: kind, reason: reason)
     }
 
@@ -29,18 +38,39 @@ struct PayloadCursor {
         return value
     }
 
+    // MARK: Integers
+
+    /// An unsigned LEB128 value. Values of up to 8 bytes (56 bits: every
+    /// field but extreme addresses and negative times) are decoded from one
+    /// word load without a loop; longer ones, and any near the end of the
+    /// readable memory, take the byte-by-byte path.
     @inline(__always) mutating func leb() throws(TraceError) -> UInt64 {
-        if position < end {
-            let first = position.load(as: UInt8.self)
-            if first < 0x80 {
-                position += 1
-                return UInt64(first)
+        if readableEnd - position >= 8 {
+            let word = UInt64(littleEndian: position.loadUnaligned(as: UInt64.self))
+            // The high bit of each byte is clear on the last byte of the value.
+            let stops = ~word & 0x8080_8080_8080_8080
+            if stops != 0 {
+                let length = (stops.trailingZeroBitCount &+ 1) &>> 3
+                if length <= end - position {
+                    position += length
+                    // Keep the value's bytes (up to and including the lowest stop bit).
+                    return Self.packSevenBitGroups(word & (stops ^ (stops &- 1)))
+                }
             }
         }
         return try lebSlow()
     }
 
-    private mutating func lebSlow() throws(TraceError) -> UInt64 {
+    /// Packs the 7-bit groups in the low 7 bits of each byte of `word` into
+    /// one 56-bit number, least significant group first.
+    @inline(__always) static func packSevenBitGroups(_ word: UInt64) -> UInt64 {
+        var x = word & 0x7F7F_7F7F_7F7F_7F7F
+        x = (x & 0x007F_007F_007F_007F) | ((x & 0x7F00_7F00_7F00_7F00) &>> 1)
+        x = (x & 0x0000_3FFF_0000_3FFF) | ((x & 0x3FFF_0000_3FFF_0000) &>> 2)
+        return (x & 0x0000_0000_0FFF_FFFF) | ((x & 0x0FFF_FFFF_0000_0000) &>> 4)
+    }
+
+    @inline(never) private mutating func lebSlow() throws(TraceError) -> UInt64 {
         if remaining >= 10 {
             // Enough bytes for the longest encoding: no bounds check per byte.
             var value: UInt64 = 0
@@ -74,29 +104,20 @@ struct PayloadCursor {
 
     @inline(__always) mutating func zigzag() throws(TraceError) -> Int64 { unzigzag(try leb()) }
 
-    mutating func int32(_ field: String) throws(TraceError) -> Int32 {
+    @inline(__always) mutating func int32(_ field: StaticString) throws(TraceError) -> Int32 {
         let value = try zigzag()
-        guard let narrow = Int32(exactly: value) else { throw malformed("\(field) \(value) does not fit in 32 bits") }
+        guard let narrow = Int32(exactly: value) else { throw tooWide(field, String(value)) }
         return narrow
     }
 
-    mutating func uint32(_ field: String) throws(TraceError) -> UInt32 {
+    @inline(__always) mutating func uint32(_ field: StaticString) throws(TraceError) -> UInt32 {
         let value = try leb()
-        guard let narrow = UInt32(exactly: value) else { throw malformed("\(field) \(value) does not fit in 32 bits") }
+        guard let narrow = UInt32(exactly: value) else { throw tooWide(field, String(value)) }
         return narrow
     }
 
-    /// A length field, checked against `limit` and what is left of the payload
-    /// before anyone allocates for it.
-    mutating func length(_ field: String, limit: Int) throws(TraceError) -> Int {
-        let value = try leb()
-        guard value <= UInt64(limit) else {
-            throw malformed("\(field) claims \(value) bytes, over the limit of \(limit)")
-        }
-        guard value <= UInt64(remaining) else {
-            throw malformed("\(field) claims \(value) bytes but only \(remaining) are left in the record")
-        }
-        return Int(value)
+    @inline(never) private func tooWide(_ field: StaticString, _ value: String) -> TraceError {
+        malformed("\(field) \(value) does not fit in 32 bits")
     }
 
     @inline(__always) mutating func time() throws(TraceError) -> UInt64 {
@@ -108,28 +129,57 @@ struct PayloadCursor {
         tBegin &+ (try leb())
     }
 
-    mutating func string(_ field: String, limits: TraceLimits) throws(TraceError) -> String {
-        let count = try length(field, limit: limits.maxString)
-        let text = UnsafeBufferPointer(start: position.assumingMemoryBound(to: UInt8.self), count: count)
-        guard let string = String(validating: text, as: UTF8.self) else {
-            throw malformed("\(field) is not valid UTF-8")
-        }
-        position += count
-        return string
+    // MARK: Byte strings
+
+    /// A length field, checked against `limit` and what is left of the payload
+    /// before anyone allocates for it.
+    @inline(__always) mutating func length(_ field: StaticString, limit: Int) throws(TraceError) -> Int {
+        let value = try leb()
+        guard value <= UInt64(limit), value <= UInt64(remaining) else { throw badLength("\(field)", value, limit: limit) }
+        return Int(value)
     }
 
-    mutating func bytes(_ field: String, limit: Int) throws(TraceError) -> [UInt8] {
-        let count = try length(field, limit: limit)
-        let bytes = [UInt8](UnsafeRawBufferPointer(start: position, count: count))
-        position += count
-        return bytes
+    /// `length(_:limit:)` for fields named at run time.
+    mutating func length(named field: String, limit: Int) throws(TraceError) -> Int {
+        let value = try leb()
+        guard value <= UInt64(limit), value <= UInt64(remaining) else { throw badLength(field, value, limit: limit) }
+        return Int(value)
     }
 
-    /// `count` bytes in place (valid while the block is).
-    mutating func view(_ count: Int) -> UnsafeRawBufferPointer {
+    @inline(never) private func badLength(_ field: String, _ value: UInt64, limit: Int) -> TraceError {
+        value > UInt64(limit)
+            ? malformed("\(field) claims \(value) bytes, over the limit of \(limit)")
+            : malformed("\(field) claims \(value) bytes but only \(remaining) are left in the record")
+    }
+
+    /// `count` bytes in place (valid while the block is); the caller has
+    /// checked them against `remaining`.
+    @inline(__always) mutating func view(_ count: Int) -> UnsafeRawBufferPointer {
         let view = UnsafeRawBufferPointer(start: position, count: count)
         position += count
         return view
+    }
+
+    /// A length-prefixed byte string in place.
+    @inline(__always) mutating func bytes(_ field: StaticString, limit: Int) throws(TraceError) -> UnsafeRawBufferPointer {
+        view(try length(field, limit: limit))
+    }
+
+    /// A length-prefixed UTF-8 string in place, validated.
+    mutating func stringBytes(_ field: StaticString, limits: TraceLimits) throws(TraceError) -> UnsafeRawBufferPointer {
+        let text = try bytes(field, limit: limits.maxString)
+        guard text.allSatisfy({ $0 < 0x80 }) || String(validating: text, as: UTF8.self) != nil else {
+            throw malformed("\(field) is not valid UTF-8")
+        }
+        return text
+    }
+
+    mutating func string(_ field: String, limits: TraceLimits) throws(TraceError) -> String {
+        let text = view(try length(named: field, limit: limits.maxString))
+        guard let string = String(validating: text, as: UTF8.self) else {
+            throw malformed("\(field) is not valid UTF-8")
+        }
+        return string
     }
 
     mutating func parameters(_ field: String, limits: TraceLimits) throws(TraceError) -> [TraceParameter] {
@@ -145,5 +195,87 @@ struct PayloadCursor {
             parameters.append(TraceParameter(key, value))
         }
         return parameters
+    }
+}
+
+// MARK: - Record payloads (format v1, docs/trace-format.md)
+
+extension PayloadCursor {
+    mutating func header(limits: TraceLimits) throws(TraceError) -> TraceHeader {
+        let toolVersion = try string("tool version", limits: limits)
+        let kernelRelease = try string("kernel release", limits: limits)
+        let kernelVersion = try string("kernel version", limits: limits)
+        let machine = try string("machine", limits: limits)
+        let pageSize = try leb()
+        let clockID = try int32("clock id")
+        let clockResolutionNs = try leb()
+        let startWallClockNs = try zigzag()
+        let origin = try leb()
+        let mutatorPID = try int32("mutator pid")
+        let readerPID = try int32("reader pid")
+        let workload = try string("workload", limits: limits)
+        let workloadParameters = try parameters("workload parameters", limits: limits)
+        let reader = try string("reader", limits: limits)
+        let readerParameters = try parameters("reader parameters", limits: limits)
+        let seed = try leb()
+        return TraceHeader(
+            formatVersion: traceFormatVersion, toolVersion: toolVersion, kernelRelease: kernelRelease,
+            kernelVersion: kernelVersion, machine: machine, pageSize: pageSize, clockID: clockID,
+            clockResolutionNs: clockResolutionNs, startWallClockNs: startWallClockNs, originNs: origin,
+            mutatorPID: mutatorPID, readerPID: readerPID, workload: workload,
+            workloadParameters: workloadParameters, reader: reader, readerParameters: readerParameters, seed: seed)
+    }
+
+    @inline(__always) mutating func mutation() throws(TraceError) -> MutationRecord {
+        let sequence = try leb()
+        let kindCode = try leb()
+        guard kindCode <= UInt64(UInt8.max), let kind = MutationKind(rawValue: UInt8(truncatingIfNeeded: kindCode)) else {
+            throw malformed("unknown mutation kind \(kindCode)")
+        }
+        let address = try leb()
+        let length = try leb()
+        let prot = try int32("prot")
+        let flags = try int32("flags")
+        let newAddress = try leb()
+        let newLength = try leb()
+        let result = try zigzag()
+        let errno = try int32("errno")
+        let tBegin = try time()
+        let tEnd = try time(after: tBegin)
+        let threadID = try int32("thread id")
+        return MutationRecord(
+            sequence: sequence, kind: kind, address: address, length: length, prot: prot, flags: flags,
+            newAddress: newAddress, newLength: newLength, result: result, errno: errno,
+            tBegin: tBegin, tEnd: tEnd, threadID: threadID)
+    }
+
+    @inline(__always) mutating func readChunk(limits: TraceLimits) throws(TraceError) -> ReadChunkView {
+        let snapshot = try uint32("snapshot index")
+        let sequence = try uint32("chunk sequence")
+        let offset = try leb()
+        let requested = try leb()
+        let returned = try zigzag()
+        let errno = try int32("errno")
+        let tBegin = try time()
+        let tEnd = try time(after: tBegin)
+        let bytes = try bytes("chunk bytes", limit: limits.maxChunkBytes)
+        return ReadChunkView(
+            snapshot: snapshot, sequence: sequence, offset: offset, requested: requested,
+            returned: returned, errno: errno, tBegin: tBegin, tEnd: tEnd, bytes: bytes)
+    }
+
+    mutating func trailer() throws(TraceError) -> TraceTrailer {
+        let mutations = try leb()
+        let snapshots = try leb()
+        let readChunks = try leb()
+        let quiescentMaps = try leb()
+        let interrupted = try leb()
+        guard interrupted <= 1 else { throw malformed("interrupted flag \(interrupted) is neither 0 nor 1") }
+        let signal = try int32("signal")
+        let loopBegin = try time()
+        let loopEnd = try time(after: loopBegin)
+        return TraceTrailer(
+            mutations: mutations, snapshots: snapshots, readChunks: readChunks, quiescentMaps: quiescentMaps,
+            interrupted: interrupted == 1, signal: signal, mutatorLoopBegin: loopBegin, mutatorLoopEnd: loopEnd)
     }
 }

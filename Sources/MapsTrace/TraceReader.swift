@@ -6,17 +6,27 @@ import Glibc
 
 /// Streams the records of a trace, one block (zstd frame) in memory at a time.
 ///
-/// A block's records are parsed only after zstd verified its content checksum.
-/// A file cut inside a block yields every record of the complete blocks before
-/// the cut, then `nil`, with `completion == .truncated(...)`.
+/// Two ways to walk the records, both with the same validation and errors;
+/// use one of them per reader:
+/// - `nextView()` borrows: read chunk and quiescent fragment bytes point into
+///   the decompressed block, fixed-size records come as plain structs, and
+///   nothing is allocated per record. A view is valid until the next call.
+/// - `next()` owns: every record is a `TraceRecord` with its own storage, and
+///   a quiescent maps text comes whole, once its last fragment was read.
+///
+/// A block's records are handed out only after zstd verified its content
+/// checksum. A file cut inside a block yields every record of the complete
+/// blocks before the cut, then `nil`, with `completion == .truncated(...)`.
 public final class TraceReader {
     public let limits: TraceLimits
     /// The file, or "<memory>" for in-memory traces.
     public let path: String
     public private(set) var header: TraceHeader?
-    /// How the trace ended; meaningful once `next()` returned nil.
+    /// How the trace ended; meaningful once `next()` or `nextView()` returned nil.
     public private(set) var completion: TraceCompletion = .missingTrailer
     public private(set) var blocksRead = 0
+    /// Records handed out, counting a quiescent maps text once (as `next()`
+    /// returns it), not once per fragment.
     public private(set) var recordsRead = 0
     /// Records of unknown kinds >= 0x40 that were skipped.
     public private(set) var unknownRecordsSkipped = 0
@@ -30,6 +40,10 @@ public final class TraceReader {
     private var inputStart: Int { input.start }
     private var inputFileOffset: UInt64 { input.fileOffset }
 
+    /// The decompressed block, reused from block to block. It is allocated
+    /// `blockSlack` bytes longer than `blockCapacity` (and those bytes are
+    /// initialised) so that field decoding may load 8 bytes at once near the
+    /// end of the block; nothing past `blockLength` is ever decoded.
     private var block: UnsafeMutableRawPointer?
     private var blockCapacity = 0
     private var blockLength = 0
@@ -40,7 +54,10 @@ public final class TraceReader {
     private var originNs: UInt64 = 0
     private var trailerSeen = false
     private var reachedEnd = false
-    private var pendingMaps: PendingQuiescentMaps?
+    /// The quiescent maps text whose fragments are being read, if any.
+    private var pendingText: PendingQuiescentText?
+    /// Reassembles quiescent maps texts for `next()`.
+    private var assembler = QuiescentTextAssembler()
 
     public init(path: String, limits: TraceLimits = .standard) throws(TraceError) {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -65,14 +82,12 @@ public final class TraceReader {
         input.release()
     }
 
-    /// The next record, or nil at the end of what can be read (see `completion`).
-    public func next() throws(TraceError) -> TraceRecord? {
+    /// The next record, borrowed, or nil at the end of what can be read (see
+    /// `completion`). Byte buffers in the view are valid until the next call.
+    public func nextView() throws(TraceError) -> TraceRecordView? {
         while true {
             if blockPosition < blockLength {
-                if let record = try parseRecord() {
-                    recordsRead += 1
-                    return record
-                }
+                if let view = try decodeRecord() { return view }
                 continue
             }
             if reachedEnd { return nil }
@@ -82,6 +97,32 @@ public final class TraceReader {
                 return nil
             }
         }
+    }
+
+    /// The next record, owned, or nil at the end of what can be read (see
+    /// `completion`).
+    public func next() throws(TraceError) -> TraceRecord? {
+        while let view = try nextView() {
+            switch view {
+            case .header:
+                if let header { return .header(header) }
+            case .arena(let arena):
+                return .arena(arena)
+            case .mutation(let mutation):
+                return .mutation(mutation)
+            case .snapshotBegin(let begin):
+                return .snapshotBegin(begin.record)
+            case .snapshotEnd(let end):
+                return .snapshotEnd(end)
+            case .readChunk(let chunk):
+                return .readChunk(chunk.record)
+            case .quiescentFragment(let fragment):
+                if let maps = assembler.add(fragment) { return .quiescentMaps(maps) }
+            case .trailer(let trailer):
+                return .trailer(trailer)
+            }
+        }
+        return nil
     }
 
     /// Throws `.truncated` if the trace was cut; call after `next()` returned nil
@@ -103,11 +144,11 @@ public final class TraceReader {
         if available == 0 {
             guard blockIndex > 0 else { throw .notATrace("\(path) is empty") }
             completion = trailerSeen ? .complete : .missingTrailer
-            if pendingMaps != nil { pendingMaps = nil }
+            pendingText = nil
             return false
         }
         func truncated() -> Bool {
-            pendingMaps = nil
+            pendingText = nil
             completion = .truncated(TraceTruncation(
                 blocksRecovered: blocksRead, recordsRecovered: recordsRead, byteOffset: frameOffset))
             return false
@@ -174,6 +215,7 @@ public final class TraceReader {
                 block: blockIndex, byteOffset: frameOffset,
                 reason: "the frame decodes to \(output.pos) bytes, not its declared \(rawSize)")
         }
+        if let block { memset(block + rawSize, 0, blockSlack) }
         blockRawOffset = rawBytesRead
         rawBytesRead += UInt64(rawSize)
         blockLength = rawSize
@@ -200,22 +242,27 @@ public final class TraceReader {
         guard size > blockCapacity else { return }
         free(block)
         blockCapacity = max(size, 64 * 1024)
-        guard let memory = malloc(blockCapacity) else { fatalError("out of memory allocating a \(size)-byte block") }
+        guard let memory = malloc(blockCapacity + blockSlack) else {
+            fatalError("out of memory allocating a \(size)-byte block")
+        }
         block = memory
     }
 
     // MARK: - Records
 
-    /// Parses the record at `blockPosition`; nil for records that yield
-    /// nothing by themselves (skipped kinds, non-final quiescent fragments).
-    private func parseRecord() throws(TraceError) -> TraceRecord? {
+    /// Decodes the record at `blockPosition`; nil for records that yield
+    /// nothing (skipped kinds).
+    private func decodeRecord() throws(TraceError) -> TraceRecordView? {
         guard let block else { return nil }
-        let recordOffset = blockRawOffset + UInt64(blockPosition)
-        let blockEnd = UnsafeRawPointer(block + blockLength)
+        let blockStart = UnsafeRawPointer(block)
+        let blockEnd = blockStart + blockLength
+        let readableEnd = blockEnd + blockSlack
+        let recordOffset = blockRawOffset &+ UInt64(blockPosition)
         var framing = PayloadCursor(
-            UnsafeRawPointer(block + blockPosition), blockEnd, recordOffset: recordOffset, kind: 0, originNs: originNs)
+            blockStart + blockPosition, blockEnd, readableEnd: readableEnd,
+            recordOffset: recordOffset, kind: 0, originNs: originNs)
         let kind = try framing.byte()
-        framing = PayloadCursor(framing.position, blockEnd, recordOffset: recordOffset, kind: kind, originNs: originNs)
+        framing.kind = kind
         let payloadLength = try framing.leb()
         guard payloadLength <= UInt64(limits.maxRecordPayload) else {
             throw framing.malformed("its payload length \(payloadLength) is over the limit of \(limits.maxRecordPayload)")
@@ -226,8 +273,10 @@ public final class TraceReader {
         }
         let payloadStart = framing.position
         let payloadEnd = payloadStart + Int(payloadLength)
-        blockPosition = payloadEnd - UnsafeRawPointer(block)
-        var payload = PayloadCursor(payloadStart, payloadEnd, recordOffset: recordOffset, kind: kind, originNs: originNs)
+        blockPosition = payloadEnd - blockStart
+        var payload = PayloadCursor(
+            payloadStart, payloadEnd, readableEnd: readableEnd,
+            recordOffset: recordOffset, kind: kind, originNs: originNs)
 
         guard let known = RecordKind(rawValue: kind) else {
             if kind >= RecordKind.firstSkippableKind && header != nil && !trailerSeen {
@@ -238,108 +287,51 @@ public final class TraceReader {
         }
         if header == nil && known != .header { throw payload.malformed("it comes before the header") }
         if trailerSeen { throw payload.malformed("it follows the trailer") }
-        if let pending = pendingMaps, known != .quiescentFragment {
+        if let pending = pendingText, known != .quiescentFragment {
             throw payload.malformed(
-                "it interrupts the \(pending.role) quiescent maps text after \(pending.text.count) of \(pending.totalLength) bytes")
+                "it interrupts the \(pending.role) quiescent maps text after \(pending.received) of \(pending.totalLength) bytes")
         }
 
+        let view: TraceRecordView
         switch known {
-        case .header:
-            guard header == nil else { throw payload.malformed("a trace has exactly one header") }
-            let decoded = try decodeHeader(&payload)
-            header = decoded
-            originNs = decoded.originNs
-            return .header(decoded)
-        case .arena:
-            return .arena(ArenaRecord(start: try payload.leb(), end: try payload.leb()))
         case .mutation:
-            return .mutation(try decodeMutation(&payload))
+            view = .mutation(try payload.mutation())
+        case .readChunk:
+            view = .readChunk(try payload.readChunk(limits: limits))
         case .snapshotBegin:
-            return .snapshotBegin(SnapshotBegin(
+            view = .snapshotBegin(SnapshotBeginView(
                 index: try payload.uint32("snapshot index"),
                 tBegin: try payload.time(),
-                strategy: try payload.string("strategy", limits: limits)))
+                strategyUTF8: try payload.stringBytes("strategy", limits: limits)))
         case .snapshotEnd:
-            return .snapshotEnd(SnapshotEnd(
+            view = .snapshotEnd(SnapshotEnd(
                 index: try payload.uint32("snapshot index"),
                 tEnd: try payload.time(),
                 flags: SnapshotFlags(rawValue: try payload.uint32("flags")),
                 errno: try payload.int32("errno")))
-        case .readChunk:
-            return .readChunk(try decodeReadChunk(&payload))
+        case .arena:
+            view = .arena(ArenaRecord(start: try payload.leb(), end: try payload.leb()))
         case .quiescentFragment:
-            return try decodeQuiescentFragment(&payload).map { .quiescentMaps($0) }
+            let fragment = try decodeQuiescentFragment(&payload)
+            // A text counts as one record, when its last fragment arrives.
+            guard fragment.completesText else { return .quiescentFragment(fragment) }
+            view = .quiescentFragment(fragment)
+        case .header:
+            guard header == nil else { throw payload.malformed("a trace has exactly one header") }
+            let decoded = try payload.header(limits: limits)
+            header = decoded
+            originNs = decoded.originNs
+            view = .header
         case .trailer:
-            let trailer = try decodeTrailer(&payload)
+            view = .trailer(try payload.trailer())
             trailerSeen = true
-            return .trailer(trailer)
         }
+        recordsRead += 1
+        return view
     }
 
-    private func decodeHeader(_ payload: inout PayloadCursor) throws(TraceError) -> TraceHeader {
-        let toolVersion = try payload.string("tool version", limits: limits)
-        let kernelRelease = try payload.string("kernel release", limits: limits)
-        let kernelVersion = try payload.string("kernel version", limits: limits)
-        let machine = try payload.string("machine", limits: limits)
-        let pageSize = try payload.leb()
-        let clockID = try payload.int32("clock id")
-        let clockResolutionNs = try payload.leb()
-        let startWallClockNs = try payload.zigzag()
-        let origin = try payload.leb()
-        let mutatorPID = try payload.int32("mutator pid")
-        let readerPID = try payload.int32("reader pid")
-        let workload = try payload.string("workload", limits: limits)
-        let workloadParameters = try payload.parameters("workload parameters", limits: limits)
-        let reader = try payload.string("reader", limits: limits)
-        let readerParameters = try payload.parameters("reader parameters", limits: limits)
-        let seed = try payload.leb()
-        return TraceHeader(
-            formatVersion: traceFormatVersion, toolVersion: toolVersion, kernelRelease: kernelRelease,
-            kernelVersion: kernelVersion, machine: machine, pageSize: pageSize, clockID: clockID,
-            clockResolutionNs: clockResolutionNs, startWallClockNs: startWallClockNs, originNs: origin,
-            mutatorPID: mutatorPID, readerPID: readerPID, workload: workload,
-            workloadParameters: workloadParameters, reader: reader, readerParameters: readerParameters, seed: seed)
-    }
-
-    private func decodeMutation(_ payload: inout PayloadCursor) throws(TraceError) -> MutationRecord {
-        let sequence = try payload.leb()
-        let kindCode = try payload.leb()
-        guard let kind = UInt8(exactly: kindCode).flatMap(MutationKind.init(rawValue:)) else {
-            throw payload.malformed("unknown mutation kind \(kindCode)")
-        }
-        let address = try payload.leb()
-        let length = try payload.leb()
-        let prot = try payload.int32("prot")
-        let flags = try payload.int32("flags")
-        let newAddress = try payload.leb()
-        let newLength = try payload.leb()
-        let result = try payload.zigzag()
-        let errno = try payload.int32("errno")
-        let tBegin = try payload.time()
-        let tEnd = try payload.time(after: tBegin)
-        let threadID = try payload.int32("thread id")
-        return MutationRecord(
-            sequence: sequence, kind: kind, address: address, length: length, prot: prot, flags: flags,
-            newAddress: newAddress, newLength: newLength, result: result, errno: errno,
-            tBegin: tBegin, tEnd: tEnd, threadID: threadID)
-    }
-
-    private func decodeReadChunk(_ payload: inout PayloadCursor) throws(TraceError) -> ReadChunk {
-        let snapshot = try payload.uint32("snapshot index")
-        let sequence = try payload.uint32("chunk sequence")
-        let offset = try payload.leb()
-        let requested = try payload.leb()
-        let returned = try payload.zigzag()
-        let errno = try payload.int32("errno")
-        let tBegin = try payload.time()
-        let tEnd = try payload.time(after: tBegin)
-        let bytes = try payload.bytes("chunk bytes", limit: limits.maxChunkBytes)
-        return ReadChunk(
-            snapshot: snapshot, sequence: sequence, offset: offset, requested: requested,
-            returned: returned, errno: errno, tBegin: tBegin, tEnd: tEnd, bytes: bytes)
-    }
-
-    private func decodeQuiescentFragment(_ payload: inout PayloadCursor) throws(TraceError) -> QuiescentMaps? {
+    /// Checks a fragment against the text it starts or continues.
+    private func decodeQuiescentFragment(_ payload: inout PayloadCursor) throws(TraceError) -> QuiescentFragmentView {
         let roleCode = try payload.leb()
         guard let role = UInt8(exactly: roleCode).flatMap(QuiescentRole.init(rawValue:)) else {
             throw payload.malformed("unknown quiescent maps role \(roleCode)")
@@ -353,7 +345,7 @@ public final class TraceReader {
         let fragmentOffset = try payload.leb()
         let fragmentLength = try payload.length("fragment length", limit: limits.maxRecordPayload)
         let totalLength = Int(total)
-        let expectedOffset = pendingMaps?.text.count ?? 0
+        let expectedOffset = pendingText?.received ?? 0
         guard fragmentOffset == UInt64(expectedOffset) else {
             throw payload.malformed("fragment at text offset \(fragmentOffset), expected \(expectedOffset)")
         }
@@ -363,47 +355,32 @@ public final class TraceReader {
         guard fragmentLength > 0 || totalLength == 0 else {
             throw payload.malformed("empty fragment of a non-empty text")
         }
-        if var pending = pendingMaps {
+        if let pending = pendingText {
             guard pending.role == role, pending.tBegin == tBegin, pending.tEnd == tEnd,
                   pending.totalLength == totalLength
             else { throw payload.malformed("fragment does not belong to the text it continues") }
-            pendingMaps = nil // keep the text's storage uniquely referenced while appending
-            pending.text.append(contentsOf: payload.view(fragmentLength))
-            pendingMaps = pending
-        } else {
-            var text: [UInt8] = []
-            // Grow with the data actually present, not with what the record claims.
-            text.reserveCapacity(min(totalLength, 8 << 20))
-            text.append(contentsOf: payload.view(fragmentLength))
-            pendingMaps = PendingQuiescentMaps(role: role, tBegin: tBegin, tEnd: tEnd, totalLength: totalLength, text: text)
         }
-        guard let pending = pendingMaps, pending.text.count == pending.totalLength else { return nil }
-        pendingMaps = nil
-        return QuiescentMaps(role: pending.role, tBegin: pending.tBegin, tEnd: pending.tEnd, text: pending.text)
-    }
-
-    private func decodeTrailer(_ payload: inout PayloadCursor) throws(TraceError) -> TraceTrailer {
-        let mutations = try payload.leb()
-        let snapshots = try payload.leb()
-        let readChunks = try payload.leb()
-        let quiescentMaps = try payload.leb()
-        let interrupted = try payload.leb()
-        guard interrupted <= 1 else { throw payload.malformed("interrupted flag \(interrupted) is neither 0 nor 1") }
-        let signal = try payload.int32("signal")
-        let loopBegin = try payload.time()
-        let loopEnd = try payload.time(after: loopBegin)
-        return TraceTrailer(
-            mutations: mutations, snapshots: snapshots, readChunks: readChunks, quiescentMaps: quiescentMaps,
-            interrupted: interrupted == 1, signal: signal, mutatorLoopBegin: loopBegin, mutatorLoopEnd: loopEnd)
+        let received = expectedOffset + fragmentLength
+        pendingText = received == totalLength
+            ? nil
+            : PendingQuiescentText(role: role, tBegin: tBegin, tEnd: tEnd, totalLength: totalLength, received: received)
+        return QuiescentFragmentView(
+            role: role, tBegin: tBegin, tEnd: tEnd, totalLength: totalLength,
+            fragmentOffset: expectedOffset, bytes: payload.view(fragmentLength))
     }
 }
 
-private struct PendingQuiescentMaps {
+/// Bytes allocated (and initialised) past the end of a decompressed block, so
+/// that an 8-byte load starting at any byte of the block stays in bounds.
+let blockSlack = 16
+
+/// The quiescent maps text whose fragments are being read.
+private struct PendingQuiescentText {
     var role: QuiescentRole
     var tBegin: UInt64
     var tEnd: UInt64
     var totalLength: Int
-    var text: [UInt8]
+    var received: Int
 }
 
 // zstd.h defines these as macros Swift does not import.
