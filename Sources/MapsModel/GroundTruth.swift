@@ -43,6 +43,32 @@ public enum ReplayError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// One arena page at some state: its protection, and how far it sits from
+/// where its mapping was created (in pages: virtual page number minus the
+/// mapping's page offset). Two neighbouring pages belong to one mapping only
+/// when both match: the kernel merges anonymous mappings only when their
+/// page offsets continue, and a page moved by mremap keeps its old offset.
+public struct PageState: Hashable, Sendable {
+    public var protection: PageProtection
+    public var displacement: Int32
+
+    public init(protection: PageProtection, displacement: Int32 = 0) {
+        self.protection = protection
+        self.displacement = displacement
+    }
+
+    public static let unmapped = PageState(protection: .unmapped)
+
+    public var isMapped: Bool { protection.isMapped }
+
+    /// Whether a page in this state continues the mapping of a page in `left`
+    /// just before it.
+    @inline(__always)
+    func continues(_ left: PageState) -> Bool {
+        isMapped && left.isMapped && self == left
+    }
+}
+
 /// The exact address space of the workload's arena after every mutation:
 /// state j is what was mapped after the first j mutations took effect.
 ///
@@ -51,11 +77,12 @@ public enum ReplayError: Error, Equatable, CustomStringConvertible {
 /// the short list of changes it went through, so "what was true at state j
 /// for this range" costs one look-up per page.
 ///
-/// The model's rule for lines: inside the arena, adjacent pages with the same
-/// protection form one mapping (untouched private anonymous memory merges
-/// with identical neighbours after mprotect). `validate(against:)` checks that
-/// rule against a quiescent read of the real maps.
-public final class GroundTruth: @unchecked Sendable {
+/// The model's rule for lines: inside the arena, neighbouring pages with the
+/// same protection and the same displacement form one mapping (untouched
+/// private anonymous memory merges with identical neighbours after mprotect,
+/// mmap and mremap). `TraceAnalysis` checks that rule against quiescent reads
+/// of the real maps.
+public final class GroundTruth {
     public let arena: Range<UInt64>
     public let pageSize: UInt64
     public let pageCount: Int
@@ -63,17 +90,16 @@ public final class GroundTruth: @unchecked Sendable {
     public let baseState: Int
     /// The last state: every mutation applied.
     public let finalState: Int
-    /// Mutations the model could not place (outside the arena, or a kind it
-    /// does not model); the lines they touch cannot be judged exactly.
+    /// Mutations the model could not place (outside the arena, or only partly
+    /// inside); the lines they touch cannot be judged exactly.
     public private(set) var unmodeledMutations: [UInt64] = []
 
-    private var initialProtection: [PageProtection]
+    private var initialPages: [PageState]
     // Per-page change history, flattened: the changes of page p are
     // entries historyStart[p] ..< historyStart[p + 1], in state order.
     private var historyStart: [Int32]
     private var historyState: [Int32]
-    private var historyProtection: [PageProtection]
-    private var historyPrevious: [PageProtection]
+    private var historyValue: [PageState]
     /// Read-write arena pages at each state from `baseState` to `finalState`.
     private var readWriteCount: [Int32]
     /// Each mutation's arena page range (empty when it touched no arena page).
@@ -92,47 +118,59 @@ public final class GroundTruth: @unchecked Sendable {
         self.baseState = min(max(baseState, 0), mutations.count)
         finalState = mutations.count
 
-        var protection = [PageProtection](repeating: .unmapped, count: pageCount)
+        var pages = [PageState](repeating: .unmapped, count: pageCount)
+        // Neighbouring lines with the same permissions are separate
+        // mappings; give the later one a displacement of its own so that the
+        // model keeps them apart (their real page offsets are not printed).
+        var distinct: Int32 = 1 << 24
+        var previous: (end: UInt64, state: PageState)?
         for line in initialMaps.lines where line.end > arena.lowerBound && line.start < arena.upperBound {
-            guard line.start >= arena.lowerBound, line.end <= arena.upperBound else {
-                throw .lineStraddlesArena(line)
+            guard line.start >= arena.lowerBound, line.end <= arena.upperBound,
+                  line.start % pageSize == 0, line.end % pageSize == 0
+            else { throw .lineStraddlesArena(line) }
+            var state = PageState(protection: PageProtection(line.permissions))
+            if let previous, previous.end == line.start, previous.state == state {
+                state.displacement = distinct
+                distinct += 1
             }
             let first = Int((line.start - arena.lowerBound) / pageSize)
             let last = Int((line.end - arena.lowerBound) / pageSize)
-            for page in first..<last { protection[page] = PageProtection(line.permissions) }
+            for page in first..<last { pages[page] = state }
+            previous = (line.end, state)
         }
-        initialProtection = protection
+        initialPages = pages
 
         // Apply every mutation from the base state on, page by page, into
-        // per-page change lists (first as (page, state, new, old) events).
-        var events: [(page: Int32, state: Int32, new: PageProtection, old: PageProtection)] = []
+        // per-page change lists (first as (page, state, value) events).
+        var events: [(page: Int32, state: Int32, value: PageState)] = []
         events.reserveCapacity(mutations.count * 2)
         var touched = [Range<Int>](repeating: 0..<0, count: mutations.count)
-        var readWrite = Int32(protection.reduce(0) { $0 + ($1.isReadWrite ? 1 : 0) })
+        var readWrite = Int32(pages.reduce(0) { $0 + ($1.protection.isReadWrite ? 1 : 0) })
         var counts: [Int32] = [readWrite]
         counts.reserveCapacity(mutations.count - self.baseState + 1)
         var unmodeled: [UInt64] = []
 
-        let pageSizeValue = pageSize
-        let arenaRange = arena
-        func pages(_ address: UInt64, _ length: UInt64) -> Range<Int>? {
+        /// The arena pages of [address, address + length), or nil when the
+        /// range is empty, wraps, or is not wholly inside the arena.
+        func pageRange(_ address: UInt64, _ length: UInt64) -> Range<Int>? {
             let end = address &+ length
-            guard length > 0, end > address, address < arenaRange.upperBound, end > arenaRange.lowerBound else {
+            guard length > 0, end > address, address >= arena.lowerBound, end <= arena.upperBound else {
                 return nil
             }
-            let low = max(address, arenaRange.lowerBound)
-            let high = min(end, arenaRange.upperBound)
-            let first = Int((low - arenaRange.lowerBound) / pageSizeValue)
-            let last = Int((high - arenaRange.lowerBound + pageSizeValue - 1) / pageSizeValue)
+            let first = Int((address - arena.lowerBound) / pageSize)
+            let last = Int((end - arena.lowerBound + pageSize - 1) / pageSize)
             return first..<last
         }
-        func set(_ page: Int, _ value: PageProtection, state: Int) {
-            let old = protection[page]
+        func touchesArena(_ address: UInt64, _ length: UInt64) -> Bool {
+            address < arena.upperBound && address &+ length > arena.lowerBound
+        }
+        func set(_ page: Int, _ value: PageState, state: Int) {
+            let old = pages[page]
             guard old != value else { return }
-            if old.isReadWrite { readWrite -= 1 }
-            if value.isReadWrite { readWrite += 1 }
-            protection[page] = value
-            events.append((Int32(page), Int32(state), value, old))
+            if old.protection.isReadWrite { readWrite -= 1 }
+            if value.protection.isReadWrite { readWrite += 1 }
+            pages[page] = value
+            events.append((Int32(page), Int32(state), value))
         }
 
         for index in self.baseState..<mutations.count {
@@ -140,48 +178,63 @@ public final class GroundTruth: @unchecked Sendable {
             let state = index + 1  // the first state in which this mutation is visible
             defer { counts.append(readWrite) }
             guard mutation.succeeded else { continue }
-            let inside: (Range<UInt64>) -> Bool = { $0.lowerBound >= arenaRange.lowerBound && $0.upperBound <= arenaRange.upperBound }
             switch mutation.kind {
             case .mprotect:
-                guard let range = pages(mutation.address, mutation.length) else { continue }
-                if !inside(mutation.address..<(mutation.address &+ mutation.length)) { unmodeled.append(mutation.sequence) }
+                guard let range = pageRange(mutation.address, mutation.length) else {
+                    if touchesArena(mutation.address, mutation.length) { unmodeled.append(mutation.sequence) }
+                    continue
+                }
                 touched[index] = range
-                for page in range where protection[page].isMapped {
-                    let shared = protection[page].rawValue & 8 != 0
-                    set(page, PageProtection(prot: mutation.prot, shared: shared), state: state)
+                for page in range where pages[page].isMapped {
+                    let shared = pages[page].protection.rawValue & 8 != 0
+                    var value = pages[page]
+                    value.protection = PageProtection(prot: mutation.prot, shared: shared)
+                    set(page, value, state: state)
                 }
             case .mmap:
                 let address = UInt64(bitPattern: mutation.result)
-                guard let range = pages(address, mutation.length) else { continue }
-                if !inside(address..<(address &+ mutation.length)) { unmodeled.append(mutation.sequence) }
+                guard let range = pageRange(address, mutation.length) else {
+                    if touchesArena(address, mutation.length) { unmodeled.append(mutation.sequence) }
+                    continue
+                }
                 touched[index] = range
                 let shared = mutation.flags & 0x01 != 0  // MAP_SHARED
-                for page in range { set(page, PageProtection(prot: mutation.prot, shared: shared), state: state) }
+                for page in range {
+                    set(page, PageState(protection: PageProtection(prot: mutation.prot, shared: shared)), state: state)
+                }
             case .munmap:
-                guard let range = pages(mutation.address, mutation.length) else { continue }
-                if !inside(mutation.address..<(mutation.address &+ mutation.length)) { unmodeled.append(mutation.sequence) }
+                guard let range = pageRange(mutation.address, mutation.length) else {
+                    if touchesArena(mutation.address, mutation.length) { unmodeled.append(mutation.sequence) }
+                    continue
+                }
                 touched[index] = range
                 for page in range { set(page, .unmapped, state: state) }
             case .mremap:
-                // Source pages move to the result address (growing pages take
-                // the protection of the last source page); the source is
-                // unmapped unless MREMAP_DONTUNMAP (4) kept it.
+                // The source's pages move to the result address keeping their
+                // page offsets; pages beyond the old size continue the last
+                // one's. The source is unmapped unless MREMAP_DONTUNMAP (4)
+                // kept it (emptied, same protection and offsets).
                 let destination = UInt64(bitPattern: mutation.result)
-                guard let source = pages(mutation.address, mutation.length),
-                      let target = pages(destination, mutation.newLength),
-                      inside(mutation.address..<(mutation.address &+ mutation.length)),
-                      inside(destination..<(destination &+ mutation.newLength))
+                guard let source = pageRange(mutation.address, mutation.length),
+                      let target = pageRange(destination, mutation.newLength)
                 else {
-                    unmodeled.append(mutation.sequence)
+                    if touchesArena(mutation.address, mutation.length)
+                        || touchesArena(destination, mutation.newLength) {
+                        unmodeled.append(mutation.sequence)
+                    }
                     continue
                 }
                 touched[index] = min(source.lowerBound, target.lowerBound)..<max(source.upperBound, target.upperBound)
-                let moved = source.map { protection[$0] }
-                if mutation.flags & 4 == 0 {
-                    for page in source { set(page, .unmapped, state: state) }
+                let moved = source.map { pages[$0] }
+                let shift = Int32(target.lowerBound - source.lowerBound)
+                let keepSource = mutation.flags & 4 != 0
+                if !keepSource {
+                    for page in source where !target.contains(page) { set(page, .unmapped, state: state) }
                 }
                 for (offset, page) in target.enumerated() {
-                    let value = offset < moved.count ? moved[offset] : (moved.last ?? .unmapped)
+                    guard let last = moved.last else { break }
+                    var value = offset < moved.count ? moved[offset] : last
+                    if value.isMapped { value.displacement += shift }
                     set(page, value, state: state)
                 }
             }
@@ -197,19 +250,16 @@ public final class GroundTruth: @unchecked Sendable {
         for page in 0..<pageCount { start[page + 1] += start[page] }
         var fill = start
         var states = [Int32](repeating: 0, count: events.count)
-        var news = [PageProtection](repeating: .unmapped, count: events.count)
-        var olds = [PageProtection](repeating: .unmapped, count: events.count)
+        var values = [PageState](repeating: .unmapped, count: events.count)
         for event in events {
             let slot = Int(fill[Int(event.page)])
             fill[Int(event.page)] += 1
             states[slot] = event.state
-            news[slot] = event.new
-            olds[slot] = event.old
+            values[slot] = event.value
         }
         historyStart = start
         historyState = states
-        historyProtection = news
-        historyPrevious = olds
+        historyValue = values
     }
 
     // MARK: - Single look-ups
@@ -221,15 +271,20 @@ public final class GroundTruth: @unchecked Sendable {
     }
 
     /// What `page` was at `state`.
-    public func protection(page: Int, at state: Int) -> PageProtection {
-        var value = initialProtection[page]
+    public func pageState(_ page: Int, at state: Int) -> PageState {
+        var value = initialPages[page]
         var entry = Int(historyStart[page])
         let end = Int(historyStart[page + 1])
         while entry < end && Int(historyState[entry]) <= state {
-            value = historyProtection[entry]
+            value = historyValue[entry]
             entry += 1
         }
         return value
+    }
+
+    /// The protection of `page` at `state`.
+    public func protection(page: Int, at state: Int) -> PageProtection {
+        pageState(page, at: state).protection
     }
 
     /// Read-write pages in the arena at `state`.
@@ -257,15 +312,16 @@ public final class GroundTruth: @unchecked Sendable {
 
     // MARK: - Rendering states
 
-    /// The arena's lines at `state`: maximal runs of pages with the same protection.
+    /// The arena's lines at `state`: maximal runs of pages that continue one
+    /// mapping.
     public func arenaLines(at state: Int) -> [MapsLine] {
         var lines: [MapsLine] = []
         var runStart = 0
-        var runValue = pageCount > 0 ? protection(page: 0, at: state) : .unmapped
+        var runValue = pageCount > 0 ? pageState(0, at: state) : .unmapped
         for page in 0...pageCount {
-            let value = page < pageCount ? protection(page: page, at: state) : .unmapped
-            if page == pageCount || value != runValue {
-                if let permissions = runValue.permissions, page > runStart {
+            let value = page < pageCount ? pageState(page, at: state) : .unmapped
+            if page == pageCount || !value.continues(runValue) {
+                if let permissions = runValue.protection.permissions, page > runStart {
                     lines.append(MapsLine(
                         start: arena.lowerBound + UInt64(runStart) * pageSize,
                         end: arena.lowerBound + UInt64(page) * pageSize,
@@ -307,12 +363,19 @@ public final class GroundTruth: @unchecked Sendable {
         case pageLevel
     }
 
+    // Scratch space for `explainingStates`, reused across calls (the
+    // analysis asks once per line; this class is not for concurrent use).
+    private var scratchPages: [PageState] = []
+    private var scratchEvents: [(state: Int32, page: Int32, value: PageState)] = []
+
     /// The states within `window` at which `line` is true.
     ///
-    /// Sweeps the window once: the line's pages (and, for an exact match, the
-    /// page on either side, which must differ so that the mapping ends there)
-    /// are checked at the window's first state, then only their changes inside
-    /// the window are replayed, in state order.
+    /// The line's pages and the page on either side are read at the window's
+    /// first state; then only their changes inside the window are replayed,
+    /// in state order, keeping count of how many conditions fail:
+    /// - every page of the line has the line's permissions;
+    /// - (exact) each page continues the previous page's mapping;
+    /// - (exact) the pages beside the line do not continue it.
     public func explainingStates(for line: MapsLine, within window: ClosedRange<Int>, match: Match) -> StateSet {
         guard line.start >= arena.lowerBound, line.end <= arena.upperBound,
               line.start % pageSize == 0, line.end % pageSize == 0, line.start < line.end,
@@ -324,43 +387,65 @@ public final class GroundTruth: @unchecked Sendable {
         let wanted = PageProtection(line.permissions)
         let first = page(containing: line.start)
         let last = page(containing: line.end)  // exclusive
+        let exact = match == .exact
+        // The pages looked at: the line's, and for an exact match one on each side.
+        let lowPage = exact ? max(first - 1, 0) : first
+        let highPage = exact ? min(last + 1, pageCount) : last  // exclusive
 
-        var bad = 0
-        var changes: [(state: Int32, delta: Int32)] = []
-        // A page inside the line is bad when it is not `wanted`; a page
-        // beside it is bad when it is (the mapping would continue there).
-        func scan(_ page: Int, inside: Bool) {
-            var value = initialProtection[page]
+        scratchPages.removeAll(keepingCapacity: true)
+        scratchEvents.removeAll(keepingCapacity: true)
+        for page in lowPage..<highPage {
+            var value = initialPages[page]
             var entry = Int(historyStart[page])
             let end = Int(historyStart[page + 1])
             while entry < end && Int(historyState[entry]) <= low {
-                value = historyProtection[entry]
+                value = historyValue[entry]
                 entry += 1
             }
-            if (value == wanted) != inside { bad += 1 }
+            scratchPages.append(value)
             while entry < end && Int(historyState[entry]) <= high {
-                let wasBad = (historyPrevious[entry] == wanted) != inside
-                let isBad = (historyProtection[entry] == wanted) != inside
-                if wasBad != isBad { changes.append((historyState[entry], isBad ? 1 : -1)) }
+                scratchEvents.append((historyState[entry], Int32(page), historyValue[entry]))
                 entry += 1
             }
         }
-        for page in first..<last { scan(page, inside: true) }
-        if match == .exact {
-            if first > 0 { scan(first - 1, inside: false) }
-            if last < pageCount { scan(last, inside: false) }
+
+        // Whether the condition attached to `page` fails: its permissions
+        // (pages of the line), and whether a mapping boundary lies where one
+        // must (at `first` and `last`) or must not (inside the line).
+        func failures(at page: Int) -> Int {
+            var count = 0
+            let value = scratchPages[page - lowPage]
+            if page >= first && page < last && value.protection != wanted { count += 1 }
+            guard exact else { return count }
+            // The boundary between page - 1 and page.
+            if page > first && page < last {
+                if !value.continues(scratchPages[page - 1 - lowPage]) { count += 1 }
+            } else if page == first && first > 0 {
+                if value.continues(scratchPages[page - 1 - lowPage]) { count += 1 }
+            } else if page == last && last < pageCount {
+                if value.continues(scratchPages[page - 1 - lowPage]) { count += 1 }
+            }
+            return count
         }
-        if changes.isEmpty {
+        var bad = 0
+        for page in lowPage..<highPage { bad += failures(at: page) }
+        if scratchEvents.isEmpty {
             return bad == 0 ? StateSet(low...high) : StateSet()
         }
-        changes.sort { $0.state < $1.state }
+        scratchEvents.sort { $0.state < $1.state }
         var result = StateSet()
         var runStart: Int? = bad == 0 ? low : nil
         var index = 0
-        while index < changes.count {
-            let state = Int(changes[index].state)
-            while index < changes.count && Int(changes[index].state) == state {
-                bad += Int(changes[index].delta)
+        while index < scratchEvents.count {
+            let state = Int(scratchEvents[index].state)
+            while index < scratchEvents.count && Int(scratchEvents[index].state) == state {
+                let page = Int(scratchEvents[index].page)
+                // A page's value affects its own condition and the boundary
+                // condition of the page after it.
+                let affected = page + 1 < highPage ? page...(page + 1) : page...page
+                for other in affected { bad -= failures(at: other) }
+                scratchPages[page - lowPage] = scratchEvents[index].value
+                for other in affected { bad += failures(at: other) }
                 index += 1
             }
             if bad == 0, runStart == nil {
@@ -385,12 +470,12 @@ public final class GroundTruth: @unchecked Sendable {
         let first = page(containing: low)
         let last = Int((high - arena.lowerBound + pageSize - 1) / pageSize)
         for page in first..<last {
-            guard protection(page: page, at: lowState).isMapped else { return false }
+            guard pageState(page, at: lowState).isMapped else { return false }
             var entry = Int(historyStart[page])
             let end = Int(historyStart[page + 1])
             while entry < end {
                 let state = Int(historyState[entry])
-                if state > lowState && state <= highState && !historyProtection[entry].isMapped { return false }
+                if state > lowState && state <= highState && !historyValue[entry].isMapped { return false }
                 entry += 1
             }
         }
