@@ -201,6 +201,11 @@ public struct SnapshotFlags: OptionSet, Sendable, Equatable, Hashable {
     public static let interrupted = SnapshotFlags(rawValue: 1 << 3)
     /// The reader's preallocated buffer filled up before end of file.
     public static let bufferFull = SnapshotFlags(rawValue: 1 << 4)
+    /// One attempt of a reader that re-reads until two attempts in a row are
+    /// byte-identical (`retry-stable`).
+    public static let retryAttempt = SnapshotFlags(rawValue: 1 << 5)
+    /// The attempt such a reader accepted (identical to the one before it).
+    public static let accepted = SnapshotFlags(rawValue: 1 << 6)
 }
 
 public struct SnapshotEnd: Sendable, Equatable {

@@ -21,6 +21,7 @@ struct MapsRace: ParsableCommand {
         version: mapsraceVersion,
         subcommands: [
             RecordCommand.self,
+            SurveyCommand.self,
             AnalyzeCommand.self,
             DiffCommand.self,
             ReplayCommand.self,

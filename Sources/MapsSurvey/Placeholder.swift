@@ -1,0 +1,2 @@
+// MapsSurvey: placeholder until its first source lands.
+enum MapsSurveyNamespace {}
