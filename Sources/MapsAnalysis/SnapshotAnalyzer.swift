@@ -62,10 +62,20 @@ public final class SnapshotAnalyzer {
 
     /// - Parameter quiescent: the parsed quiescent reads; lines outside the
     ///   arena are judged against them.
+    /// What the reader read: `/proc/PID/maps`, or `/proc/PID/smaps`, whose
+    /// mapping header lines are the lines judged.
+    public enum TextFormat: Sendable {
+        case maps
+        case smapsHeaders
+    }
+
+    public let format: TextFormat
+
     public init(
         truth: GroundTruth, match: GroundTruth.Match, mutations: [MutationRecord],
-        origin: UInt64, quiescent: [MapsText]
+        origin: UInt64, quiescent: [MapsText], format: TextFormat = .maps
     ) {
+        self.format = format
         self.truth = truth
         self.match = match
         self.mutations = mutations
@@ -90,7 +100,7 @@ public final class SnapshotAnalyzer {
     }
 
     public func analyze(_ snapshot: ObservedSnapshot) -> SnapshotVerdict {
-        let (text, parseProblem) = Self.parsePrefix(snapshot.bytes)
+        let (text, parseProblem) = Self.parsePrefix(snapshot.bytes, format: format)
         let lines = text.lines
         let reads = snapshot.reads
 
@@ -317,9 +327,15 @@ public final class SnapshotAnalyzer {
 
     /// Parses as much of the snapshot as parses; a read that failed part way
     /// can leave a partial last line.
-    static func parsePrefix(_ bytes: [UInt8]) -> (MapsText, MapsParseError?) {
+    static func parsePrefix(_ bytes: [UInt8], format: TextFormat) -> (MapsText, MapsParseError?) {
+        func parse(_ bytes: [UInt8]) throws(MapsParseError) -> MapsText {
+            switch format {
+            case .maps: try MapsParser.parseLinux(bytes)
+            case .smapsHeaders: try MapsParser.parseSmapsHeaders(bytes)
+            }
+        }
         do {
-            return (try MapsParser.parseLinux(bytes), nil)
+            return (try parse(bytes), nil)
         } catch {
             var newlines = 0
             var cut = 0
@@ -327,7 +343,7 @@ public final class SnapshotAnalyzer {
                 newlines += 1
                 if newlines == error.line - 1 { cut = offset + 1; break }
             }
-            let prefix = (try? MapsParser.parseLinux(Array(bytes[0..<cut]))) ?? MapsText()
+            let prefix = (try? parse(Array(bytes[0..<cut]))) ?? MapsText()
             return (prefix, error)
         }
     }

@@ -24,7 +24,9 @@ public struct TraceAnalysis {
         model = Self.check(truth, initial: initial, final: final)
         analyzer = SnapshotAnalyzer(
             truth: truth, match: model.validated ? .exact : .pageLevel, mutations: context.mutations,
-            origin: context.header.originNs, quiescent: [initial] + (final.map { [$0] } ?? []))
+            origin: context.header.originNs, quiescent: [initial] + (final.map { [$0] } ?? []),
+            format: context.header.reader == "smaps" || context.header.readerParameters[parameter: "file"] == "smaps"
+                ? .smapsHeaders : .maps)
     }
 
     /// Replays from the initial quiescent maps and compares the arena with

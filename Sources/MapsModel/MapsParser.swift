@@ -54,6 +54,36 @@ public enum MapsParser {
         return result
     }
 
+    /// Parses the mapping header lines of `/proc/PID/smaps` (the same
+    /// layout as a maps line) and skips the `Field:  value` lines under each.
+    /// A header starts with a lowercase hex digit; every field name starts
+    /// with a capital letter. Offsets and line numbers are those of the whole
+    /// text.
+    public static func parseSmapsHeaders(_ text: [UInt8]) throws(MapsParseError) -> MapsText {
+        try text.withUnsafeBufferPointer { (buffer) throws(MapsParseError) -> MapsText in
+            let bytes = UnsafeRawBufferPointer(buffer)
+            var result = MapsText()
+            var position = 0
+            var lineNumber = 1
+            while position < bytes.count {
+                let first = bytes[position]
+                let isHeader = (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
+                    || (first >= UInt8(ascii: "a") && first <= UInt8(ascii: "f"))
+                if isHeader {
+                    var cursor = LineCursor(text: bytes, position: position, lineStart: position, lineNumber: lineNumber)
+                    result.lines.append(try cursor.parseLinuxLine())
+                    result.byteOffsets.append(position)
+                    position = cursor.position
+                } else {
+                    while position < bytes.count && bytes[position] != UInt8(ascii: "\n") { position += 1 }
+                    position += 1
+                }
+                lineNumber += 1
+            }
+            return result
+        }
+    }
+
     /// Parses FreeBSD `procstat vm` output (the seed's second format):
     /// `PID START END PRT RES PRES REF SHD FLAG TP PATH`, addresses as `0x…`,
     /// permissions as `rwx` with `-`. The heading line is skipped. Only the
