@@ -52,6 +52,8 @@ public final class TraceReader {
     private var blockRawOffset: UInt64 = 0
 
     private var originNs: UInt64 = 0
+    /// `header != nil`, without copying the header on every record.
+    private var headerSeen = false
     private var trailerSeen = false
     private var reachedEnd = false
     /// The quiescent maps text whose fragments are being read, if any.
@@ -279,13 +281,13 @@ public final class TraceReader {
             recordOffset: recordOffset, kind: kind, originNs: originNs)
 
         guard let known = RecordKind(rawValue: kind) else {
-            if kind >= RecordKind.firstSkippableKind && header != nil && !trailerSeen {
+            if kind >= RecordKind.firstSkippableKind && headerSeen && !trailerSeen {
                 unknownRecordsSkipped += 1
                 return nil
             }
             throw payload.malformed("unknown record kind \(kind)")
         }
-        if header == nil && known != .header { throw payload.malformed("it comes before the header") }
+        if !headerSeen && known != .header { throw payload.malformed("it comes before the header") }
         if trailerSeen { throw payload.malformed("it follows the trailer") }
         if let pending = pendingText, known != .quiescentFragment {
             throw payload.malformed(
@@ -317,9 +319,10 @@ public final class TraceReader {
             guard fragment.completesText else { return .quiescentFragment(fragment) }
             view = .quiescentFragment(fragment)
         case .header:
-            guard header == nil else { throw payload.malformed("a trace has exactly one header") }
+            guard !headerSeen else { throw payload.malformed("a trace has exactly one header") }
             let decoded = try payload.header(limits: limits)
             header = decoded
+            headerSeen = true
             originNs = decoded.originNs
             view = .header
         case .trailer:
@@ -420,7 +423,9 @@ private struct CompressedInput {
         guard available < count, !exhausted else { return }
         if start + count > capacity {
             if count > capacity {
-                let newCapacity = max(count * 2, 256 * 1024)
+                // Large enough that compacting (moving the unread rest to
+                // the front) is rare: a 1 MiB block compresses to ~100 KiB.
+                let newCapacity = max(count * 2, 4 << 20)
                 guard let memory = malloc(newCapacity) else { fatalError("out of memory allocating \(newCapacity) bytes") }
                 if let buffer, available > 0 { memory.copyMemory(from: buffer + start, byteCount: available) }
                 free(buffer)

@@ -55,9 +55,37 @@ public struct TraceSummary: Sendable, Equatable {
         return summary
     }
 
+    /// Walks the records as borrowed views: nothing is allocated per record,
+    /// and read chunk and quiescent maps bytes are never copied.
     public static func summarize(_ reader: TraceReader) throws(TraceError) -> TraceSummary {
         var summary = TraceSummary()
-        while let record = try reader.next() { summary.add(record) }
+        while let view = try reader.nextView() {
+            switch view {
+            case .header:
+                summary.header = reader.header
+            case .arena(let arena):
+                summary.arena = arena
+            case .mutation(let mutation):
+                summary.mutations += 1
+                summary.observe(mutation.tBegin, mutation.tEnd)
+            case .snapshotBegin(let begin):
+                summary.snapshotBegins += 1
+                summary.observe(begin.tBegin, begin.tBegin)
+            case .snapshotEnd(let end):
+                summary.snapshotEnds += 1
+                summary.observe(end.tEnd, end.tEnd)
+            case .readChunk(let chunk):
+                summary.countReadChunk(returned: chunk.returned, chunk.tBegin, chunk.tEnd)
+            case .quiescentFragment(let fragment):
+                if fragment.completesText {
+                    summary.quiescentMaps += 1
+                    summary.observe(fragment.tBegin, fragment.tEnd)
+                }
+            case .trailer(let trailer):
+                summary.trailer = trailer
+                summary.observe(trailer.mutatorLoopBegin, trailer.mutatorLoopEnd)
+            }
+        }
         summary.completion = reader.completion
         summary.blocks = reader.blocksRead
         summary.records = reader.recordsRead
@@ -67,6 +95,7 @@ public struct TraceSummary: Sendable, Equatable {
         return summary
     }
 
+    /// Counts one owned record (the same accounting as `summarize`).
     public mutating func add(_ record: TraceRecord) {
         switch record {
         case .header(let header):
@@ -83,9 +112,7 @@ public struct TraceSummary: Sendable, Equatable {
             snapshotEnds += 1
             observe(end.tEnd, end.tEnd)
         case .readChunk(let chunk):
-            readChunks += 1
-            if chunk.returned > 0 { bytesRead += UInt64(chunk.returned) }
-            observe(chunk.tBegin, chunk.tEnd)
+            countReadChunk(returned: chunk.returned, chunk.tBegin, chunk.tEnd)
         case .quiescentMaps(let maps):
             quiescentMaps += 1
             observe(maps.tBegin, maps.tEnd)
@@ -95,7 +122,13 @@ public struct TraceSummary: Sendable, Equatable {
         }
     }
 
-    private mutating func observe(_ tBegin: UInt64, _ tEnd: UInt64) {
+    private mutating func countReadChunk(returned: Int64, _ tBegin: UInt64, _ tEnd: UInt64) {
+        readChunks += 1
+        if returned > 0 { bytesRead += UInt64(returned) }
+        observe(tBegin, tEnd)
+    }
+
+    @inline(__always) private mutating func observe(_ tBegin: UInt64, _ tEnd: UInt64) {
         let low = min(tBegin, tEnd), high = max(tBegin, tEnd)
         firstTimestampNs = min(firstTimestampNs ?? low, low)
         lastTimestampNs = max(lastTimestampNs ?? high, high)

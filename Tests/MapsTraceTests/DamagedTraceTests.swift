@@ -244,6 +244,37 @@ extension TraceError {
         #expect(decode(encoded + [UInt8](repeating: 0xAA, count: 12)) == (value, encoded.count)) // fast path
     }
 
+    /// Decodes with `slack` readable bytes of terminator bytes (0x01) past
+    /// the end, as a block's slack looks to the word-load path.
+    private func decode(_ bytes: [UInt8], slack: Int) -> (value: UInt64?, consumed: Int) {
+        let memory = bytes + [UInt8](repeating: 0x01, count: slack)
+        return memory.withUnsafeBytes { raw in
+            let start = raw.baseAddress!
+            var cursor = PayloadCursor(
+                start, start + bytes.count, readableEnd: start + memory.count, recordOffset: 0, kind: 0, originNs: 0)
+            let value = try? cursor.leb()
+            return (value, cursor.position - start)
+        }
+    }
+
+    @Test func wordLoadPathDecodesEveryLengthAndStopsAtTheEnd() {
+        var values: [UInt64] = [0, 1, 0x7F, 0x80, 0x3FFF, 0x4000, .max, UInt64(Int64.max)]
+        for bits in 1 ... 63 { values += [(1 << bits) - 1, 1 << bits, (1 << bits) + 1] }
+        for value in values {
+            let encoded = leb(value)
+            for slack in [0, 3, 8, 16] {
+                #expect(decode(encoded, slack: slack) == (value, encoded.count), "\(value) with \(slack) bytes of slack")
+                // Followed by another field: only this value's bytes are taken.
+                let followed = encoded + [0x05]
+                #expect(decode(followed, slack: slack) == (value, encoded.count), "\(value) then a field, slack \(slack)")
+                // Cut short: the bytes past `end` must not complete it.
+                if encoded.count > 1 {
+                    #expect(decode(Array(encoded.dropLast()), slack: slack).value == nil, "\(value) cut, slack \(slack)")
+                }
+            }
+        }
+    }
+
     @Test func overlongAndUnterminatedIntegersAreMalformed() {
         let tooBig: [UInt8] = [UInt8](repeating: 0xFF, count: 9) + [0x02]
         #expect(decode(tooBig).value == nil)
