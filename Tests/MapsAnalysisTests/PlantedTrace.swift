@@ -19,6 +19,8 @@ struct PlantedTrace {
     var mutations: [(page: Int, prot: Int32, at: UInt64)] = []
     /// Each snapshot is a list of reads: when (ns after origin) and which lines.
     var snapshots: [[PlantedRead]] = []
+    /// The final quiescent maps, when it is not what the mutations lead to.
+    var finalMaps: [String]?
 
     struct PlantedRead {
         var at: UInt64
@@ -107,7 +109,7 @@ struct PlantedTrace {
         }
         let end = (mutations.map(\.at).max() ?? 0) + 1000
         try writer.append(.quiescentMaps(QuiescentMaps(
-            role: .final, tBegin: origin + end, tEnd: origin + end + 1, text: Self.text(maps(at: mutations.count)))))
+            role: .final, tBegin: origin + end, tEnd: origin + end + 1, text: Self.text(finalMaps ?? maps(at: mutations.count)))))
         try writer.append(.trailer(TraceTrailer(
             mutations: UInt64(mutations.count), snapshots: UInt64(snapshots.count),
             readChunks: UInt64(snapshots.reduce(0) { $0 + $1.count + 1 }),
