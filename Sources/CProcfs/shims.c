@@ -3,6 +3,8 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -55,4 +57,18 @@ char **mapsrace_environment(void) {
 
 pid_t mapsrace_gettid(void) {
     return gettid();
+}
+
+_Static_assert(sizeof(struct mapsrace_procmap_query) == 104, "PROCMAP_QUERY UAPI layout");
+
+unsigned long mapsrace_procmap_query_request(void) {
+    return _IOWR('f', 17, struct mapsrace_procmap_query);
+}
+
+int mapsrace_procmap_query(int maps_fd, struct mapsrace_procmap_query *query) {
+    return ioctl(maps_fd, _IOWR('f', 17, struct mapsrace_procmap_query), query);
+}
+
+long mapsrace_ptrace(int request, pid_t tid, unsigned long data) {
+    return ptrace((enum __ptrace_request)request, tid, NULL, (void *)data);
 }

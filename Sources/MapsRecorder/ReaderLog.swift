@@ -38,6 +38,12 @@ struct ReaderSnapshotEntry {
     /// Index of the snapshot's first chunk in the chunk table, and how many.
     var firstChunk: UInt64
     var chunkCount: UInt64
+    /// `frozen` only (0 otherwise): CLOCK_MONOTONIC before the target was
+    /// seized and interrupted, once every thread was seen stopped, and after
+    /// the last thread was detached (resumed).
+    var tInterruptRequested: UInt64 = 0
+    var tStoppedConfirmed: UInt64 = 0
+    var tResumed: UInt64 = 0
 }
 
 struct ReaderChunkEntry {
@@ -54,11 +60,25 @@ struct ReaderChunkEntry {
     var byteOffset: UInt64
 }
 
+/// How long a `frozen` reader kept the target stopped around one snapshot.
+struct ReaderPauseTimes: Equatable {
+    /// Before the target was seized and interrupted.
+    var tInterruptRequested: UInt64
+    /// Once every thread of the target was seen stopped.
+    var tStoppedConfirmed: UInt64
+    /// After the target was let go again.
+    var tResumed: UInt64
+
+    var pauseNanoseconds: UInt64 { tResumed >= tInterruptRequested ? tResumed - tInterruptRequested : 0 }
+}
+
 /// One snapshot as the recorder gets it back from the reader.
 struct ReaderSnapshot {
     var begin: SnapshotBegin
     var chunks: [ReadChunk]
     var end: SnapshotEnd
+    /// Set when the reader stopped the target for this snapshot.
+    var pause: ReaderPauseTimes?
 }
 
 /// The decoded log of a reader process.
@@ -127,7 +147,12 @@ struct ReaderLog {
                     chunks: chunks,
                     end: SnapshotEnd(
                         index: entry.index, tEnd: entry.tEnd, flags: SnapshotFlags(rawValue: entry.flags),
-                        errno: entry.errno)))
+                        errno: entry.errno),
+                    pause: entry.tInterruptRequested == 0
+                        ? nil
+                        : ReaderPauseTimes(
+                            tInterruptRequested: entry.tInterruptRequested, tStoppedConfirmed: entry.tStoppedConfirmed,
+                            tResumed: entry.tResumed)))
         }
         return .success(ReaderLog(snapshots: snapshots, interrupted: header.interrupted != 0, signal: Int32(header.signal)))
     }

@@ -10,12 +10,16 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
     /// The mutator: the reader reads `/proc/<targetPID>/maps`.
     public var targetPID: Int32
     public var strategy: ReaderStrategy
+    /// Snapshots to take; for `retry-stable`, results (accepted attempts or
+    /// groups of attempts that gave up).
     public var snapshotCount: Int
     /// Inherited memfd the log is written to after the last snapshot.
     public var logFD: Int32
     /// Inherited pipe end: one byte is written right before the first open.
     public var readyFD: Int32
-    /// Size of the byte buffer every returned byte is stored in.
+    /// Size of the byte buffer every returned byte is stored in, as the
+    /// recorder estimates it for one maps text per snapshot
+    /// (`effectiveByteCapacity` is what the reader allocates).
     public var byteCapacity: Int
 
     /// The largest byte buffer a reader allocates (it is touched up front).
@@ -38,7 +42,7 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
     /// The command-line arguments of `_reader` that describe this configuration.
     var arguments: [String] {
         [
-            "--pid", "\(targetPID)", "--reader", strategy.description, "--snapshots", "\(snapshotCount)",
+            "--pid", "\(targetPID)", "--reader", strategy.exactSpelling, "--snapshots", "\(snapshotCount)",
             "--log-fd", "\(logFD)", "--ready-fd", "\(readyFD)", "--buffer-bytes", "\(byteCapacity)",
         ]
     }
@@ -47,28 +51,65 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
     /// read(2) returns at least min(request, 512) bytes but the last of each
     /// snapshot (maps is generated a page at a time and seq_file fills the
     /// user buffer), plus the end-of-file read of each snapshot.
+    /// A `procmap-query` chunk is one rendered line, at least 41 bytes.
     var chunkCapacity: Int {
-        let smallestRequest: Int
+        let smallestReturn: Int
         switch strategy {
-        case .chromium, .pmap: smallestRequest = ReaderStrategy.procfsStdioBufferBytes
-        case .read(let bytes): smallestRequest = bytes
+        case .chromium, .pmap, .smaps, .retryStable: smallestReturn = min(ReaderStrategy.procfsStdioBufferBytes, 512)
+        case .read(let bytes): smallestReturn = min(bytes, 512)
+        case .frozen: smallestReturn = 512
+        case .procmapQuery: smallestReturn = ProcmapQueryWalk.shortestLineBytes
         }
-        let estimate = byteCapacity / min(smallestRequest, 512) + 2 * snapshotCount + 16
+        let estimate = effectiveByteCapacity / smallestReturn + 2 * snapshotCapacity + 16
         return min(estimate, Self.maximumChunkCapacity)
+    }
+
+    /// Snapshots the reader may log: `retry-stable` logs every attempt.
+    var snapshotCapacity: Int {
+        if case .retryStable(let attempts) = strategy { return snapshotCount * attempts }
+        return snapshotCount
+    }
+
+    /// How many times the recorder's one-maps-per-snapshot estimate the
+    /// strategy may need: every attempt of `retry-stable`; smaps prints about
+    /// 15 lines per mapping where maps prints one.
+    var byteCapacityScale: Int {
+        switch strategy {
+        case .retryStable(let attempts): attempts
+        case .smaps: 16
+        default: 1
+        }
+    }
+
+    /// The byte buffer the reader allocates (at least 1 MiB, at most
+    /// `maximumByteCapacity`: a longer recording ends with bufferFull).
+    var effectiveByteCapacity: Int {
+        let (scaled, overflow) = max(byteCapacity, 1 << 20).multipliedReportingOverflow(by: byteCapacityScale)
+        return overflow ? Self.maximumByteCapacity : min(scaled, Self.maximumByteCapacity)
     }
 }
 
 /// The reader process's main: reads the maps `snapshotCount` times back to
 /// back, logging every read(2) into preallocated memory, then hands the log
 /// over through `logFD`. Stops early (log still handed over) on SIGINT or
-/// SIGTERM.
+/// SIGTERM. A `frozen` reader that cannot stop the target hands over what it
+/// has and then fails.
 public func runReaderProcess(_ configuration: ReaderProcessConfiguration) throws(RecordingError) {
     guard mapsrace_install_stop_handlers() == 0 else {
         throw .systemCallFailed("sigaction", errno: errno)
     }
+    if configuration.strategy == .procmapQuery,
+        let reason = ProcmapQueryWalk.unsupportedReason(pid: configuration.targetPID)
+    {
+        throw reason
+    }
     let reader = try MapsReader(configuration)
     reader.readAllSnapshots()
     try reader.handOverLog()
+    let failure = reader.stopFailure
+    if failure != 0 {
+        throw .readerFailed("cannot stop the target with ptrace: \(errorText(failure)) (errno \(failure))")
+    }
 }
 
 /// The read side of a glibc FILE: its buffer and what of it is unread.
@@ -99,6 +140,11 @@ private final class MapsReader {
     /// The FILE's own buffer (setvbuf), then the caller's fread/fgets buffer.
     private let stdioBuffer: UnsafeMutablePointer<CChar>
     private let callerBuffer: UnsafeMutableRawPointer
+    /// `procmap-query`'s answer table; `frozen`'s thread stopper.
+    private let procmapWalk: ProcmapQueryWalk?
+    private let freeze: TargetFreeze?
+    /// Why `frozen` could not stop the target (an errno), 0 if it could.
+    private(set) var stopFailure: Int32 = 0
     private var bytesUsed = 0
     private var chunkCount = 0
     private var snapshotCount = 0
@@ -113,8 +159,8 @@ private final class MapsReader {
 
     init(_ configuration: ReaderProcessConfiguration) throws(RecordingError) {
         self.configuration = configuration
-        path = ContiguousArray("/proc/\(configuration.targetPID)/maps".utf8CString)
-        let byteCapacity = min(max(configuration.byteCapacity, 1 << 20), ReaderProcessConfiguration.maximumByteCapacity)
+        path = ContiguousArray("/proc/\(configuration.targetPID)/\(configuration.strategy.procfsFileName)".utf8CString)
+        let byteCapacity = configuration.effectiveByteCapacity
         byteRegion = try PreallocatedRegion(byteCount: byteCapacity, purpose: "the reader's byte buffer")
         bytes = byteRegion.bytes
         let chunkCapacity = configuration.chunkCapacity
@@ -122,25 +168,98 @@ private final class MapsReader {
             byteCount: chunkCapacity * MemoryLayout<ReaderChunkEntry>.stride, purpose: "the reader's chunk table")
         chunks = UnsafeMutableBufferPointer(
             rebasing: chunkRegion.bytes.bindMemory(to: ReaderChunkEntry.self)[0..<chunkCapacity])
+        let snapshotCapacity = configuration.snapshotCapacity
         snapshotRegion = try PreallocatedRegion(
-            byteCount: configuration.snapshotCount * MemoryLayout<ReaderSnapshotEntry>.stride,
+            byteCount: snapshotCapacity * MemoryLayout<ReaderSnapshotEntry>.stride,
             purpose: "the reader's snapshot table")
         snapshots = UnsafeMutableBufferPointer(
-            rebasing: snapshotRegion.bytes.bindMemory(to: ReaderSnapshotEntry.self)[0..<configuration.snapshotCount])
+            rebasing: snapshotRegion.bytes.bindMemory(to: ReaderSnapshotEntry.self)[0..<snapshotCapacity])
         stdioRegion = try PreallocatedRegion(
             byteCount: ReaderStrategy.procfsStdioBufferBytes + ReaderStrategy.chromiumNextChunkBytes,
             purpose: "the reader's stdio buffers")
         stdioBuffer = stdioRegion.bytes.baseAddress!.bindMemory(to: CChar.self, capacity: ReaderStrategy.procfsStdioBufferBytes)
         callerBuffer = stdioRegion.bytes.baseAddress! + ReaderStrategy.procfsStdioBufferBytes
+        switch configuration.strategy {
+        case .procmapQuery:
+            // One walk answers every mapping once: at most vm.max_map_count
+            // of them (plus slack for a kernel that reports one twice).
+            let mappings = (maxMapCount() ?? 65530) + 1024
+            procmapWalk = try ProcmapQueryWalk(capacity: mappings, nameBytes: 4 << 20)
+            freeze = nil
+        case .frozen:
+            procmapWalk = nil
+            freeze = try TargetFreeze(pid: configuration.targetPID)
+        default:
+            procmapWalk = nil
+            freeze = nil
+        }
     }
 
     func readAllSnapshots() {
         signalReady()
-        for index in 0..<configuration.snapshotCount {
-            if mapsrace_stop_signal() != 0 { break }
-            let keepGoing = readSnapshot(UInt32(index))
-            if !keepGoing { break }
+        switch configuration.strategy {
+        case .retryStable(let maxAttempts):
+            for _ in 0..<configuration.snapshotCount {
+                if mapsrace_stop_signal() != 0 || !readUntilStable(maxAttempts: maxAttempts) { break }
+            }
+        case .frozen:
+            for _ in 0..<configuration.snapshotCount {
+                if mapsrace_stop_signal() != 0 || !readFrozenSnapshot() { break }
+            }
+        default:
+            for _ in 0..<configuration.snapshotCount {
+                if mapsrace_stop_signal() != 0 || !readSnapshot() { break }
+            }
         }
+    }
+
+    /// `retry-stable`: whole snapshots until one is byte-identical to the
+    /// one before it (that one gets `accepted`), at most `maxAttempts`; each
+    /// attempt is its own snapshot flagged `retryAttempt`. The comparison
+    /// touches only the byte buffer. false when no further snapshot can succeed.
+    private func readUntilStable(maxAttempts: Int) -> Bool {
+        var previous: Range<Int>?  // bytes of the last complete attempt
+        for _ in 0..<maxAttempts {
+            if mapsrace_stop_signal() != 0 { return false }
+            let start = bytesUsed
+            let keepGoing = readSnapshot(flags: .retryAttempt)
+            let current = start..<bytesUsed
+            let entry = snapshotCount - 1
+            let complete = keepGoing && SnapshotFlags(rawValue: snapshots[entry].flags).contains(.reachedEOF)
+            if complete, let previous, previous.count == current.count,
+                memcmp(bytes.baseAddress! + previous.lowerBound, bytes.baseAddress! + current.lowerBound, current.count) == 0
+            {
+                snapshots[entry].flags |= SnapshotFlags.accepted.rawValue
+                return true
+            }
+            if !keepGoing { return false }
+            previous = complete ? current : nil
+        }
+        return true
+    }
+
+    /// `frozen`: stop every thread of the target, take one snapshot with
+    /// read(2) of 64 KiB, resume the target; the three instants go into the
+    /// snapshot's entry. false when the target could not be stopped or no
+    /// further snapshot can succeed.
+    private func readFrozenSnapshot() -> Bool {
+        guard let freeze else { return false }
+        let tInterruptRequested = monotonicNanoseconds()
+        let failure = freeze.stop()
+        guard failure == 0 else {
+            stopFailure = failure
+            return false
+        }
+        let tStoppedConfirmed = monotonicNanoseconds()
+        let logged = snapshotCount
+        let keepGoing = readSnapshot()
+        freeze.resume()
+        let tResumed = monotonicNanoseconds()
+        guard snapshotCount > logged else { return false }
+        snapshots[snapshotCount - 1].tInterruptRequested = tInterruptRequested
+        snapshots[snapshotCount - 1].tStoppedConfirmed = tStoppedConfirmed
+        snapshots[snapshotCount - 1].tResumed = tResumed
+        return keepGoing
     }
 
     /// Tells the recorder the first open is next, so its loop starts now.
@@ -150,13 +269,16 @@ private final class MapsReader {
         close(configuration.readyFD)
     }
 
-    /// One snapshot: a fresh open, reads from offset 0 to EOF, close.
-    /// false when no further snapshot can succeed.
-    private func readSnapshot(_ index: UInt32) -> Bool {
+    /// One snapshot, logged as the next entry of the snapshot table with
+    /// `flags` added: a fresh open, reads (or queries) from offset 0 to EOF,
+    /// close. false when no further snapshot can succeed.
+    private func readSnapshot(flags: SnapshotFlags = []) -> Bool {
+        guard snapshotCount < snapshots.count else { return false }
+        let index = UInt32(snapshotCount)
         snapshotIndex = index
         sequence = 0
         offset = 0
-        outcome = []
+        outcome = flags
         failureErrno = 0
         let firstChunk = chunkCount
         let tBegin = monotonicNanoseconds()
@@ -167,8 +289,10 @@ private final class MapsReader {
         } else {
             switch configuration.strategy {
             case .read(let requestBytes): readLoop(requestBytes: requestBytes)
-            case .chromium: chromiumLoop()
+            case .chromium, .smaps, .retryStable: chromiumLoop()
             case .pmap: pmapLoop()
+            case .frozen: readLoop(requestBytes: ReaderStrategy.frozenRequestBytes)
+            case .procmapQuery: procmapQueryLoop()
             }
         }
         let tEnd = monotonicNanoseconds()
@@ -310,6 +434,77 @@ private final class MapsReader {
             want -= got
         }
         return count - want
+    }
+
+    /// `procmap-query`: PROCMAP_QUERY from address 0, each query from the
+    /// end of the mapping answered before, until ENOENT. During the walk each
+    /// query is logged as a chunk with its timestamps and `requested` = the
+    /// query address; the answers stay raw. After the walk each answer is
+    /// rendered as its maps line into the byte buffer and its chunk gets
+    /// `offset` (bytes rendered before it), `returned` and the bytes. The
+    /// final ENOENT is a 0-byte chunk, like end of file.
+    private func procmapQueryLoop() {
+        guard let walk = procmapWalk else { return }
+        walk.reset()
+        let firstChunk = chunkCount
+        var address: UInt64 = 0
+        while true {
+            if mapsrace_stop_signal() != 0 {
+                outcome.insert(.interrupted)
+                break
+            }
+            guard chunkCount < chunks.count, walk.hasRoom else {
+                outcome.insert(.bufferFull)
+                break
+            }
+            let tBegin = monotonicNanoseconds()
+            let code = walk.query(fd, at: address)
+            let tEnd = monotonicNanoseconds()
+            chunks[chunkCount] = ReaderChunkEntry(
+                snapshot: snapshotIndex, sequence: sequence, offset: 0, requested: address,
+                returned: code == 0 || code == ENOENT ? 0 : -1, errno: code == ENOENT ? 0 : code, reserved: 0,
+                tBegin: tBegin, tEnd: tEnd, byteOffset: UInt64(bytesUsed))
+            chunkCount += 1
+            sequence += 1
+            if code == ENOENT {
+                outcome.insert(.reachedEOF)
+                break
+            }
+            if code != 0 {
+                outcome.insert(.failed)
+                failureErrno = code
+                break
+            }
+            let next = walk.endOfLastAnswer
+            guard next > address else {  // a kernel answering backwards would loop forever
+                outcome.insert(.failed)
+                failureErrno = EIO
+                break
+            }
+            address = next
+        }
+        // The walk is over: render the answers in order.
+        for answer in 0..<walk.count {
+            let chunk = firstChunk + answer
+            let free = UnsafeMutableRawBufferPointer(rebasing: bytes[bytesUsed...])
+            guard let length = walk.renderLine(answer, into: free) else {
+                outcome.insert(.bufferFull)
+                outcome.remove(.reachedEOF)
+                chunkCount = chunk
+                sequence = UInt32(chunk - firstChunk)
+                return
+            }
+            chunks[chunk].offset = offset
+            chunks[chunk].returned = Int64(length)
+            chunks[chunk].byteOffset = UInt64(bytesUsed)
+            bytesUsed += length
+            offset += UInt64(length)
+        }
+        // The chunk after the answers, if any, ended the walk (ENOENT or an error).
+        if chunkCount > firstChunk + walk.count {
+            chunks[firstChunk + walk.count].offset = offset
+            chunks[firstChunk + walk.count].byteOffset = UInt64(bytesUsed)
+        }
     }
 
     /// procps pmap: fgets into a 1024-byte line buffer until end of file.

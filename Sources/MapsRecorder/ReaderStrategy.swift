@@ -1,8 +1,9 @@
 import MapsTrace
 
 /// How the reader process reads `/proc/PID/maps`: the read(2) pattern of a
-/// real program. Every strategy reads each snapshot from a fresh open, from
-/// offset 0 to end of file, and logs every read(2) it makes.
+/// real program, or another way of learning the mappings. Every strategy
+/// takes each snapshot from a fresh open and logs every read(2) (or query)
+/// it makes as one read chunk.
 public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
     /// Chromium's ReadFileToString: stdio `fread` with a 4 KiB first chunk,
     /// then 64 KiB chunks, on a FILE buffered as glibc buffers procfs files.
@@ -11,6 +12,18 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
     case pmap
     /// A plain read(2) loop with a buffer of this many bytes.
     case read(bytes: Int)
+    /// A walk with the PROCMAP_QUERY ioctl (Linux 6.11+): one query per
+    /// mapping, each answer rendered afterwards as the maps line the kernel
+    /// would print. See `ProcmapQueryWalk`.
+    case procmapQuery
+    /// Whole `chromium` snapshots until two in a row are byte-identical, at
+    /// most `maxAttempts` per result; every attempt is logged.
+    case retryStable(maxAttempts: Int)
+    /// `/proc/PID/smaps` read like `chromium` reads maps.
+    case smaps
+    /// The target stopped with ptrace while its maps are read with read(2)
+    /// of 64 KiB, then resumed. See `TargetFreeze`.
+    case frozen
 
     /// The smallest and largest request size `read:SIZE` accepts.
     public static let readSizeRange = 1...(4 << 20)
@@ -26,15 +39,47 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
     /// `cat`: read(2) with 128 KiB requests.
     public static let cat = ReaderStrategy.read(bytes: catRequestBytes)
 
-    /// Parses `chromium`, `pmap`, `cat` or `read:SIZE` (SIZE in bytes).
+    /// Attempts `retry-stable` makes per result unless told otherwise, and
+    /// the range it accepts (two attempts are the fewest that can agree).
+    public static let defaultMaxAttempts = 10
+    public static let maxAttemptsRange = 2...1000
+    /// `frozen`'s read(2) request size.
+    public static let frozenRequestBytes = 65536
+    /// PROCMAP_QUERY's query flags: the mapping covering the address, or the next one.
+    public static let procmapQueryFlags = 0x10
+
+    /// Every strategy name `init(parsing:)` knows, for help texts and the survey.
+    public static let names = [
+        "chromium", "pmap", "cat", "read:SIZE", "procmap-query", "retry-stable", "smaps", "frozen",
+    ]
+
+    /// Parses `chromium`, `pmap`, `cat`, `read:SIZE` (SIZE in bytes),
+    /// `procmap-query`, `retry-stable` (or `retry-stable:ATTEMPTS`), `smaps`
+    /// or `frozen`.
     public init(parsing text: String) throws(RecordingError) {
         switch text {
         case "chromium": self = .chromium
         case "pmap": self = .pmap
         case "cat": self = .cat
+        case "procmap-query": self = .procmapQuery
+        case "retry-stable": self = .retryStable(maxAttempts: Self.defaultMaxAttempts)
+        case "smaps": self = .smaps
+        case "frozen": self = .frozen
         default:
+            if text.hasPrefix("retry-stable:") {
+                let attemptsText = text.dropFirst("retry-stable:".count)
+                guard let attempts = Int(attemptsText), !attemptsText.hasPrefix("+"),
+                    Self.maxAttemptsRange.contains(attempts)
+                else {
+                    throw .invalidReaderStrategy(
+                        text, reason: "ATTEMPTS must be a number from \(Self.maxAttemptsRange.lowerBound) to \(Self.maxAttemptsRange.upperBound)")
+                }
+                self = .retryStable(maxAttempts: attempts)
+                return
+            }
             guard text.hasPrefix("read:") else {
-                throw .invalidReaderStrategy(text, reason: "expected chromium, pmap, cat or read:SIZE")
+                throw .invalidReaderStrategy(
+                    text, reason: "expected chromium, pmap, cat, read:SIZE, procmap-query, retry-stable, smaps or frozen")
             }
             let sizeText = text.dropFirst("read:".count)
             guard let size = Int(sizeText), !sizeText.hasPrefix("+") else {
@@ -49,21 +94,40 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The name `init(parsing:)` accepts; `cat` is spelled `read:131072`
-    /// once parsed, since it is the same syscall pattern.
+    /// once parsed, since it is the same syscall pattern. `retry-stable` is
+    /// named without its attempt limit (that is in `traceParameters`).
     public var description: String {
         switch self {
         case .chromium: "chromium"
         case .pmap: "pmap"
         case .read(let bytes): "read:\(bytes)"
+        case .procmapQuery: "procmap-query"
+        case .retryStable: "retry-stable"
+        case .smaps: "smaps"
+        case .frozen: "frozen"
+        }
+    }
+
+    /// The spelling that parses back to exactly this strategy, limits
+    /// included (`retry-stable:10`): what the reader process is given.
+    public var exactSpelling: String {
+        switch self {
+        case .retryStable(let attempts): "retry-stable:\(attempts)"
+        default: description
         }
     }
 
     /// The name with characters unfit for a file name removed (`read4096`).
     public var fileNameComponent: String {
         switch self {
-        case .chromium, .pmap: description
         case .read(let bytes): "read\(bytes)"
+        default: description
         }
+    }
+
+    /// The procfs file the strategy reads (`maps` or `smaps`).
+    public var procfsFileName: String {
+        self == .smaps ? "smaps" : "maps"
     }
 
     /// What the trace header stores as the reader's parameters.
@@ -83,6 +147,26 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
             ]
         case .read(let bytes):
             [TraceParameter("api", "read"), TraceParameter("request", "\(bytes)")]
+        case .procmapQuery:
+            [
+                TraceParameter("api", "ioctl"),
+                TraceParameter("ioctl", "PROCMAP_QUERY"),
+                TraceParameter("query_flags", "0x\(String(Self.procmapQueryFlags, radix: 16))"),
+                // How a query is stored as a read chunk (docs/recording.md).
+                TraceParameter("chunk_requested", "query_address"),
+                TraceParameter("chunk_bytes", "rendered_maps_line"),
+            ]
+        case .retryStable(let attempts):
+            ReaderStrategy.chromium.traceParameters + [TraceParameter("max_attempts", "\(attempts)")]
+        case .smaps:
+            [TraceParameter("file", "smaps")] + ReaderStrategy.chromium.traceParameters
+        case .frozen:
+            [
+                TraceParameter("api", "read"),
+                TraceParameter("request", "\(Self.frozenRequestBytes)"),
+                TraceParameter("stop", "ptrace_seize_interrupt"),
+                TraceParameter("resume", "ptrace_detach"),
+            ]
         }
     }
 }

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -42,5 +43,58 @@ pid_t mapsrace_gettid(void);
 
 /// The process environment, for posix_spawn.
 char **mapsrace_environment(void);
+
+/// The PROCMAP_QUERY ioctl on an open /proc/PID/maps (Linux 6.11+,
+/// include/uapi/linux/fs.h). Declared here because older userspace headers
+/// lack it; the layout is the kernel's UAPI and must not change.
+struct mapsrace_procmap_query {
+    uint64_t size;          /* in: sizeof(struct mapsrace_procmap_query) */
+    uint64_t query_flags;   /* in: MAPSRACE_PROCMAP_QUERY_* */
+    uint64_t query_addr;    /* in */
+    uint64_t vma_start;     /* out */
+    uint64_t vma_end;       /* out */
+    uint64_t vma_flags;     /* out: MAPSRACE_PROCMAP_QUERY_VMA_* */
+    uint64_t vma_page_size; /* out */
+    uint64_t vma_offset;    /* out: file offset, 0 for anonymous mappings */
+    uint64_t inode;         /* out */
+    uint32_t dev_major;     /* out */
+    uint32_t dev_minor;     /* out */
+    uint32_t vma_name_size; /* in: buffer size; out: name length + 1, 0 if unnamed */
+    uint32_t build_id_size; /* in/out; 0 = do not ask */
+    uint64_t vma_name_addr; /* in: where the kernel writes the name */
+    uint64_t build_id_addr; /* in */
+};
+
+enum {
+    MAPSRACE_PROCMAP_QUERY_VMA_READABLE = 0x01,
+    MAPSRACE_PROCMAP_QUERY_VMA_WRITABLE = 0x02,
+    MAPSRACE_PROCMAP_QUERY_VMA_EXECUTABLE = 0x04,
+    MAPSRACE_PROCMAP_QUERY_VMA_SHARED = 0x08,
+    /// The mapping containing query_addr, or else the next one above it.
+    MAPSRACE_PROCMAP_QUERY_COVERING_OR_NEXT_VMA = 0x10,
+};
+
+/// _IOWR('f', 17, struct procmap_query).
+unsigned long mapsrace_procmap_query_request(void);
+
+/// ioctl(maps_fd, PROCMAP_QUERY, query): 0, or -1 with errno (ENOENT: no
+/// mapping at or above query_addr; ENOTTY or EINVAL on a kernel without it).
+int mapsrace_procmap_query(int maps_fd, struct mapsrace_procmap_query *query);
+
+/// ptrace(2) for the requests whose `addr` is unused (PTRACE_SEIZE,
+/// PTRACE_INTERRUPT, PTRACE_CONT, PTRACE_DETACH); Swift cannot call the
+/// variadic glibc wrapper. 0, or -1 with errno.
+long mapsrace_ptrace(int request, pid_t tid, unsigned long data);
+
+enum {
+    MAPSRACE_PTRACE_CONT = 7,
+    MAPSRACE_PTRACE_DETACH = 17,
+    MAPSRACE_PTRACE_SEIZE = 0x4206,
+    MAPSRACE_PTRACE_INTERRUPT = 0x4207,
+    /// status >> 16 of a stop caused by PTRACE_INTERRUPT or a group stop.
+    MAPSRACE_PTRACE_EVENT_STOP = 128,
+    /// waitpid option: wait for any child or tracee, thread or not.
+    MAPSRACE_WAIT_ALL = 0x40000000,
+};
 
 #endif

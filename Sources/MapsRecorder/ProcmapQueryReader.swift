@@ -1,0 +1,170 @@
+internal import CProcfs
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The raw answers of one `procmap-query` walk, kept in preallocated memory
+/// while the walk runs and rendered as maps lines only once it is over, so
+/// that nothing is formatted between two queries.
+///
+/// A walk asks PROCMAP_QUERY for the mapping covering address 0 or the next
+/// one above it, then again from that mapping's end, until the kernel answers
+/// ENOENT. Each answer is one mapping read atomically (under that VMA's
+/// lock); the walk as a whole is not atomic, exactly like a read(2) loop.
+final class ProcmapQueryWalk {
+    /// Printed when the kernel does not know the ioctl.
+    static let unsupportedMessage = "PROCMAP_QUERY is not supported by this kernel (needs Linux 6.11+)"
+    /// Room reserved for one mapping's name: PATH_MAX and its terminating NUL.
+    static let nameRoom = 4096 + 1
+    /// The shortest line a rendered answer can be (8-digit addresses, no
+    /// name): `00000000-00000000 ---p 00000000 00:00 0 \n`.
+    static let shortestLineBytes = 41
+
+    private let answerRegion: PreallocatedRegion
+    private let nameRegion: PreallocatedRegion
+    private let answers: UnsafeMutableBufferPointer<mapsrace_procmap_query>
+    private let names: UnsafeMutableRawBufferPointer
+    private var nameBytesUsed = 0
+    /// Answers stored by this walk so far.
+    private(set) var count = 0
+
+    /// - Parameters:
+    ///   - capacity: mappings one walk may answer (more ends it with bufferFull).
+    ///   - nameBytes: bytes for all names of one walk.
+    init(capacity: Int, nameBytes: Int) throws(RecordingError) {
+        answerRegion = try PreallocatedRegion(
+            byteCount: capacity * MemoryLayout<mapsrace_procmap_query>.stride, purpose: "the PROCMAP_QUERY answers")
+        answers = UnsafeMutableBufferPointer(
+            rebasing: answerRegion.bytes.bindMemory(to: mapsrace_procmap_query.self)[0..<capacity])
+        nameRegion = try PreallocatedRegion(byteCount: max(nameBytes, Self.nameRoom), purpose: "the PROCMAP_QUERY names")
+        names = nameRegion.bytes
+    }
+
+    /// Forgets the previous walk's answers.
+    func reset() {
+        count = 0
+        nameBytesUsed = 0
+    }
+
+    /// Whether one more query has room for its answer and a full-length name.
+    var hasRoom: Bool { count < answers.count && names.count - nameBytesUsed >= Self.nameRoom }
+
+    /// One PROCMAP_QUERY for the mapping covering `address` or the next one.
+    /// 0 with the answer stored (see `endOfLastAnswer`), or the errno
+    /// (ENOENT: no mapping at or above `address`). Call only when `hasRoom`.
+    @inline(__always)
+    func query(_ mapsFD: Int32, at address: UInt64) -> Int32 {
+        let slot = answers.baseAddress! + count
+        slot.pointee = mapsrace_procmap_query()
+        slot.pointee.size = UInt64(MemoryLayout<mapsrace_procmap_query>.size)
+        slot.pointee.query_flags = UInt64(ReaderStrategy.procmapQueryFlags)
+        slot.pointee.query_addr = address
+        slot.pointee.vma_name_addr = UInt64(UInt(bitPattern: names.baseAddress! + nameBytesUsed))
+        slot.pointee.vma_name_size = UInt32(Self.nameRoom)
+        guard mapsrace_procmap_query(mapsFD, slot) == 0 else { return errno }
+        nameBytesUsed += Int(slot.pointee.vma_name_size)
+        count += 1
+        return 0
+    }
+
+    /// The end address of the last stored answer: where the next query starts.
+    var endOfLastAnswer: UInt64 { answers[count - 1].vma_end }
+
+    /// Writes answer `index` as the kernel prints its maps line
+    /// (`show_map_vma`): `%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu `, then
+    /// for a named mapping spaces up to column 72, a space and the name, and
+    /// the newline. The number of bytes written, nil if `destination` is too
+    /// small.
+    func renderLine(_ index: Int, into destination: UnsafeMutableRawBufferPointer) -> Int? {
+        let answer = answers[index]
+        let nameLength = answer.vma_name_size > 0 ? Int(answer.vma_name_size) - 1 : 0
+        // Fixed fields are at most 16+1+16+1+4+1+16+1+8+1+8+1+20+1 bytes.
+        guard destination.count >= 96 + 1 + nameLength + 1 else { return nil }
+        var line = LineWriter(destination.baseAddress!)
+        line.hex(answer.vma_start, width: 8)
+        line.byte(UInt8(ascii: "-"))
+        line.hex(answer.vma_end, width: 8)
+        line.byte(UInt8(ascii: " "))
+        let flags = Int(answer.vma_flags)
+        line.byte(flags & Int(MAPSRACE_PROCMAP_QUERY_VMA_READABLE) != 0 ? UInt8(ascii: "r") : UInt8(ascii: "-"))
+        line.byte(flags & Int(MAPSRACE_PROCMAP_QUERY_VMA_WRITABLE) != 0 ? UInt8(ascii: "w") : UInt8(ascii: "-"))
+        line.byte(flags & Int(MAPSRACE_PROCMAP_QUERY_VMA_EXECUTABLE) != 0 ? UInt8(ascii: "x") : UInt8(ascii: "-"))
+        line.byte(flags & Int(MAPSRACE_PROCMAP_QUERY_VMA_SHARED) != 0 ? UInt8(ascii: "s") : UInt8(ascii: "p"))
+        line.byte(UInt8(ascii: " "))
+        line.hex(answer.vma_offset, width: 8)
+        line.byte(UInt8(ascii: " "))
+        line.hex(UInt64(answer.dev_major), width: 2)
+        line.byte(UInt8(ascii: ":"))
+        line.hex(UInt64(answer.dev_minor), width: 2)
+        line.byte(UInt8(ascii: " "))
+        line.decimal(answer.inode)
+        line.byte(UInt8(ascii: " "))
+        if nameLength > 0 {
+            while line.count < 72 { line.byte(UInt8(ascii: " ")) }
+            line.byte(UInt8(ascii: " "))
+            let name = UnsafeRawPointer(bitPattern: UInt(answer.vma_name_addr))!
+            line.bytes(name, count: nameLength)
+        }
+        line.byte(UInt8(ascii: "\n"))
+        return line.count
+    }
+
+    /// Asks the kernel once whether it knows PROCMAP_QUERY, on the maps of
+    /// `pid`: nil if it does, the reason otherwise.
+    static func unsupportedReason(pid: Int32) -> RecordingError? {
+        let path = "/proc/\(pid)/maps"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .mapsNotReadable(path: path, errno: errno) }
+        defer { close(fd) }
+        var query = mapsrace_procmap_query()
+        query.size = UInt64(MemoryLayout<mapsrace_procmap_query>.size)
+        query.query_flags = UInt64(ReaderStrategy.procmapQueryFlags)
+        if mapsrace_procmap_query(fd, &query) == 0 { return nil }
+        switch errno {
+        case ENOENT: return nil
+        case ENOTTY, EINVAL: return .readerFailed(unsupportedMessage)
+        case let code: return .systemCallFailed("ioctl(PROCMAP_QUERY) on \(path)", errno: code)
+        }
+    }
+}
+
+/// Appends bytes to memory known to be large enough.
+private struct LineWriter {
+    private let start: UnsafeMutableRawPointer
+    private(set) var count = 0
+
+    init(_ start: UnsafeMutableRawPointer) { self.start = start }
+
+    @inline(__always) mutating func byte(_ value: UInt8) {
+        start.storeBytes(of: value, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    mutating func bytes(_ source: UnsafeRawPointer, count length: Int) {
+        (start + count).copyMemory(from: source, byteCount: length)
+        count += length
+    }
+
+    /// Lowercase hex, zero-padded to at least `width` digits (`%0<width>lx`).
+    mutating func hex(_ value: UInt64, width: Int) {
+        let significant = value == 0 ? 1 : (64 - value.leadingZeroBitCount + 3) / 4
+        let digits = max(significant, width)
+        for position in stride(from: digits - 1, through: 0, by: -1) {
+            let nibble = position < 16 ? UInt8(truncatingIfNeeded: value >> (4 * UInt64(position))) & 0xf : 0
+            byte(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
+        }
+    }
+
+    /// Decimal without padding (`%lu`).
+    mutating func decimal(_ value: UInt64) {
+        var divisor: UInt64 = 1
+        while value / divisor >= 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            byte(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+}
