@@ -1,7 +1,149 @@
 import ArgumentParser
+import MapsRecorder
+import MapsSurvey
 
-// PLACEHOLDER: replaced by the real command.
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct SurveyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "survey", shouldDisplay: false)
-    func run() throws { throw ValidationError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "survey",
+        abstract: "Record every reader against every workload, analyse each trace, and rank the readers in one table.",
+        discussion: """
+            Every workload × reader pair (a cell) is recorded --repeat times, each time by a fresh \
+            `mapsrace record` process with seed --seed + i, so every cell faces the same page \
+            shuffles. Each trace is analysed as `mapsrace analyze` would, and the cell reports: \
+            consistent snapshots in %, anomalies per 100 snapshots by kind, snapshots that broke the \
+            kernel's no-overlap and complete-coverage guarantees, the median time to read one \
+            snapshot, the median target pause (readers that stop the target), and whether the model \
+            was validated in every recording.
+
+            The traces stay in the survey directory (printed at the start and the end), with \
+            survey.json and survey.md, so any cell can be opened with `analyze` or `diff`. A \
+            recording that fails (say, a reader this kernel does not support) marks its cell with \
+            the error; the survey goes on.
+
+            The defaults (8000 pages, 10 snapshots, 3 repeats) make every snapshot span some 60 \
+            read(2) calls while a recording and its analysis take about a second, so the default \
+            survey finishes in a few minutes on 2 cores.
+            """
+    )
+
+    @Option(name: .customLong("repeat"), help: "Recordings per workload × reader.")
+    var repetitions: Int = SurveyPlan.defaultRepetitions
+
+    @Option(help: ArgumentHelp(
+        "Workloads, comma-separated (default: all).",
+        valueName: "a,b,..."))
+    var workloads: String?
+
+    @Option(help: ArgumentHelp(
+        "Readers, comma-separated (default: every named one this build knows).",
+        valueName: "x,y,..."))
+    var readers: String?
+
+    @Option(help: "Pages in each recording's arena.")
+    var pages: Int = SurveyPlan.defaultPageCount
+
+    @Option(help: "Snapshots per recording.")
+    var snapshots: Int = SurveyPlan.defaultSnapshotCount
+
+    @Option(help: "Seed of the first recording of every cell; recording i uses seed + i.")
+    var seed: UInt64 = SurveyPlan.defaultSeed
+
+    @Option(help: "Directory for the traces and the table (default: survey-<date>-<time> here; must be new or empty).")
+    var dir: String?
+
+    @Flag(help: "Print the table as JSON (keys: docs/survey.md).")
+    var json = false
+
+    @Flag(help: "Print the table as Markdown, ready for the README.")
+    var markdown = false
+
+    func validate() throws {
+        guard !(json && markdown) else { throw ValidationError("--json and --markdown exclude each other") }
+        guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        guard pages >= 2 else { throw ValidationError("--pages must be at least 2") }
+        guard snapshots >= 1 else { throw ValidationError("--snapshots must be at least 1") }
+        do {
+            for workload in try names(workloads, "--workloads") { _ = try Workload(parsing: workload) }
+            for reader in try names(readers, "--readers") { _ = try ReaderStrategy(parsing: reader) }
+        } catch let error as RecordingError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The names of a comma-separated list, duplicates dropped, order kept.
+    func names(_ list: String?, _ option: String) throws -> [String] {
+        guard let list else { return [] }
+        var names: [String] = []
+        for name in list.split(separator: ",", omittingEmptySubsequences: true).map(String.init) where !names.contains(name) {
+            names.append(name)
+        }
+        guard !names.isEmpty else { throw ValidationError("\(option) names nothing") }
+        return names
+    }
+
+    func run() throws {
+        let plan = SurveyPlan(
+            workloads: workloads == nil ? SurveyPlan.defaultWorkloads : try names(workloads, "--workloads"),
+            readers: readers == nil ? SurveyPlan.defaultReaders : try names(readers, "--readers"),
+            repetitions: repetitions, pageCount: pages, snapshotCount: snapshots, seed: seed,
+            directory: dir ?? defaultSurveyDirectoryName(), toolVersion: mapsraceVersion)
+        let cells = plan.workloads.count * plan.readers.count
+        printError("mapsrace: survey of \(cells) cell(s) × \(plan.repetitions) recording(s); traces go to \(plan.directory)/")
+
+        SurveyInterruption.install()
+        let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
+        let result = try reportingFailures {
+            try Survey(plan: plan).run { step in
+                progress.show(
+                    "cell \(step.cell)/\(step.cells) \(step.workload) × \(step.reader): recording \(step.recording)/\(step.repetitions)")
+            }
+        }
+        progress.clear()
+
+        if json {
+            print(SurveyTable.json(result))
+        } else if markdown {
+            print(SurveyTable.markdown(result), terminator: "")
+        } else {
+            print(SurveyTable.human(result), terminator: "")
+        }
+        printError("mapsrace: traces, survey.json and survey.md are in \(plan.directory)/")
+        if result.interrupted {
+            printError("mapsrace: survey interrupted by signal \(result.signal); the table holds what was recorded")
+            throw ExitCode(128 + result.signal)
+        }
+        if result.cells.allSatisfy({ $0.recordings.isEmpty }) {
+            printError("mapsrace: error: no recording of the survey succeeded (see the notes column)")
+            throw ExitCode(24)
+        }
+    }
+}
+
+/// One progress line on a terminal, rewritten in place; nothing otherwise.
+struct ProgressLine {
+    let enabled: Bool
+
+    func show(_ text: String) {
+        guard enabled else { return }
+        emit("\r\u{1B}[K" + text)
+    }
+
+    func clear() {
+        guard enabled else { return }
+        emit("\r\u{1B}[K")
+    }
+
+    private func emit(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            bytes = bytes.dropFirst(written)
+        }
+    }
 }

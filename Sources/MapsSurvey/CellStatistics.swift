@@ -1,0 +1,246 @@
+import MapsAnalysis
+import MapsTrace
+
+// Aggregation: many analysed recordings of one workload × reader pair become
+// one row of the survey table. Everything here is pure arithmetic on
+// `AnalysisReport`s, so it is tested on reports built by hand.
+
+/// One snapshot as the reader's user receives it.
+///
+/// For most readers that is every snapshot of the trace. A reader that
+/// re-reads until two attempts agree (`retry-stable`) hands over only the
+/// accepted attempt, and reading it cost every attempt before it.
+public struct DeliveredSnapshot: Sendable, Equatable {
+    /// The analysis of the snapshot the user gets.
+    public var analysis: SnapshotAnalysis
+    /// Time spent reading to deliver it: the snapshot's own duration, or the
+    /// sum of the durations of all the attempts that led to it.
+    public var readingNs: UInt64
+    /// Whole reads of the maps it took (1 unless the reader retries).
+    public var attempts: Int
+
+    public init(analysis: SnapshotAnalysis, readingNs: UInt64, attempts: Int = 1) {
+        self.analysis = analysis
+        self.readingNs = readingNs
+        self.attempts = attempts
+    }
+}
+
+/// One recording that was made and analysed.
+public struct AnalysedRecording: Sendable, Equatable {
+    /// 0-based repeat number within its cell.
+    public var repetition: Int
+    public var trace: String
+    public var seed: UInt64
+    public var report: AnalysisReport
+    /// How each snapshot ended, by snapshot index (from its end record).
+    /// Empty when unknown: every snapshot then counts as delivered.
+    public var snapshotFlags: [Int: SnapshotFlags]
+    /// How long the target was stopped for each snapshot (readers that stop
+    /// it, such as `frozen`); empty when the trace has no pause records.
+    public var targetPausesNs: [UInt64]
+
+    public init(
+        repetition: Int = 0, trace: String, seed: UInt64, report: AnalysisReport,
+        snapshotFlags: [Int: SnapshotFlags] = [:], targetPausesNs: [UInt64] = []
+    ) {
+        self.repetition = repetition
+        self.trace = trace
+        self.seed = seed
+        self.report = report
+        self.snapshotFlags = snapshotFlags
+        self.targetPausesNs = targetPausesNs
+    }
+
+    /// The snapshots the reader hands to its user, in trace order.
+    ///
+    /// When any snapshot is a retry attempt, only accepted attempts are
+    /// delivered, each charged with the attempts since the previous accepted
+    /// one. Attempts after the last accepted one (the reader gave up, or the
+    /// recording stopped) deliver nothing: `abandonedAttempts` counts them.
+    public var delivered: [DeliveredSnapshot] {
+        guard readerRetries else {
+            return report.snapshots.map { DeliveredSnapshot(analysis: $0, readingNs: $0.durationNs) }
+        }
+        var result: [DeliveredSnapshot] = []
+        var pendingNs: UInt64 = 0
+        var pendingAttempts = 0
+        for snapshot in report.snapshots {
+            pendingNs += snapshot.durationNs
+            pendingAttempts += 1
+            if snapshotFlags[snapshot.index]?.contains(.accepted) == true {
+                result.append(DeliveredSnapshot(analysis: snapshot, readingNs: pendingNs, attempts: pendingAttempts))
+                pendingNs = 0
+                pendingAttempts = 0
+            }
+        }
+        return result
+    }
+
+    /// Attempts of a retrying reader that no accepted snapshot came out of.
+    public var abandonedAttempts: Int {
+        guard readerRetries else { return 0 }
+        return report.snapshots.count - delivered.reduce(0) { $0 + $1.attempts }
+    }
+
+    /// Some snapshot is one attempt of a reader that re-reads until two agree.
+    public var readerRetries: Bool {
+        report.snapshots.contains { snapshotFlags[$0.index]?.contains(.retryAttempt) == true }
+    }
+}
+
+/// A recording that could not be made or analysed.
+public struct FailedRecording: Sendable, Equatable, Codable {
+    /// 0-based repeat number within its cell.
+    public var repetition: Int
+    public var seed: UInt64
+    /// The trace path, when a (possibly partial) trace was written.
+    public var trace: String?
+    /// The exit code `mapsrace record` ended with, or the analysis failure's
+    /// exit code (10-15).
+    public var exitCode: Int32
+    /// What went wrong, in the words of the failing stage.
+    public var message: String
+
+    public init(repetition: Int, seed: UInt64, trace: String?, exitCode: Int32, message: String) {
+        self.repetition = repetition
+        self.seed = seed
+        self.trace = trace
+        self.exitCode = exitCode
+        self.message = message
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case repetition, seed, trace
+        case exitCode = "exit_code"
+        case message
+    }
+}
+
+/// Anomalies of each kind per 100 delivered snapshots.
+public struct AnomalyRates: Sendable, Equatable, Codable {
+    public var duplicated: Double
+    public var missing: Double
+    public var torn: Double
+    public var intraRead: Double
+    public var phantom: Double
+
+    public init(counts: AnomalyTotals, snapshots: Int) {
+        func per100(_ count: Int) -> Double { snapshots == 0 ? 0 : Double(count) * 100 / Double(snapshots) }
+        duplicated = per100(counts.duplicated)
+        missing = per100(counts.missing)
+        torn = per100(counts.torn)
+        intraRead = per100(counts.intraRead)
+        phantom = per100(counts.phantom)
+    }
+
+    public subscript(kind: AnomalyKind) -> Double {
+        switch kind {
+        case .duplicated: duplicated
+        case .missing: missing
+        case .torn: torn
+        case .intraRead: intraRead
+        case .phantom: phantom
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case duplicated, missing, torn
+        case intraRead = "intra_read"
+        case phantom
+    }
+}
+
+/// One row of the survey table: every recording of one workload with one reader.
+public struct SurveyCell: Sendable, Equatable {
+    public var workload: String
+    public var reader: String
+    public var recordings: [AnalysedRecording]
+    public var failures: [FailedRecording]
+
+    public init(workload: String, reader: String, recordings: [AnalysedRecording] = [], failures: [FailedRecording] = []) {
+        self.workload = workload
+        self.reader = reader
+        self.recordings = recordings
+        self.failures = failures
+    }
+
+    /// Every delivered snapshot of every analysed recording.
+    public var deliveredSnapshots: [DeliveredSnapshot] { recordings.flatMap(\.delivered) }
+
+    public var statistics: CellStatistics { CellStatistics(self) }
+}
+
+/// The figures of one cell.
+public struct CellStatistics: Sendable, Equatable {
+    /// Recordings made and analysed, and those that failed.
+    public var recordings: Int
+    public var failedRecordings: Int
+    /// Delivered snapshots over all recordings, and how many of them are
+    /// consistent (one state explains all of it).
+    public var snapshots: Int
+    public var consistentSnapshots: Int
+    /// nil when there is no snapshot to judge.
+    public var consistentPercent: Double?
+    public var anomalies: AnomalyTotals
+    public var anomaliesPer100: AnomalyRates
+    /// Delivered snapshots that broke "no two lines overlap" (a duplicated
+    /// range or overlapping lines).
+    public var noOverlapViolations: Int
+    /// Delivered snapshots that broke "whatever was mapped throughout appears".
+    public var completeCoverageViolations: Int
+    /// Median time to read (deliver) one snapshot.
+    public var medianSnapshotNs: UInt64?
+    /// Median time the target was stopped, over every pause record; nil when
+    /// no recording has pause records.
+    public var medianTargetPauseNs: UInt64?
+    /// Mean whole reads per delivered snapshot (above 1 for retrying readers).
+    public var attemptsPerSnapshot: Double?
+    /// Retry attempts that delivered nothing.
+    public var abandonedAttempts: Int
+    /// Recordings whose replay did not reproduce the quiescent maps (their
+    /// lines were judged page by page).
+    public var unvalidatedRecordings: Int
+
+    /// The model was validated in every analysed recording (false when there is none).
+    public var modelValidated: Bool { recordings > 0 && unvalidatedRecordings == 0 }
+
+    public init(_ cell: SurveyCell) {
+        let delivered = cell.deliveredSnapshots
+        recordings = cell.recordings.count
+        failedRecordings = cell.failures.count
+        snapshots = delivered.count
+        consistentSnapshots = delivered.filter(\.analysis.consistent).count
+        consistentPercent = snapshots == 0 ? nil : Double(consistentSnapshots) * 100 / Double(snapshots)
+        var counts = AnomalyTotals()
+        var noOverlap = 0
+        var coverage = 0
+        for snapshot in delivered.map(\.analysis) {
+            for anomaly in snapshot.anomalies { counts[anomaly.kind] += 1 }
+            counts.unmodeled += snapshot.unmodeledLines.count
+            if !snapshot.noOverlap || snapshot.anomalies.contains(where: { $0.kind == .duplicated }) { noOverlap += 1 }
+            if !snapshot.completeCoverage || snapshot.anomalies.contains(where: { $0.kind == .missing }) { coverage += 1 }
+        }
+        anomalies = counts
+        anomaliesPer100 = AnomalyRates(counts: counts, snapshots: delivered.count)
+        noOverlapViolations = noOverlap
+        completeCoverageViolations = coverage
+        medianSnapshotNs = median(delivered.map(\.readingNs))
+        medianTargetPauseNs = median(cell.recordings.flatMap(\.targetPausesNs))
+        attemptsPerSnapshot = delivered.isEmpty
+            ? nil : Double(delivered.reduce(0) { $0 + $1.attempts }) / Double(delivered.count)
+        abandonedAttempts = cell.recordings.reduce(0) { $0 + $1.abandonedAttempts }
+        unvalidatedRecordings = cell.recordings.filter { !$0.report.modelValidated }.count
+    }
+}
+
+/// The median of `values`: the middle one, or the mean of the two middle
+/// ones (rounded down) for an even count; nil when empty.
+public func median(_ values: [UInt64]) -> UInt64? {
+    guard !values.isEmpty else { return nil }
+    let sorted = values.sorted()
+    let upper = sorted[sorted.count / 2]
+    guard sorted.count % 2 == 0 else { return upper }
+    let lower = sorted[sorted.count / 2 - 1]
+    return lower + (upper - lower) / 2
+}

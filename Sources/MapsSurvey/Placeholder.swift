@@ -1,2 +1,0 @@
-// MapsSurvey: placeholder until its first source lands.
-enum MapsSurveyNamespace {}

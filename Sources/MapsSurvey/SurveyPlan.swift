@@ -1,0 +1,109 @@
+import MapsRecorder
+
+/// What a survey records: every reader against every workload, each pair
+/// `repetitions` times, every recording of the same size.
+public struct SurveyPlan: Sendable, Equatable {
+    /// Arena pages per recording. 8000 pages print about 8000 arena lines
+    /// (~600 KB of maps, some 60 read(2) calls per snapshot), so every
+    /// snapshot spans many read boundaries, while a recording plus its
+    /// analysis stays under a second on this machine kind.
+    public static let defaultPageCount = 8000
+    /// Snapshots per recording: with 3 repetitions, 30 snapshots per cell.
+    public static let defaultSnapshotCount = 10
+    /// Recordings per cell, each with its own seed and a fresh process.
+    public static let defaultRepetitions = 3
+    /// The first seed; recording i of every cell uses `seed + i`, so that all
+    /// readers face the same page shuffles.
+    public static let defaultSeed: UInt64 = 1
+
+    /// The readers a survey tries when none are named: every named strategy
+    /// this build of the recorder knows (`read:SIZE` is represented by `cat`).
+    public static var defaultReaders: [String] {
+        let candidates = ["chromium", "pmap", "cat", "smaps", "procmap-query", "retry-stable", "frozen"]
+        return candidates.filter { (try? ReaderStrategy(parsing: $0)) != nil }
+    }
+
+    /// Every workload this build of the recorder knows.
+    public static var defaultWorkloads: [String] { Workload.allCases.map(\.rawValue) }
+
+    public var workloads: [String]
+    public var readers: [String]
+    public var repetitions: Int
+    public var pageCount: Int
+    public var snapshotCount: Int
+    public var seed: UInt64
+    /// Where the traces and the table go.
+    public var directory: String
+    /// The `mapsrace` binary that records (`<executable> record ...`).
+    public var recorderExecutable: String
+    /// Written into survey.json.
+    public var toolVersion: String
+
+    public init(
+        workloads: [String] = defaultWorkloads,
+        readers: [String] = defaultReaders,
+        repetitions: Int = defaultRepetitions,
+        pageCount: Int = defaultPageCount,
+        snapshotCount: Int = defaultSnapshotCount,
+        seed: UInt64 = defaultSeed,
+        directory: String,
+        recorderExecutable: String = "/proc/self/exe",
+        toolVersion: String
+    ) {
+        self.workloads = workloads
+        self.readers = readers
+        self.repetitions = repetitions
+        self.pageCount = pageCount
+        self.snapshotCount = snapshotCount
+        self.seed = seed
+        self.directory = directory
+        self.recorderExecutable = recorderExecutable
+        self.toolVersion = toolVersion
+    }
+
+    /// The seed of recording `repetition` (0-based) of every cell.
+    public func seed(forRepetition repetition: Int) -> UInt64 {
+        seed &+ UInt64(repetition)
+    }
+
+    /// `rolling-read4096-r2.mrtrace`: workload, reader (file-name safe) and
+    /// repetition, inside the survey directory.
+    public func tracePath(workload: String, reader: String, repetition: Int) -> String {
+        directory + "/" + fileNameSafe(workload) + "-" + fileNameSafe(reader) + "-r\(repetition).mrtrace"
+    }
+
+    /// The command that records the same survey again (in a new directory).
+    public var regeneratingCommand: String {
+        [
+            "mapsrace survey",
+            "--repeat \(repetitions)",
+            "--workloads \(workloads.joined(separator: ","))",
+            "--readers \(readers.joined(separator: ","))",
+            "--pages \(pageCount)",
+            "--snapshots \(snapshotCount)",
+            "--seed \(seed)",
+        ].joined(separator: " ")
+    }
+
+    /// Checks the sizes; the names are checked per cell, so that one bad
+    /// name fails its cells and not the survey.
+    public func validate() throws(SurveyError) {
+        guard !workloads.isEmpty else { throw .invalidPlan("no workload to survey") }
+        guard !readers.isEmpty else { throw .invalidPlan("no reader to survey") }
+        guard repetitions >= 1 else { throw .invalidPlan("--repeat must be at least 1 (got \(repetitions))") }
+        guard pageCount >= 2 else { throw .invalidPlan("--pages must be at least 2 (got \(pageCount))") }
+        guard snapshotCount >= 1 else { throw .invalidPlan("--snapshots must be at least 1 (got \(snapshotCount))") }
+    }
+}
+
+/// `read:4096` → `read4096`: letters, digits, `-`, `_` and `.` kept.
+func fileNameSafe(_ name: String) -> String {
+    let kept = name.unicodeScalars.filter { scalar in
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", "-", "_", ".": true
+        default: false
+        }
+    }
+    let text = String(String.UnicodeScalarView(kept))
+    return text.isEmpty || text.hasPrefix(".") ? "x" + text : text
+}
