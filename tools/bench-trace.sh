@@ -9,10 +9,15 @@
 # Goals: mapsrace reads at >= 0.8x the speed of `zstd -dc`; its file is within
 # 10% of `zstd -3` of the same raw stream.
 #
-# Usage: tools/bench-trace.sh [hyperfine runs, default 10]
+# With a real recording as second argument (e.g. from
+# `mapsrace record --seed 42 -o /tmp/seed.mrtrace`), also times `info` and
+# `analyze --brief` on it side by side with `zstd -dc`.
+#
+# Usage: tools/bench-trace.sh [hyperfine runs, default 10] [recording.mrtrace]
 set -euo pipefail
 
 runs=${1:-10}
+recording=${2:-}
 cd "$(dirname "$0")/.."
 for tool in hyperfine zstd python3 /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "bench-trace: $tool is required" >&2; exit 2; }
@@ -58,3 +63,18 @@ print(f"read speed, mapsrace info / zstd -dc: {read_ratio:.2f}x (goal >= 0.80x)"
 print(f"write time, _synth-trace (incl. generation) / zstd -3: {mean['mapsrace _synth-trace'] / mean['zstd -3 raw']:.2f}x")
 print(f"file size, mapsrace / zstd -3 raw: {os.path.getsize(trace)} / {os.path.getsize(zst)} = {size_ratio:.3f} (goal <= 1.10)")
 PY
+
+if [[ -n "$recording" ]]; then
+    echo
+    echo "== the recording $recording: info and analyze --brief vs zstd -dc ($runs runs each)"
+    hyperfine --warmup 2 --runs "$runs" --export-json "$work/recording.json" \
+        -n "mapsrace info" "'$mapsrace' info '$recording' > /dev/null" \
+        -n "mapsrace analyze --brief" "'$mapsrace' analyze '$recording' --brief > /dev/null" \
+        -n "zstd -dc" "zstd -q -dc '$recording' > /dev/null"
+    python3 - "$work/recording.json" <<'PY'
+import json, sys
+mean = {r["command"]: r["mean"] for r in json.load(open(sys.argv[1]))["results"]}
+for name in ("mapsrace info", "mapsrace analyze --brief"):
+    print(f"{name} / zstd -dc: {mean['zstd -dc'] / mean[name]:.2f}x the speed ({mean[name] * 1000:.1f} ms vs {mean['zstd -dc'] * 1000:.1f} ms)")
+PY
+fi

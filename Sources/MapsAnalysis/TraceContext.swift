@@ -104,13 +104,17 @@ public struct TraceContext: Sendable {
         var final: QuiescentMaps?
         var trailer: TraceTrailer?
         var snapshots: [Int] = []
+        var texts = QuiescentTextAssembler()
         do {
-            while let record = try reader.next() {
-                switch record {
-                case .header(let value): header = value
+            // Borrowed views: the chunk bytes, which this pass does not need,
+            // are never copied.
+            while let view = try reader.nextView() {
+                switch view {
+                case .header: header = reader.header
                 case .arena(let value): arena = value
                 case .mutation(let value): mutations.append(value)
-                case .quiescentMaps(let value):
+                case .quiescentFragment(let fragment):
+                    guard let value = texts.add(fragment) else { continue }
                     if value.role == .initial { initial = value } else { final = value }
                 case .snapshotBegin(let value): snapshots.append(Int(value.index))
                 case .trailer(let value): trailer = value
@@ -137,12 +141,14 @@ public struct TraceContext: Sendable {
         let reader = try source.makeReader()
         var current: ObservedSnapshot?
         do {
-            while let record = try reader.next() {
-                switch record {
+            // Borrowed views: each chunk's bytes go straight from the
+            // decompressed block into the snapshot's bytes.
+            while let view = try reader.nextView() {
+                switch view {
                 case .snapshotBegin(let begin):
                     if let finished = current { try body(finished) }
                     current = only == nil || only == Int(begin.index)
-                        ? ObservedSnapshot(index: Int(begin.index), begin: begin) : nil
+                        ? ObservedSnapshot(index: Int(begin.index), begin: begin.record) : nil
                 case .readChunk(let chunk):
                     guard current?.index == Int(chunk.snapshot) else { continue }
                     current?.reads.append(ObservedRead(

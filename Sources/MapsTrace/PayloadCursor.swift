@@ -45,13 +45,19 @@ struct PayloadCursor {
     /// word load without a loop; longer ones, and any near the end of the
     /// readable memory, take the byte-by-byte path.
     @inline(__always) mutating func leb() throws(TraceError) -> UInt64 {
-        if readableEnd - position >= 8 {
+        let available = end - position
+        if available > 0 && readableEnd - position >= 8 {
             let word = UInt64(littleEndian: position.loadUnaligned(as: UInt64.self))
+            // Most fields (kinds, flags, errno, small lengths) are one byte.
+            if word & 0x80 == 0 {
+                position += 1
+                return word & 0x7F
+            }
             // The high bit of each byte is clear on the last byte of the value.
             let stops = ~word & 0x8080_8080_8080_8080
             if stops != 0 {
                 let length = (stops.trailingZeroBitCount &+ 1) &>> 3
-                if length <= end - position {
+                if length <= available {
                     position += length
                     // Keep the value's bytes (up to and including the lowest stop bit).
                     return Self.packSevenBitGroups(word & (stops ^ (stops &- 1)))

@@ -181,8 +181,7 @@ public final class TraceReader {
         }
         let rawSize = Int(contentSize)
         ensureBlockCapacity(rawSize)
-        // With the whole frame in memory zstd decodes it in a single pass.
-        try input.ensure(ZSTD_compressBound(rawSize) + frameHeaderMax + 4)
+        try bufferWholeFrame(atMost: ZSTD_compressBound(rawSize) + frameHeaderMax + 4)
 
         var output = ZSTD_outBuffer(dst: block, size: rawSize, pos: 0)
         while true {
@@ -225,6 +224,24 @@ public final class TraceReader {
         blocksRead += 1
         if blockIndex == 0 { try readPreamble() }
         return true
+    }
+
+    /// Gets the whole frame at the front of the input buffer, so that zstd
+    /// decodes it in a single pass straight into `block`. Reads only as far
+    /// as the frame goes (its compressed size is found from its block
+    /// headers), so the input buffer stays small and cache-warm. A frame that
+    /// is cut or corrupt is left to the decompression loop to report.
+    private func bufferWholeFrame(atMost bound: Int) throws(TraceError) {
+        var wanted = min(bound, max(input.available, 64 * 1024))
+        while true {
+            try input.ensure(wanted)
+            let size = ZSTD_findFrameCompressedSize(input.pointer, input.available)
+            guard ZSTD_isError(size) != 0 else { return }
+            guard ZSTD_getErrorCode(size) == ZSTD_error_srcSize_wrong,
+                  !input.exhausted, input.available < bound
+            else { return }
+            wanted = min(bound, input.available * 2)
+        }
     }
 
     private func readPreamble() throws(TraceError) {
@@ -423,9 +440,10 @@ private struct CompressedInput {
         guard available < count, !exhausted else { return }
         if start + count > capacity {
             if count > capacity {
-                // Large enough that compacting (moving the unread rest to
-                // the front) is rare: a 1 MiB block compresses to ~100 KiB.
-                let newCapacity = max(count * 2, 4 << 20)
+                // Room for several frames (a 1 MiB block compresses to
+                // ~100 KiB), so that compacting (moving the unread rest of
+                // the buffer to its front) moves little and happens rarely.
+                let newCapacity = max(count * 2, 1 << 20)
                 guard let memory = malloc(newCapacity) else { fatalError("out of memory allocating \(newCapacity) bytes") }
                 if let buffer, available > 0 { memory.copyMemory(from: buffer + start, byteCount: available) }
                 free(buffer)
