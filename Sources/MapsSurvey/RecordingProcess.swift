@@ -95,7 +95,10 @@ func runRecordProcess(executable: String, arguments: [String], errorPath: String
     var forwarded = false
     while true {
         if waitpid(pid, &status, 0) == pid { break }
-        guard errno == EINTR else { break }
+        guard errno == EINTR else {
+            return RecordProcessOutcome(
+                exitCode: 24, message: "lost track of \(executable) (pid \(pid)): \(String(cString: strerror(errno)))")
+        }
         let stop = SurveyInterruption.signal
         if stop != 0 && !forwarded {
             kill(pid, stop)
