@@ -22,6 +22,11 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
     /// (`effectiveByteCapacity` is what the reader allocates).
     public var byteCapacity: Int
 
+    /// Test-only environment variable: milliseconds the reader waits between
+    /// telling the recorder it is ready and its first snapshot, so that a
+    /// test gets snapshots no mutation overlaps (the mutator's loop is over).
+    static let testStartDelayVariable = "MAPSRACE_TEST_READER_DELAY_MS"
+
     /// The largest byte buffer a reader allocates (it is touched up front).
     public static let maximumByteCapacity = 512 << 20
     /// The largest chunk table (entries) a reader allocates.
@@ -197,13 +202,18 @@ private final class MapsReader {
 
     func readAllSnapshots() {
         signalReady()
+        if let text = getenv(ReaderProcessConfiguration.testStartDelayVariable), let milliseconds = Int(String(cString: text)), milliseconds > 0 {
+            var delay = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+            _ = nanosleep(&delay, nil)
+        }
         switch configuration.strategy {
         case .retryStable(let maxAttempts):
             for _ in 0..<configuration.snapshotCount {
                 if mapsrace_stop_signal() != 0 || !readUntilStable(maxAttempts: maxAttempts) { break }
             }
         case .frozen:
-            for _ in 0..<configuration.snapshotCount {
+            for number in 0..<configuration.snapshotCount {
+                if number > 0 { letTheTargetRun() }
                 if mapsrace_stop_signal() != 0 || !readFrozenSnapshot() { break }
             }
         default:
@@ -236,6 +246,20 @@ private final class MapsReader {
             previous = complete ? current : nil
         }
         return true
+    }
+
+    /// Between two `frozen` snapshots the target runs for as long as it was
+    /// last stopped: it is never stopped more than half of the time. Back to
+    /// back, the next stop would come within microseconds of the resume and
+    /// the target would make no progress at all while the reader runs.
+    private func letTheTargetRun() {
+        guard snapshotCount > 0 else { return }
+        let last = snapshots[snapshotCount - 1]
+        guard last.tResumed > last.tInterruptRequested else { return }
+        let pause = last.tResumed - last.tInterruptRequested
+        var remaining = timespec(tv_sec: Int(pause / 1_000_000_000), tv_nsec: Int(pause % 1_000_000_000))
+        // A stop signal ends the sleep early (EINTR); the caller looks at it.
+        _ = nanosleep(&remaining, nil)
     }
 
     /// `frozen`: stop every thread of the target, take one snapshot with

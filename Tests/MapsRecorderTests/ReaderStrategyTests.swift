@@ -49,6 +49,13 @@ import Glibc
     }
 }
 
+/// The state letter of /proc/PID/stat (R, S, t for a tracing stop, ...).
+private func processState(_ pid: pid_t) -> Character? {
+    let text = readText("/proc/\(pid)/stat")
+    guard let close = text.lastIndex(of: ")") else { return nil }
+    return text[text.index(close, offsetBy: 2)...].first
+}
+
 /// A process spinning in a shell loop, killed and reaped at the end.
 private struct SpinningChild {
     let pid: pid_t
@@ -62,12 +69,7 @@ private struct SpinningChild {
         return SpinningChild(pid: pid)
     }
 
-    /// The state letter of /proc/PID/stat (R, S, t for a tracing stop, ...).
-    var state: Character? {
-        let text = readText("/proc/\(pid)/stat")
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        return text[text.index(close, offsetBy: 2)...].first
-    }
+    var state: Character? { processState(pid) }
 
     /// CPU ticks (utime) the process has used.
     var userTicks: Int {
@@ -117,24 +119,51 @@ private let pageCount = 2000
 private let snapshotCount = 25
 
 private struct Recorded {
-    var run: MapsraceRun
     var trace: LoadedTrace
     var report: AnalysisReport
 }
 
-/// Records with `reader` into a fresh directory, loads the trace and analyzes it.
-private func record(reader: String, seed: UInt64, pages: Int = pageCount, snapshots: Int = snapshotCount) throws -> Recorded {
+/// Runs `mapsrace` in `directory` with `variables` (NAME=value) added to an
+/// otherwise empty environment; its exit code and standard error.
+private func runMapsrace(_ arguments: [String], in directory: String, variables: [String]) throws -> (Int32, String) {
+    let binary = try #require(MapsraceBinary.path, "build mapsrace first (swift build) or set MAPSRACE_BINARY")
+    let stderrPath = directory + "/stderr"
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let words = ["/usr/bin/env", "-C", directory] + variables + [binary] + arguments
+    let argv = words.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    try #require(posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, nil) == 0)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (code, readText(stderrPath))
+}
+
+/// Records with `reader` into a fresh directory, loads the trace and
+/// analyzes it. `readerDelayMilliseconds` holds the reader back after the
+/// mutator started (the test-only knob of the reader process).
+private func record(
+    reader: String, seed: UInt64, pages: Int = pageCount, snapshots: Int = snapshotCount,
+    readerDelayMilliseconds: Int = 0
+) throws -> Recorded {
     let directory = try makeTemporaryDirectory()
     defer { removeTemporaryDirectory(directory) }
-    let run = try runMapsrace(
+    let (code, standardError) = try runMapsrace(
         ["record", "--pages", "\(pages)", "--snapshots", "\(snapshots)", "--seed", "\(seed)",
          "--reader", reader, "-o", "trace.mrtrace", "--json"],
-        in: directory)
-    try #require(run.exitCode == 0, "record --reader \(reader) failed: \(run.standardError)")
+        in: directory,
+        variables: readerDelayMilliseconds > 0
+            ? ["\(ReaderProcessConfiguration.testStartDelayVariable)=\(readerDelayMilliseconds)"] : [])
+    try #require(code == 0, "record --reader \(reader) failed: \(standardError)")
     let path = directory + "/trace.mrtrace"
     let trace = try LoadedTrace(path: path)
     let report = try TraceAnalysis(.file(path)).run()
-    return Recorded(run: run, trace: trace, report: report)
+    return Recorded(trace: trace, report: report)
 }
 
 /// Each snapshot's chunks, in file order.
@@ -181,6 +210,10 @@ private func quietSnapshots(_ report: AnalysisReport) throws -> [SnapshotAnalysi
             #expect(recorded.trace.header?.readerParameters[parameter: "stop"] == "ptrace_seize_interrupt")
             total += report.snapshotCount
             duringTheLoop += report.snapshots.filter { !$0.afterMutatorFinished }.count
+            // The target ran between the stops: later snapshots see later states.
+            let states = report.snapshots.compactMap(\.explainingState)
+            #expect(zip(states, states.dropFirst()).allSatisfy { $0 <= $1 })
+            #expect(Set(states).count > 1, "seed \(seed): every snapshot saw state \(states.first ?? -1)")
             // The mutator was resumed every time: it finished its whole loop.
             #expect(recorded.trace.mutations.count == RollingWorkload.mutationCount(pageCount: pageCount))
         }
@@ -189,10 +222,13 @@ private func quietSnapshots(_ report: AnalysisReport) throws -> [SnapshotAnalysi
         #expect(duringTheLoop > 0)
     }
 
+    /// The control: the reader starts once the mutator's loop is over
+    /// (300 pages take a few milliseconds), so no mutation overlaps a read.
     @Test(arguments: ["procmap-query", "retry-stable", "smaps", "frozen"])
     func quietSnapshotsHaveNoAnomalies(reader: String) throws {
-        let recorded = try record(reader: reader, seed: 7, pages: 300)
+        let recorded = try record(reader: reader, seed: 7, pages: 300, snapshots: 5, readerDelayMilliseconds: 300)
         #expect(recorded.report.modelValidated)
+        #expect(recorded.report.snapshots.allSatisfy { $0.afterMutatorFinished })
         for snapshot in try quietSnapshots(recorded.report) {
             #expect(snapshot.anomalies.isEmpty, "\(reader) snapshot \(snapshot.index): \(snapshot.anomalies.map(\.kind))")
             #expect(snapshot.unmodeledLines.isEmpty, "\(reader) snapshot \(snapshot.index)")
@@ -231,10 +267,11 @@ private func quietSnapshots(_ report: AnalysisReport) throws -> [SnapshotAnalysi
         // Rendered exactly as the kernel prints maps: a quiet snapshot is the
         // final quiescent maps byte for byte, except the [vsyscall] gate area,
         // which PROCMAP_QUERY does not report (and [stack], which may grow).
-        let final = try #require(recorded.trace.quiescent(.final))
+        let quiet = try record(reader: "procmap-query", seed: 32, pages: 300, snapshots: 3, readerDelayMilliseconds: 300)
+        let final = try #require(quiet.trace.quiescent(.final))
         let expected = lineBytes(final.text).filter { !endsWith($0, "[vsyscall]") && !endsWith($0, "[stack]") }
-        let chunks = snapshotChunks(recorded.trace)
-        for snapshot in try quietSnapshots(report) {
+        let chunks = snapshotChunks(quiet.trace)
+        for snapshot in try quietSnapshots(quiet.report) {
             let text = chunks[snapshot.index].flatMap(\.bytes)
             #expect(lineBytes(text).filter { !endsWith($0, "[stack]") } == expected, "snapshot \(snapshot.index)")
         }
@@ -268,16 +305,20 @@ private func quietSnapshots(_ report: AnalysisReport) throws -> [SnapshotAnalysi
         }
         #expect(current.isEmpty)
         #expect(groups.count == results)
+
         // Once the mutator is done, the first two attempts agree.
-        let quiet = groups.filter { ends[$0[0]].flags.contains(.afterMutatorFinished) }
-        try #require(!quiet.isEmpty)
-        for group in quiet {
-            #expect(group.count == 2 && ends[group[1]].flags.contains(.accepted))
+        let quiet = try record(
+            reader: "retry-stable:\(attempts)", seed: 42, pages: 300, snapshots: 3, readerDelayMilliseconds: 300)
+        let quietEnds = quiet.trace.snapshotEnds
+        #expect(quietEnds.count == 6)
+        for (index, end) in quietEnds.enumerated() {
+            #expect(end.flags.contains(.retryAttempt))
+            #expect(end.flags.contains(.accepted) == (index % 2 == 1), "attempt \(index)")
         }
     }
 
     @Test func smapsSnapshotsHaveAHeaderForEveryMapping() throws {
-        let recorded = try record(reader: "smaps", seed: 53, pages: 300)
+        let recorded = try record(reader: "smaps", seed: 53, pages: 300, snapshots: 5, readerDelayMilliseconds: 300)
         #expect(recorded.trace.header?.readerParameters[parameter: "file"] == "smaps")
         let final = try #require(recorded.trace.quiescent(.final))
         let expected = lineBytes(final.text).filter { !endsWith($0, "[stack]") }
@@ -294,5 +335,50 @@ private func quietSnapshots(_ report: AnalysisReport) throws -> [SnapshotAnalysi
             #expect(lines.count > 10 * headers.count)
             #expect(headers.filter { !endsWith($0, "[stack]") } == expected, "snapshot \(snapshot.index)")
         }
+    }
+}
+
+@Suite(.serialized) struct FrozenInterruption {
+    /// The children of `pid`, from /proc (CONFIG_PROC_CHILDREN).
+    func children(of pid: pid_t) -> [pid_t] {
+        readText("/proc/\(pid)/task/\(pid)/children").split(separator: " ").compactMap { pid_t($0) }
+    }
+
+    /// A stop signal to `record` while its reader keeps stopping it: the
+    /// signal reaches the recorder (handed back on detach if it arrived
+    /// during a stop), the recording ends as interrupted, and nothing is left
+    /// traced or running.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func stopSignalEndsAFrozenRecording(signal: Int32) throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let process = try RunningMapsrace.start(
+            ["record", "--pages", "5000", "--snapshots", "500", "--seed", "5", "--reader", "frozen", "-o", "t.mrtrace"],
+            in: directory)
+        var reader: pid_t?
+        var poll = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+        for _ in 0..<20_000 {
+            if let child = children(of: process.pid).first {
+                reader = child
+                break
+            }
+            nanosleep(&poll, nil)
+        }
+        try #require(reader != nil, "the reader process never appeared")
+        // Signal once the reader has stopped the recorder at least once.
+        var seenStopped = false
+        for _ in 0..<100_000 where !seenStopped {
+            seenStopped = processState(process.pid) == "t"
+        }
+        try #require(seenStopped, "the frozen reader never stopped the recorder")
+        kill(process.pid, signal)
+        let code = process.wait()
+        #expect(code == 128 + signal, "\(process.standardError)")
+
+        let trace = try LoadedTrace(path: directory + "/t.mrtrace")
+        let trailer = try #require(trace.trailer)
+        #expect(trailer.interrupted && trailer.signal == signal)
+        #expect(trace.snapshotEnds.count >= 1 && trace.snapshotEnds.count < 500)
+        #expect(kill(reader!, 0) == -1 && errno == ESRCH)
     }
 }
