@@ -69,6 +69,22 @@ public struct PageState: Hashable, Sendable {
     }
 }
 
+/// What page offset pages moved by mremap get, which decides whether they can
+/// merge with their new neighbours.
+public enum MovedPageOffset: Sendable, Equatable {
+    /// Anonymous memory that was never faulted in (no anon_vma): the kernel
+    /// gives the moved mapping the page offset of its new address
+    /// (`copy_vma`), so it merges with identical neighbours there like a
+    /// fresh mmap. The recorder never touches its arena, so this is what its
+    /// recordings show (checked on 6.18: a page moved with
+    /// MREMAP_DONTUNMAP into a read-only mapping and then made read-only
+    /// becomes one line with it again).
+    case rebased
+    /// Faulted-in memory: the moved pages keep their old page offset and
+    /// never merge with neighbours that did not move with them.
+    case kept
+}
+
 /// The exact address space of the workload's arena after every mutation:
 /// state j is what was mapped after the first j mutations took effect.
 ///
@@ -80,7 +96,8 @@ public struct PageState: Hashable, Sendable {
 /// The model's rule for lines: inside the arena, neighbouring pages with the
 /// same protection and the same displacement form one mapping (untouched
 /// private anonymous memory merges with identical neighbours after mprotect,
-/// mmap and mremap). `TraceAnalysis` checks that rule against quiescent reads
+/// mmap and mremap). Where an mremap move puts the moved pages' offsets is
+/// `MovedPageOffset`. `TraceAnalysis` checks the rule against quiescent reads
 /// of the real maps.
 public final class GroundTruth {
     public let arena: Range<UInt64>
@@ -107,7 +124,7 @@ public final class GroundTruth {
 
     public init(
         initialMaps: MapsText, arena: Range<UInt64>, pageSize: UInt64,
-        mutations: [MutationRecord], baseState: Int
+        mutations: [MutationRecord], baseState: Int, movedPageOffset: MovedPageOffset = .rebased
     ) throws(ReplayError) {
         guard pageSize > 0, arena.lowerBound % pageSize == 0, arena.upperBound % pageSize == 0 else {
             throw .arenaNotPageAligned(start: arena.lowerBound, end: arena.upperBound, pageSize: pageSize)
@@ -210,10 +227,13 @@ public final class GroundTruth {
                 touched[index] = range
                 for page in range { set(page, .unmapped, state: state) }
             case .mremap:
-                // The source's pages move to the result address keeping their
-                // page offsets; pages beyond the old size continue the last
-                // one's. The source is unmapped unless MREMAP_DONTUNMAP (4)
-                // kept it (emptied, same protection and offsets).
+                // The source's pages go to the result address; pages beyond
+                // the old size continue the last one's. In place, the mapping
+                // keeps its offsets; moved, it keeps them only if it was
+                // faulted in (`movedPageOffset`), else it starts afresh at
+                // its new address. The source is unmapped unless
+                // MREMAP_DONTUNMAP (4) kept it (emptied, same protection and
+                // offsets).
                 let destination = UInt64(bitPattern: mutation.result)
                 guard let source = pageRange(mutation.address, mutation.length),
                       let target = pageRange(destination, mutation.newLength)
@@ -227,6 +247,7 @@ public final class GroundTruth {
                 touched[index] = min(source.lowerBound, target.lowerBound)..<max(source.upperBound, target.upperBound)
                 let moved = source.map { pages[$0] }
                 let shift = Int32(target.lowerBound - source.lowerBound)
+                let rebase = shift != 0 && movedPageOffset == .rebased
                 let keepSource = mutation.flags & 4 != 0
                 if !keepSource {
                     for page in source where !target.contains(page) { set(page, .unmapped, state: state) }
@@ -234,7 +255,7 @@ public final class GroundTruth {
                 for (offset, page) in target.enumerated() {
                     guard let last = moved.last else { break }
                     var value = offset < moved.count ? moved[offset] : last
-                    if value.isMapped { value.displacement += shift }
+                    if value.isMapped { value.displacement = rebase ? 0 : value.displacement + shift }
                     set(page, value, state: state)
                 }
             }

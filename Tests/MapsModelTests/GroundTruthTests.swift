@@ -35,7 +35,8 @@ struct GroundTruthTests {
 
     /// One PROT_NONE reservation of 8 pages, then mmap, munmap, mremap
     /// shrink, grow, move, mprotect of the moved page, and a
-    /// MREMAP_DONTUNMAP move.
+    /// MREMAP_DONTUNMAP move, replayed as faulted-in memory
+    /// (`MovedPageOffset.kept`: moved pages keep their page offsets).
     static let mutations: [MutationRecord] = [
         mutation(0, .mmap, 2, pages: 2, prot: 1, flags: 0x32),  // MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED
         mutation(1, .munmap, 5, pages: 1),
@@ -66,7 +67,7 @@ struct GroundTruthTests {
         let initial = MapsText(lines: Self.expected[0], byteOffsets: [0])
         return try GroundTruth(
             initialMaps: initial, arena: Self.at(0)..<Self.at(8), pageSize: Self.pageSize,
-            mutations: Self.mutations, baseState: 0)
+            mutations: Self.mutations, baseState: 0, movedPageOffset: .kept)
     }
 
     @Test func everyStateRendersAsPlanted() throws {
@@ -123,5 +124,50 @@ struct GroundTruthTests {
             initialMaps: initial, arena: Self.at(0)..<Self.at(8), pageSize: Self.pageSize,
             mutations: [straddling], baseState: 0)
         #expect(truth.unmodeledMutations == [0])
+    }
+
+    /// Untouched anonymous memory, as the recorder's arena always is: a moved
+    /// mapping gets the page offset of its new address and merges there.
+    /// The sequence and every state below are what `/proc/self/maps` showed
+    /// on Linux 6.18 for the same calls on a never-touched arena.
+    static let untouchedMutations: [MutationRecord] = [
+        mutation(0, .mmap, 0, pages: 3, prot: 1, flags: 0x4032),  // MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED|MAP_NORESERVE
+        mutation(1, .mremap, 5, pages: 1, flags: 7, newPages: 1, result: 1),  // MAYMOVE|FIXED|DONTUNMAP 5 -> 1
+        mutation(2, .mprotect, 1, pages: 1, prot: 1),  // restores the host line
+        mutation(3, .mremap, 0, pages: 3, newPages: 1, result: 0),  // shrink in place
+        mutation(4, .mremap, 0, pages: 1, newPages: 3, result: 0),  // grow back in place
+        mutation(5, .mremap, 1, pages: 1, flags: 3, newPages: 1, result: 5),  // MAYMOVE|FIXED 1 -> 5
+        mutation(6, .mprotect, 5, pages: 1, prot: 0),  // joins the PROT_NONE pages around it
+    ]
+
+    static let untouchedExpected: [[MapsLine]] = [
+        [line(0, 8, "---")],
+        [line(0, 3, "r--"), line(3, 8, "---")],
+        [line(0, 1, "r--"), line(1, 2, "---"), line(2, 3, "r--"), line(3, 8, "---")],
+        [line(0, 3, "r--"), line(3, 8, "---")],
+        [line(0, 1, "r--"), line(3, 8, "---")],
+        [line(0, 3, "r--"), line(3, 8, "---")],
+        [line(0, 1, "r--"), line(2, 3, "r--"), line(3, 5, "---"), line(5, 6, "r--"), line(6, 8, "---")],
+        [line(0, 1, "r--"), line(2, 3, "r--"), line(3, 8, "---")],
+    ]
+
+    @Test func movedUntouchedPagesMergeAtTheirNewAddress() throws {
+        let initial = MapsText(lines: Self.untouchedExpected[0], byteOffsets: [0])
+        let truth = try GroundTruth(
+            initialMaps: initial, arena: Self.at(0)..<Self.at(8), pageSize: Self.pageSize,
+            mutations: Self.untouchedMutations, baseState: 0)
+        for (state, lines) in Self.untouchedExpected.enumerated() {
+            #expect(truth.arenaLines(at: state) == lines, "state \(state)")
+        }
+        // The restored host line is explained by the states where it exists.
+        let host = truth.explainingStates(for: Self.line(0, 3, "r--"), within: 0...7, match: .exact)
+        #expect(host == StateSet(sortedIntervals: [1...1, 3...3, 5...5]))
+        // The same calls on faulted-in memory leave the moved pages apart.
+        let faulted = try GroundTruth(
+            initialMaps: initial, arena: Self.at(0)..<Self.at(8), pageSize: Self.pageSize,
+            mutations: Self.untouchedMutations, baseState: 0, movedPageOffset: .kept)
+        #expect(faulted.arenaLines(at: 3) == [
+            Self.line(0, 1, "r--"), Self.line(1, 2, "r--"), Self.line(2, 3, "r--"), Self.line(3, 8, "---"),
+        ])
     }
 }
