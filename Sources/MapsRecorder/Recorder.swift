@@ -11,9 +11,10 @@ import Glibc
 /// 1. checks (vm.max_map_count, output file opened), stop handlers installed;
 /// 2. everything the experiment needs is allocated and touched: page order,
 ///    mutation log, quiescent buffers, the reader's arguments;
-/// 3. the arena is mapped between two guard pages and set up;
+/// 3. the arena is mapped between two guard pages and the workload's setup
+///    runs;
 /// 4. initial quiescent read; the reader starts; once it is about to open
-///    the maps the rolling loop runs; final quiescent read;
+///    the maps the workload's loop runs; final quiescent read;
 /// 5. the reader is reaped, its log read back, the arena unmapped, the trace
 ///    written.
 ///
@@ -56,7 +57,8 @@ private final class Recording {
         case .failure(let failure): throw .mapsNotReadable(path: QuiescentBuffer.path, errno: failure.code)
         }
         let currentEntries = currentMaps.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-        let neededEntries = currentEntries + Arena.mapEntries(pageCount: pageCount) + Self.preallocationMapEntries
+        let arenaEntries = configuration.workload.maximumArenaLines(pageCount: pageCount) + 2
+        let neededEntries = currentEntries + arenaEntries + Self.preallocationMapEntries
         if let limit = maxMapCount(), neededEntries > limit {
             throw .arenaExceedsMapCount(limit: limit, needed: neededEntries, pages: pageCount)
         }
@@ -72,7 +74,9 @@ private final class Recording {
         }
 
         // 2. Preallocation.
-        let mutator = try RollingMutator(pageCount: pageCount, seed: configuration.seed, logMutations: configuration.logMutations)
+        let mutator = try configuration.workload.makeMutator(
+            pageCount: pageCount, seed: configuration.seed, noReserve: configuration.noReserve,
+            logMutations: configuration.logMutations)
         let quiescentCapacity = currentMaps.count + (pageCount + 2) * Self.arenaLineBytes + (64 << 10)
         let initialMaps = try QuiescentBuffer(capacity: quiescentCapacity)
         let finalMaps = try QuiescentBuffer(capacity: quiescentCapacity)
@@ -172,7 +176,7 @@ private final class Recording {
 
     /// Header, arena, initial maps, mutations, snapshots, final maps, trailer.
     private func writeTrace(
-        to writer: TraceWriter, arena: ArenaRecord, mutator: RollingMutator, readerPID: pid_t,
+        to writer: TraceWriter, arena: ArenaRecord, mutator: any ArenaMutator, readerPID: pid_t,
         initial: QuiescentBuffer, final: QuiescentBuffer?, readerLog: ReaderLog, interruptSignal: Int32,
         loopBegin: UInt64, loopEnd: UInt64
     ) throws(RecordingError) -> UInt64 {
@@ -186,7 +190,7 @@ private final class Recording {
                 TraceParameter("pages", "\(configuration.pageCount)"),
                 TraceParameter("noreserve", configuration.noReserve ? "1" : "0"),
                 TraceParameter("guard_pages", "shared-anonymous"),
-            ],
+            ] + configuration.workload.traceParameters(pageCount: configuration.pageCount),
             reader: configuration.reader.description,
             readerParameters: configuration.reader.traceParameters
                 + [TraceParameter("snapshots", "\(configuration.snapshotCount)")],

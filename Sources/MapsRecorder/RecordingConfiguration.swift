@@ -3,7 +3,8 @@ import MapsTrace
 /// What `record` runs: the workload, the reader and where the trace goes.
 public struct RecordingConfiguration: Sendable, Equatable {
     /// The seed experiment's arena size: just under this machine kind's
-    /// vm.max_map_count of 65530.
+    /// vm.max_map_count of 65530. (Each workload has its own default:
+    /// `Workload.defaultPageCount`.)
     public static let defaultPageCount = 65000
     public static let defaultSnapshotCount = 20
 
@@ -28,7 +29,7 @@ public struct RecordingConfiguration: Sendable, Equatable {
 
     public init(
         workload: Workload = .rolling,
-        pageCount: Int = defaultPageCount,
+        pageCount: Int? = nil,
         noReserve: Bool = true,
         seed: UInt64,
         reader: ReaderStrategy = .chromium,
@@ -39,7 +40,7 @@ public struct RecordingConfiguration: Sendable, Equatable {
         toolVersion: String
     ) {
         self.workload = workload
-        self.pageCount = pageCount
+        self.pageCount = pageCount ?? workload.defaultPageCount
         self.noReserve = noReserve
         self.seed = seed
         self.reader = reader
@@ -63,8 +64,9 @@ public struct RecordingConfiguration: Sendable, Equatable {
     }
 
     func validate() throws(RecordingError) {
-        guard pageCount >= 2 else {
-            throw .invalidConfiguration("--pages must be at least 2 (got \(pageCount))")
+        guard pageCount >= workload.minimumPageCount else {
+            throw .invalidConfiguration(
+                "--pages must be at least \(workload.minimumPageCount) for \(workload) (got \(pageCount))")
         }
         guard pageCount <= Int(UInt32.max) else {
             throw .invalidConfiguration("--pages must be below \(UInt32.max) (got \(pageCount))")
@@ -95,7 +97,7 @@ public struct RecordingSummary: Sendable, Equatable, Codable {
     /// read(2) calls the reader made, over all snapshots.
     public var reads: UInt64
     public var bytesRead: UInt64
-    /// Wall time of the rolling loop alone (setup excluded), CLOCK_MONOTONIC.
+    /// Wall time of the workload's loop alone (setup excluded), CLOCK_MONOTONIC.
     public var mutatorLoopNs: UInt64
     public var interrupted: Bool
     /// The signal that interrupted the recording, 0 if none.

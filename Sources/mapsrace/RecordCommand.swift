@@ -6,27 +6,34 @@ struct RecordCommand: ParsableCommand {
         commandName: "record",
         abstract: "Run the race and record every mutation and every read(2) of the maps into a trace.",
         discussion: """
-            The mutator is this process: it maps an arena of --pages pages and runs the seed's \
-            rolling-mprotect loop (1 or 2 read-write pages at every instant) while a reader process \
-            reads /proc/<pid>/maps --snapshots times. Every mprotect and every read(2) is logged into \
+            The mutator is this process: it maps an arena of --pages pages and runs the workload's \
+            loop inside it while a reader process reads /proc/<pid>/maps --snapshots times. Every \
+            mapping syscall (mprotect, mmap, munmap, mremap) and every read(2) is logged into \
             preallocated memory and written to the trace afterwards. SIGINT or SIGTERM stops the \
             recording early: the trace is still written, marked interrupted (exit 130 or 143).
+
+            Workloads (docs/recording.md): rolling (the seed's rolling mprotect, 1 or 2 read-write \
+            pages at every instant; default 65000 pages), split-merge (a page of a 4-page mapping \
+            mmap'd read-write and back), resize (3-page mappings mremap'd to 1 page and back), \
+            remap (a page mremap'd with MAYMOVE|FIXED|DONTUNMAP into the middle of a mapping, then \
+            mprotect'ed back), churn (1-4 page mappings mmap'd and munmap'd at random); the last \
+            four default to 16384 pages, and their loops scale with --pages.
 
             Reader strategies: chromium (fread 4 KiB then 64 KiB), pmap (fgets lines), \
             read:SIZE (read(2) of SIZE bytes, 1 to 4194304), cat (= read:131072).
             """
     )
 
-    @Option(help: "The workload: rolling (the seed's experiment).")
+    @Option(help: "The workload: rolling, split-merge, resize, remap or churn.")
     var workload: String = Workload.rolling.rawValue
 
-    @Option(help: "Pages in the arena.")
-    var pages: Int = RecordingConfiguration.defaultPageCount
+    @Option(help: "Pages in the arena (default: 65000 for rolling, 16384 for the others).")
+    var pages: Int?
 
     @Flag(help: "Map the arena without MAP_NORESERVE.")
     var noNoreserve = false
 
-    @Option(help: "Seed of the page shuffle (random when not given).")
+    @Option(help: "Seed of the workload's random choices (random when not given).")
     var seed: UInt64?
 
     @Option(help: "Reader strategy: chromium, pmap, cat or read:SIZE.")
@@ -35,7 +42,7 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Snapshots the reader takes, back to back.")
     var snapshots: Int = RecordingConfiguration.defaultSnapshotCount
 
-    @Option(name: [.customShort("o"), .long], help: "The trace file (default: rolling-<reader>-seed<S>.mrtrace).")
+    @Option(name: [.customShort("o"), .long], help: "The trace file (default: <workload>-<reader>-seed<S>.mrtrace).")
     var output: String?
 
     @Flag(help: "Run the same experiment without the mutator's logging: no trace, loop time only.")
@@ -45,13 +52,16 @@ struct RecordCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        let parsedWorkload: Workload
         do {
             _ = try ReaderStrategy(parsing: reader)
-            _ = try Workload(parsing: workload)
+            parsedWorkload = try Workload(parsing: workload)
         } catch {
             throw ValidationError(error.description)
         }
-        guard pages >= 2 else { throw ValidationError("--pages must be at least 2") }
+        if let pages, pages < parsedWorkload.minimumPageCount {
+            throw ValidationError("--pages must be at least \(parsedWorkload.minimumPageCount) for \(parsedWorkload)")
+        }
         guard snapshots >= 1 else { throw ValidationError("--snapshots must be at least 1") }
     }
 
