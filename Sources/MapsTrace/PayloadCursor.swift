@@ -7,7 +7,9 @@
 /// loaded as one 8-byte word and its length checked against `end` afterwards.
 struct PayloadCursor {
     private(set) var position: UnsafeRawPointer
-    let end: UnsafeRawPointer
+    /// Where decoding must stop: the end of the payload (or of the block,
+    /// while the record's framing is read).
+    var end: UnsafeRawPointer
     let readableEnd: UnsafeRawPointer
     let recordOffset: UInt64
     var kind: UInt8
@@ -76,36 +78,33 @@ struct PayloadCursor {
         return (x & 0x0000_0000_0FFF_FFFF) | ((x & 0x0FFF_FFFF_0000_0000) &>> 4)
     }
 
-    @inline(never) private mutating func lebSlow() throws(TraceError) -> UInt64 {
-        if remaining >= 10 {
-            // Enough bytes for the longest encoding: no bounds check per byte.
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            var cursor = position
-            while shift < 63 {
-                let next = cursor.load(as: UInt8.self)
-                cursor += 1
-                value |= UInt64(next & 0x7F) << shift
-                if next < 0x80 {
-                    position = cursor
-                    return value
-                }
-                shift += 7
-            }
-            let last = cursor.load(as: UInt8.self)
-            guard last <= 1 else { throw malformed("an integer does not fit in 64 bits") }
-            position = cursor + 1
-            return value | UInt64(last) << 63
-        }
+    /// The byte-by-byte path: `length` is the bytes the value took, 0 if
+    /// `[start, end)` ends inside it, -1 if it does not fit in 64 bits.
+    /// Static, so that the cursor itself stays in registers on the hot path.
+    @inline(never) static func lebCareful(_ start: UnsafeRawPointer, _ end: UnsafeRawPointer) -> (value: UInt64, length: Int) {
         var value: UInt64 = 0
         var shift: UInt64 = 0
-        while true {
-            let next = try byte()
-            if shift == 63 && next > 1 { throw malformed("an integer does not fit in 64 bits") }
+        var cursor = start
+        while cursor < end {
+            let next = cursor.load(as: UInt8.self)
+            cursor += 1
+            if shift == 63 && next > 1 { return (0, -1) }
             value |= UInt64(next & 0x7F) << shift
-            if next < 0x80 { return value }
+            if next < 0x80 { return (value, cursor - start) }
             shift += 7
         }
+        return (0, 0)
+    }
+
+    @inline(__always) private mutating func lebSlow() throws(TraceError) -> UInt64 {
+        let (value, length) = Self.lebCareful(position, end)
+        guard length > 0 else { throw lebFailure(tooWide: length < 0) }
+        position += length
+        return value
+    }
+
+    @inline(never) private func lebFailure(tooWide: Bool) -> TraceError {
+        malformed(tooWide ? "an integer does not fit in 64 bits" : "the payload ends in the middle of a field")
     }
 
     @inline(__always) mutating func zigzag() throws(TraceError) -> Int64 { unzigzag(try leb()) }

@@ -27,9 +27,9 @@ public final class TraceReader {
     public private(set) var blocksRead = 0
     /// Records handed out, counting a quiescent maps text once (as `next()`
     /// returns it), not once per fragment.
-    public private(set) var recordsRead = 0
+    @exclusivity(unchecked) public private(set) var recordsRead = 0
     /// Records of unknown kinds >= 0x40 that were skipped.
-    public private(set) var unknownRecordsSkipped = 0
+    @exclusivity(unchecked) public private(set) var unknownRecordsSkipped = 0
     /// Compressed bytes consumed so far: the file size once the end was reached cleanly.
     public var compressedBytesRead: UInt64 { inputFileOffset + UInt64(inputStart) }
     /// Decompressed bytes of the blocks read so far.
@@ -40,24 +40,28 @@ public final class TraceReader {
     private var inputStart: Int { input.start }
     private var inputFileOffset: UInt64 { input.fileOffset }
 
+    // The per-record state below is only ever touched by this class's own
+    // methods, one at a time; `@exclusivity(unchecked)` spares the hot path
+    // a runtime access check per field per record.
+
     /// The decompressed block, reused from block to block. It is allocated
     /// `blockSlack` bytes longer than `blockCapacity` (and those bytes are
     /// initialised) so that field decoding may load 8 bytes at once near the
     /// end of the block; nothing past `blockLength` is ever decoded.
-    private var block: UnsafeMutableRawPointer?
+    @exclusivity(unchecked) private var block: UnsafeMutableRawPointer?
     private var blockCapacity = 0
-    private var blockLength = 0
-    private var blockPosition = 0
+    @exclusivity(unchecked) private var blockLength = 0
+    @exclusivity(unchecked) private var blockPosition = 0
     /// Raw-stream offset of the current block's first byte.
-    private var blockRawOffset: UInt64 = 0
+    @exclusivity(unchecked) private var blockRawOffset: UInt64 = 0
 
-    private var originNs: UInt64 = 0
+    @exclusivity(unchecked) private var originNs: UInt64 = 0
     /// `header != nil`, without copying the header on every record.
-    private var headerSeen = false
-    private var trailerSeen = false
-    private var reachedEnd = false
+    @exclusivity(unchecked) private var headerSeen = false
+    @exclusivity(unchecked) private var trailerSeen = false
+    @exclusivity(unchecked) private var reachedEnd = false
     /// The quiescent maps text whose fragments are being read, if any.
-    private var pendingText: PendingQuiescentText?
+    @exclusivity(unchecked) private var pendingText: PendingQuiescentText?
     /// Reassembles quiescent maps texts for `next()`.
     private var assembler = QuiescentTextAssembler()
 
@@ -271,31 +275,28 @@ public final class TraceReader {
 
     /// Decodes the record at `blockPosition`; nil for records that yield
     /// nothing (skipped kinds).
-    private func decodeRecord() throws(TraceError) -> TraceRecordView? {
+    @inline(__always) private func decodeRecord() throws(TraceError) -> TraceRecordView? {
         guard let block else { return nil }
         let blockStart = UnsafeRawPointer(block)
         let blockEnd = blockStart + blockLength
         let readableEnd = blockEnd + blockSlack
         let recordOffset = blockRawOffset &+ UInt64(blockPosition)
-        var framing = PayloadCursor(
+        // One cursor reads the framing, then is narrowed to the payload.
+        var payload = PayloadCursor(
             blockStart + blockPosition, blockEnd, readableEnd: readableEnd,
             recordOffset: recordOffset, kind: 0, originNs: originNs)
-        let kind = try framing.byte()
-        framing.kind = kind
-        let payloadLength = try framing.leb()
+        let kind = try payload.byte()
+        payload.kind = kind
+        let payloadLength = try payload.leb()
         guard payloadLength <= UInt64(limits.maxRecordPayload) else {
-            throw framing.malformed("its payload length \(payloadLength) is over the limit of \(limits.maxRecordPayload)")
+            throw payload.malformed("its payload length \(payloadLength) is over the limit of \(limits.maxRecordPayload)")
         }
-        guard payloadLength <= UInt64(framing.remaining) else {
-            throw framing.malformed(
-                "its payload of \(payloadLength) bytes runs past the end of its block (\(framing.remaining) bytes left)")
+        guard payloadLength <= UInt64(payload.remaining) else {
+            throw payload.malformed(
+                "its payload of \(payloadLength) bytes runs past the end of its block (\(payload.remaining) bytes left)")
         }
-        let payloadStart = framing.position
-        let payloadEnd = payloadStart + Int(payloadLength)
-        blockPosition = payloadEnd - blockStart
-        var payload = PayloadCursor(
-            payloadStart, payloadEnd, readableEnd: readableEnd,
-            recordOffset: recordOffset, kind: kind, originNs: originNs)
+        payload.end = payload.position + Int(payloadLength)
+        blockPosition = payload.end - blockStart
 
         guard let known = RecordKind(rawValue: kind) else {
             if kind >= RecordKind.firstSkippableKind && headerSeen && !trailerSeen {
