@@ -69,20 +69,16 @@ final class TargetFreeze {
     }
 
     /// Detaches every seized thread, handing back any signal it was stopped
-    /// with. Detaching a stopped tracee resumes it.
+    /// with. Detaching a stopped tracee resumes it. A thread not seen stopped
+    /// yet (a failed `stop`) was interrupted: it is waited for first, since
+    /// only a stopped tracee can be detached.
     func resume() {
         for index in 0..<threadCount {
+            if !threads[index].stopped { _ = waitForStop(&threads[index]) }
             let thread = threads[index]
             guard thread.tid > 0 else { continue }  // exited while being stopped
-            if mapsrace_ptrace(Int32(MAPSRACE_PTRACE_DETACH), thread.tid, UInt(thread.pendingSignal)) != 0
-                && errno != ESRCH
-            {
-                // Not stopped yet (a failed stop): interrupting is all it got,
-                // which the kernel drops on detach; wait for the stop, then detach.
-                var status: Int32 = 0
-                _ = waitpid(thread.tid, &status, Int32(MAPSRACE_WAIT_ALL))
-                _ = mapsrace_ptrace(Int32(MAPSRACE_PTRACE_DETACH), thread.tid, 0)
-            }
+            // ESRCH here means it exited meanwhile: nothing left to resume.
+            _ = mapsrace_ptrace(Int32(MAPSRACE_PTRACE_DETACH), thread.tid, UInt(thread.pendingSignal))
         }
         threadCount = 0
     }
@@ -125,7 +121,11 @@ final class TargetFreeze {
             let result = waitpid(thread.tid, &status, Int32(MAPSRACE_WAIT_ALL))
             if result < 0 {
                 if errno == EINTR { continue }  // a stop signal for the reader: finish the stop first
-                if errno == ECHILD { thread.stopped = true; break }  // exited and reaped elsewhere
+                if errno == ECHILD {  // exited and reaped elsewhere
+                    thread.stopped = true
+                    thread.tid = -1
+                    break
+                }
                 return errno
             }
             let stoppedBySignal = status & 0xff == 0x7f
