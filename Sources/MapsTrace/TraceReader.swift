@@ -312,43 +312,59 @@ public final class TraceReader {
                 "it interrupts the \(pending.role) quiescent maps text after \(pending.received) of \(pending.totalLength) bytes")
         }
 
-        let view: TraceRecordView
+        // The two kinds that make up nearly every trace are decoded here, in
+        // line; the rest out of line, which keeps this function small enough
+        // for the compiler to inline their decoders.
         switch known {
         case .mutation:
-            view = .mutation(try payload.mutation())
+            recordsRead += 1
+            return .mutation(try payload.mutation())
         case .readChunk:
-            view = .readChunk(try payload.readChunk(limits: limits))
+            recordsRead += 1
+            return .readChunk(try payload.readChunk(limits: limits))
+        default:
+            let view = try decodeOtherRecord(known, &payload)
+            // A quiescent maps text counts as one record, when its last fragment arrives.
+            if case .quiescentFragment(let fragment) = view, !fragment.completesText { return view }
+            recordsRead += 1
+            return view
+        }
+    }
+
+    @inline(never)
+    private func decodeOtherRecord(_ known: RecordKind, _ payload: inout PayloadCursor) throws(TraceError) -> TraceRecordView {
+        switch known {
+        case .mutation:
+            return .mutation(try payload.mutation())
+        case .readChunk:
+            return .readChunk(try payload.readChunk(limits: limits))
         case .snapshotBegin:
-            view = .snapshotBegin(SnapshotBeginView(
+            return .snapshotBegin(SnapshotBeginView(
                 index: try payload.uint32("snapshot index"),
                 tBegin: try payload.time(),
                 strategyUTF8: try payload.stringBytes("strategy", limits: limits)))
         case .snapshotEnd:
-            view = .snapshotEnd(SnapshotEnd(
+            return .snapshotEnd(SnapshotEnd(
                 index: try payload.uint32("snapshot index"),
                 tEnd: try payload.time(),
                 flags: SnapshotFlags(rawValue: try payload.uint32("flags")),
                 errno: try payload.int32("errno")))
         case .arena:
-            view = .arena(ArenaRecord(start: try payload.leb(), end: try payload.leb()))
+            return .arena(ArenaRecord(start: try payload.leb(), end: try payload.leb()))
         case .quiescentFragment:
-            let fragment = try decodeQuiescentFragment(&payload)
-            // A text counts as one record, when its last fragment arrives.
-            guard fragment.completesText else { return .quiescentFragment(fragment) }
-            view = .quiescentFragment(fragment)
+            return .quiescentFragment(try decodeQuiescentFragment(&payload))
         case .header:
             guard !headerSeen else { throw payload.malformed("a trace has exactly one header") }
             let decoded = try payload.header(limits: limits)
             header = decoded
             headerSeen = true
             originNs = decoded.originNs
-            view = .header
+            return .header
         case .trailer:
-            view = .trailer(try payload.trailer())
+            let trailer = try payload.trailer()
             trailerSeen = true
+            return .trailer(trailer)
         }
-        recordsRead += 1
-        return view
     }
 
     /// Checks a fragment against the text it starts or continues.
