@@ -36,57 +36,74 @@ public struct AnalysedRecording: Sendable, Equatable {
     /// How each snapshot ended, by snapshot index (from its end record).
     /// Empty when unknown: every snapshot then counts as delivered.
     public var snapshotFlags: [Int: SnapshotFlags]
+    /// A retrying reader's attempt limit (its `max_attempts` trace
+    /// parameter): a run of that many attempts without an accepted one is a
+    /// snapshot the reader gave up on. nil: no limit known.
+    public var maxAttempts: Int?
     /// How long the target was stopped for each snapshot (readers that stop
     /// it, such as `frozen`); empty when the trace has no pause records.
     public var targetPausesNs: [UInt64]
 
     public init(
         repetition: Int = 0, trace: String, seed: UInt64, report: AnalysisReport,
-        snapshotFlags: [Int: SnapshotFlags] = [:], targetPausesNs: [UInt64] = []
+        snapshotFlags: [Int: SnapshotFlags] = [:], maxAttempts: Int? = nil, targetPausesNs: [UInt64] = []
     ) {
         self.repetition = repetition
         self.trace = trace
         self.seed = seed
         self.report = report
         self.snapshotFlags = snapshotFlags
+        self.maxAttempts = maxAttempts
         self.targetPausesNs = targetPausesNs
-    }
-
-    /// The snapshots the reader hands to its user, in trace order.
-    ///
-    /// When any snapshot is a retry attempt, only accepted attempts are
-    /// delivered, each charged with the attempts since the previous accepted
-    /// one. Attempts after the last accepted one (the reader gave up, or the
-    /// recording stopped) deliver nothing: `abandonedAttempts` counts them.
-    public var delivered: [DeliveredSnapshot] {
-        guard readerRetries else {
-            return report.snapshots.map { DeliveredSnapshot(analysis: $0, readingNs: $0.durationNs) }
-        }
-        var result: [DeliveredSnapshot] = []
-        var pendingNs: UInt64 = 0
-        var pendingAttempts = 0
-        for snapshot in report.snapshots {
-            pendingNs += snapshot.durationNs
-            pendingAttempts += 1
-            if snapshotFlags[snapshot.index]?.contains(.accepted) == true {
-                result.append(DeliveredSnapshot(analysis: snapshot, readingNs: pendingNs, attempts: pendingAttempts))
-                pendingNs = 0
-                pendingAttempts = 0
-            }
-        }
-        return result
-    }
-
-    /// Attempts of a retrying reader that no accepted snapshot came out of.
-    public var abandonedAttempts: Int {
-        guard readerRetries else { return 0 }
-        return report.snapshots.count - delivered.reduce(0) { $0 + $1.attempts }
     }
 
     /// Some snapshot is one attempt of a reader that re-reads until two agree.
     public var readerRetries: Bool {
         report.snapshots.contains { snapshotFlags[$0.index]?.contains(.retryAttempt) == true }
     }
+
+    /// What the reader handed to its user, and what it read for nothing.
+    public struct Deliveries: Sendable, Equatable {
+        /// The snapshots the user got, in trace order.
+        public var delivered: [DeliveredSnapshot] = []
+        /// Snapshots the reader gave up on: `maxAttempts` attempts in a row,
+        /// none accepted.
+        public var gaveUp = 0
+        /// Attempts that delivered nothing: those of the snapshots given up
+        /// on, and any after the last accepted one (the recording stopped).
+        public var abandonedAttempts = 0
+    }
+
+    /// Every snapshot is delivered, except for a retrying reader: then each
+    /// accepted attempt is delivered, charged with the attempts of its own
+    /// round (since the previous accepted one or given-up round).
+    public var deliveries: Deliveries {
+        var result = Deliveries()
+        guard readerRetries else {
+            result.delivered = report.snapshots.map { DeliveredSnapshot(analysis: $0, readingNs: $0.durationNs) }
+            return result
+        }
+        var roundNs: UInt64 = 0
+        var roundAttempts = 0
+        for snapshot in report.snapshots {
+            roundNs += snapshot.durationNs
+            roundAttempts += 1
+            if snapshotFlags[snapshot.index]?.contains(.accepted) == true {
+                result.delivered.append(DeliveredSnapshot(analysis: snapshot, readingNs: roundNs, attempts: roundAttempts))
+            } else if let maxAttempts, roundAttempts >= maxAttempts {
+                result.gaveUp += 1
+                result.abandonedAttempts += roundAttempts
+            } else {
+                continue
+            }
+            roundNs = 0
+            roundAttempts = 0
+        }
+        result.abandonedAttempts += roundAttempts
+        return result
+    }
+
+    public var delivered: [DeliveredSnapshot] { deliveries.delivered }
 }
 
 /// A recording that could not be made or analysed.
@@ -196,7 +213,9 @@ public struct CellStatistics: Sendable, Equatable {
     public var medianTargetPauseNs: UInt64?
     /// Mean whole reads per delivered snapshot (above 1 for retrying readers).
     public var attemptsPerSnapshot: Double?
-    /// Retry attempts that delivered nothing.
+    /// Snapshots a retrying reader gave up on (no two attempts agreed
+    /// within its limit), and the attempts that delivered nothing.
+    public var gaveUp: Int
     public var abandonedAttempts: Int
     /// Recordings whose replay did not reproduce the quiescent maps (their
     /// lines were judged page by page).
@@ -206,7 +225,8 @@ public struct CellStatistics: Sendable, Equatable {
     public var modelValidated: Bool { recordings > 0 && unvalidatedRecordings == 0 }
 
     public init(_ cell: SurveyCell) {
-        let delivered = cell.deliveredSnapshots
+        let deliveries = cell.recordings.map(\.deliveries)
+        let delivered = deliveries.flatMap(\.delivered)
         recordings = cell.recordings.count
         failedRecordings = cell.failures.count
         snapshots = delivered.count
@@ -229,7 +249,8 @@ public struct CellStatistics: Sendable, Equatable {
         medianTargetPauseNs = median(cell.recordings.flatMap(\.targetPausesNs))
         attemptsPerSnapshot = delivered.isEmpty
             ? nil : Double(delivered.reduce(0) { $0 + $1.attempts }) / Double(delivered.count)
-        abandonedAttempts = cell.recordings.reduce(0) { $0 + $1.abandonedAttempts }
+        gaveUp = deliveries.reduce(0) { $0 + $1.gaveUp }
+        abandonedAttempts = deliveries.reduce(0) { $0 + $1.abandonedAttempts }
         unvalidatedRecordings = cell.recordings.filter { !$0.report.modelValidated }.count
     }
 }

@@ -130,12 +130,14 @@ public struct Survey {
     /// Analyses a trace and notes how each snapshot ended.
     func analyse(trace: String, seed: UInt64, repetition: Int) throws(AnalysisError) -> AnalysedRecording {
         var flags: [Int: SnapshotFlags] = [:]
-        let report = try TraceAnalysis(.file(trace)).run { verdict in
+        let analysis = try TraceAnalysis(.file(trace))
+        let report = try analysis.run { verdict in
             if let end = verdict.snapshot.end { flags[verdict.snapshot.index] = end.flags }
         }
+        let maxAttempts = analysis.context.header.readerParameters[parameter: "max_attempts"].flatMap { Int($0) }
         return AnalysedRecording(
             repetition: repetition, trace: trace, seed: seed, report: report, snapshotFlags: flags,
-            targetPausesNs: try targetPauses(inTrace: trace))
+            maxAttempts: maxAttempts, targetPausesNs: try targetPauses(inTrace: trace))
     }
 }
 

@@ -56,8 +56,11 @@ public enum SurveyTable {
         if let attempts = stats.attemptsPerSnapshot, attempts > 1 {
             notes.append(fixed(attempts, digits: 2) + " attempts/snapshot")
         }
+        if stats.gaveUp > 0 {
+            notes.append("gave up on \(stats.gaveUp) snapshot(s)")
+        }
         if stats.abandonedAttempts > 0 {
-            notes.append("\(stats.abandonedAttempts) attempts gave no snapshot")
+            notes.append("\(stats.abandonedAttempts) attempts delivered nothing")
         }
         if cell.failures.isEmpty && stats.recordings == 0 { notes.append("not recorded (interrupted)") }
         return notes.joined(separator: "; ")
@@ -195,6 +198,7 @@ struct SurveyDocument: Encodable {
         var medianSnapshotNs: UInt64?
         var medianTargetPauseNs: UInt64?
         var attemptsPerSnapshot: Double?
+        var gaveUp: Int
         var abandonedAttempts: Int
         var modelValidated: Bool
         var unvalidatedRecordings: Int
@@ -214,6 +218,7 @@ struct SurveyDocument: Encodable {
             case medianSnapshotNs = "median_snapshot_ns"
             case medianTargetPauseNs = "median_target_pause_ns"
             case attemptsPerSnapshot = "attempts_per_snapshot"
+            case gaveUp = "gave_up"
             case abandonedAttempts = "abandoned_attempts"
             case modelValidated = "model_validated"
             case unvalidatedRecordings = "unvalidated_recordings"
@@ -237,6 +242,7 @@ struct SurveyDocument: Encodable {
             try container.encode(medianSnapshotNs, forKey: .medianSnapshotNs)
             try container.encode(medianTargetPauseNs, forKey: .medianTargetPauseNs)
             try container.encode(attemptsPerSnapshot, forKey: .attemptsPerSnapshot)
+            try container.encode(gaveUp, forKey: .gaveUp)
             try container.encode(abandonedAttempts, forKey: .abandonedAttempts)
             try container.encode(modelValidated, forKey: .modelValidated)
             try container.encode(unvalidatedRecordings, forKey: .unvalidatedRecordings)
@@ -290,7 +296,8 @@ struct SurveyDocument: Encodable {
                 noOverlapViolations: stats.noOverlapViolations,
                 completeCoverageViolations: stats.completeCoverageViolations,
                 medianSnapshotNs: stats.medianSnapshotNs, medianTargetPauseNs: stats.medianTargetPauseNs,
-                attemptsPerSnapshot: stats.attemptsPerSnapshot, abandonedAttempts: stats.abandonedAttempts,
+                attemptsPerSnapshot: stats.attemptsPerSnapshot, gaveUp: stats.gaveUp,
+                abandonedAttempts: stats.abandonedAttempts,
                 modelValidated: stats.modelValidated, unvalidatedRecordings: stats.unvalidatedRecordings,
                 traces: cell.recordings.map { recording in
                     Recording(

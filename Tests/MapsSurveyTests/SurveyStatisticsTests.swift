@@ -126,7 +126,8 @@ func report(_ snapshots: [SnapshotAnalysis], reader: String = "chromium", modelV
     #expect(recording.delivered.map(\.analysis.index) == [1, 2])
     #expect(recording.delivered.map(\.readingNs) == [210, 120])
     #expect(recording.delivered.map(\.attempts) == [2, 1])
-    #expect(recording.abandonedAttempts == 2)
+    #expect(recording.deliveries.abandonedAttempts == 2)
+    #expect(recording.deliveries.gaveUp == 0)
 
     let stats = SurveyCell(workload: "rolling", reader: "retry-stable", recordings: [recording]).statistics
     // The torn and duplicated attempts were never handed over.
@@ -137,6 +138,29 @@ func report(_ snapshots: [SnapshotAnalysis], reader: String = "chromium", modelV
     #expect(stats.medianSnapshotNs == 165)
     #expect(stats.attemptsPerSnapshot == 1.5)
     #expect(stats.abandonedAttempts == 2)
+    #expect(stats.gaveUp == 0)
+}
+
+@Test func aRoundOfMaxAttemptsWithoutAgreementIsGivenUpNotChargedToTheNextSnapshot() {
+    // Limit 3: attempts 0-2 never agree (given up), 3-4 agree, 5 is the
+    // first attempt of a round the recording ended in.
+    let attempts = report((0..<6).map { snapshot($0, durationNs: 10 * UInt64($0 + 1)) }, reader: "retry-stable")
+    var flags: [Int: SnapshotFlags] = [:]
+    for index in 0..<6 { flags[index] = [.reachedEOF, .retryAttempt] }
+    flags[4] = [.reachedEOF, .retryAttempt, .accepted]
+    let recording = AnalysedRecording(trace: "r.mrtrace", seed: 1, report: attempts, snapshotFlags: flags, maxAttempts: 3)
+    let deliveries = recording.deliveries
+    #expect(deliveries.delivered.map(\.analysis.index) == [4])
+    #expect(deliveries.delivered.map(\.attempts) == [2])
+    #expect(deliveries.delivered.map(\.readingNs) == [40 + 50])
+    #expect(deliveries.gaveUp == 1)
+    #expect(deliveries.abandonedAttempts == 3 + 1)
+
+    let stats = SurveyCell(workload: "churn", reader: "retry-stable", recordings: [recording]).statistics
+    #expect(stats.snapshots == 1)
+    #expect(stats.gaveUp == 1)
+    #expect(stats.abandonedAttempts == 4)
+    #expect(stats.attemptsPerSnapshot == 2)
 }
 
 @Test func flagsWithoutRetriesDeliverEverySnapshot() {
@@ -145,7 +169,7 @@ func report(_ snapshots: [SnapshotAnalysis], reader: String = "chromium", modelV
         trace: "p.mrtrace", seed: 3, report: plain, snapshotFlags: [0: .reachedEOF, 1: .reachedEOF])
     #expect(!recording.readerRetries)
     #expect(recording.delivered.count == 2)
-    #expect(recording.abandonedAttempts == 0)
+    #expect(recording.deliveries.abandonedAttempts == 0)
     let stats = SurveyCell(workload: "rolling", reader: "cat", recordings: [recording]).statistics
     #expect(stats.anomaliesPer100.phantom == 50)
     #expect(stats.consistentPercent == 50)
