@@ -22,6 +22,10 @@ int mapsrace_memfd_create(const char *name) {
     return memfd_create(name, MFD_CLOEXEC);
 }
 
+void *mapsrace_mremap(void *old_address, size_t old_size, size_t new_size, int flags, void *new_address) {
+    return mremap(old_address, old_size, new_size, flags, new_address);
+}
+
 volatile sig_atomic_t mapsrace_stop_signal_number = 0;
 
 static void mapsrace_note_stop_signal(int signal_number) {

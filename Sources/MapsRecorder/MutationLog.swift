@@ -1,3 +1,4 @@
+internal import CProcfs
 import MapsTrace
 
 #if canImport(Glibc)
@@ -25,6 +26,7 @@ struct MutationFailure: Equatable {
     var sequence: Int
     var kind: MutationKind
     var address: UInt64
+    var length: UInt64
     var errno: Int32
 }
 
@@ -45,12 +47,9 @@ final class MutationLog {
     /// Mutations issued so far (with logging: the next free slot).
     private(set) var issued = 0
     private(set) var failure: MutationFailure?
-    /// glibc's mremap, resolved before the run (see `MremapFunction`).
-    private let mremapEntry: MremapFunction?
 
     init(capacity: Int, logging: Bool) throws(RecordingError) {
         self.capacity = capacity
-        mremapEntry = mremapFunction
         if logging {
             let region = try PreallocatedRegion(
                 byteCount: capacity * MemoryLayout<MutationSlot>.stride, purpose: "the mutation log")
@@ -88,18 +87,16 @@ final class MutationLog {
     }
 
     /// mremap(address, length, newLength, flags, newAddress); `newAddress`
-    /// only counts with MREMAP_FIXED.
+    /// only counts with MREMAP_FIXED. glibc declares mremap variadic, which
+    /// Swift cannot call: `mapsrace_mremap` (CProcfs) passes all five
+    /// arguments to it.
     @inline(__always)
     func remap(
         _ address: UnsafeMutableRawPointer, _ length: Int, to newLength: Int, flags: Int32,
         newAddress: UnsafeMutableRawPointer? = nil
     ) -> Bool {
         issue(.mremap, address, length, flags: flags, newAddress: newAddress, newLength: newLength) {
-            guard let mremapEntry = self.mremapEntry else {
-                errno = ENOSYS
-                return -1
-            }
-            return Int64(Int(bitPattern: mremapEntry(address, length, newLength, flags, newAddress)))
+            Int64(Int(bitPattern: mapsrace_mremap(address, length, newLength, flags, newAddress)))
         }
     }
 
@@ -115,7 +112,8 @@ final class MutationLog {
         guard sequence < capacity else {
             if failure == nil {
                 failure = MutationFailure(
-                    sequence: sequence, kind: kind, address: UInt64(UInt(bitPattern: address)), errno: ENOBUFS)
+                    sequence: sequence, kind: kind, address: UInt64(UInt(bitPattern: address)),
+                    length: UInt64(length), errno: ENOBUFS)
             }
             return false
         }
@@ -138,7 +136,8 @@ final class MutationLog {
         guard result != -1 else {
             if failure == nil {
                 failure = MutationFailure(
-                    sequence: sequence, kind: kind, address: UInt64(UInt(bitPattern: address)), errno: code)
+                    sequence: sequence, kind: kind, address: UInt64(UInt(bitPattern: address)),
+                    length: UInt64(length), errno: code)
             }
             return false
         }
@@ -172,20 +171,3 @@ final class MutationLog {
 let mremapMayMove: Int32 = 1
 let mremapFixed: Int32 = 2
 let mremapDontUnmap: Int32 = 4
-
-/// glibc's mremap is variadic (the new address is its fifth argument, read
-/// only with MREMAP_FIXED), which Swift cannot call. glibc's implementation
-/// reads that argument from the fifth argument register, so it is called
-/// here through a five-argument C function pointer looked up once.
-/// (A `mapsrace_mremap` shim in CProcfs would say the same thing in C.)
-typealias MremapFunction = @convention(c) (
-    UnsafeMutableRawPointer?, Int, Int, Int32, UnsafeMutableRawPointer?
-) -> UnsafeMutableRawPointer?
-
-private let mremapFunction: MremapFunction? = {
-    guard let symbol = dlsym(nil, "mremap") else { return nil }
-    return unsafeBitCast(symbol, to: MremapFunction.self)
-}()
-
-/// Whether the C library has mremap (resolved once, before any run).
-var mremapAvailable: Bool { mremapFunction != nil }

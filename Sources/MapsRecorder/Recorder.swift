@@ -156,8 +156,8 @@ private final class Recording {
 
         if let failure = mutator.failure {
             throw .mutationFailed(
-                sequence: UInt64(failure.sequence), address: failure.address, errno: failure.errno,
-                trace: writer == nil ? nil : configuration.outputPath)
+                sequence: UInt64(failure.sequence), kind: failure.kind, address: failure.address,
+                length: failure.length, errno: failure.errno, trace: writer == nil ? nil : configuration.outputPath)
         }
         if let readerFailure { throw readerFailure }
         if !finalComplete {

@@ -21,9 +21,11 @@ public enum RecordingError: MapsRaceFailure, Equatable {
     case readerFailed(String)
     /// A system call the recorder needs failed.
     case systemCallFailed(String, errno: Int32)
-    /// A mutation of the workload failed; the loop stopped there and the trace
-    /// was still written.
-    case mutationFailed(sequence: UInt64, address: UInt64, errno: Int32, trace: String?)
+    /// A mutation of the workload failed (`kind` names the syscall, `address`
+    /// and `length` its first two arguments); the loop stopped there and the
+    /// trace was still written.
+    case mutationFailed(
+        sequence: UInt64, kind: MutationKind, address: UInt64, length: UInt64, errno: Int32, trace: String?)
 
     public var exitCode: Int32 {
         switch self {
@@ -55,8 +57,9 @@ public enum RecordingError: MapsRaceFailure, Equatable {
             "reader process failed: \(reason)"
         case .systemCallFailed(let call, let code):
             "\(call) failed: \(errorText(code)) (errno \(code))"
-        case .mutationFailed(let sequence, let address, let code, let trace):
-            "mutation \(sequence) (mprotect of 0x\(String(address, radix: 16))) failed: \(errorText(code)) (errno \(code)); "
+        case .mutationFailed(let sequence, let kind, let address, let length, let code, let trace):
+            "mutation \(sequence) (\(kind) of 0x\(String(address, radix: 16)), \(length) bytes) failed: "
+                + "\(errorText(code)) (errno \(code)); "
                 + (trace.map { "the trace up to it was written to \($0)" } ?? "no trace was written")
         }
     }

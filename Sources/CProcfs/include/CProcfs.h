@@ -19,6 +19,12 @@ FILE *mapsrace_open_logged_stream(void *cookie, mapsrace_stream_read_fn read_fn)
 /// memfd_create(2): an anonymous file, nothing mapped. -1 with errno on failure.
 int mapsrace_memfd_create(const char *name);
 
+/// mremap(2) with all five arguments. glibc declares mremap variadic (the
+/// new address is read only with MREMAP_FIXED), and Swift cannot call a
+/// variadic C function, so this shim passes `new_address` through.
+/// MAP_FAILED with errno on failure.
+void *mapsrace_mremap(void *old_address, size_t old_size, size_t new_size, int flags, void *new_address);
+
 /// The number of the first SIGINT or SIGTERM received since
 /// `mapsrace_install_stop_handlers`, 0 while none arrived. Written only by
 /// the async-signal-safe handler.
