@@ -24,9 +24,9 @@ struct SurveyCommand: ParsableCommand {
             recording that fails (say, a reader this kernel does not support) marks its cell with \
             the error; the survey goes on.
 
-            The defaults (8000 pages, 10 snapshots, 3 repeats) make every snapshot span some 60 \
-            read(2) calls while a recording and its analysis take about a second, so the default \
-            survey finishes in a few minutes on 2 cores.
+            The defaults (8000 pages, 20 snapshots, 5 repeats: 100 snapshots per cell) make every \
+            snapshot span about 100 read(2) calls while a recording and its analysis take well under \
+            a second, so the default survey finishes in a few minutes on 2 cores.
             """
     )
 
