@@ -5,14 +5,14 @@
 # from the survey's own medians (one run, so every reader shares the same
 # machine state), and the survey's wall time and peak memory (/usr/bin/time -v).
 #
-# Usage: tools/bench-survey.sh [repeat, default 3] [pages, default 8000] [snapshots, default 10]
+# Usage: tools/bench-survey.sh [repeat, default 5] [pages, default 8000] [snapshots, default 20]
 #   KEEP=1 keeps the work directory (the traces, survey.json, survey.md).
 #   MAPSRACE=path uses that binary instead of building a release one.
 set -euo pipefail
 
-repeat=${1:-3}
+repeat=${1:-5}
 pages=${2:-8000}
-snapshots=${3:-10}
+snapshots=${3:-20}
 cd "$(dirname "$0")/.."
 for tool in jq /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "bench-survey: $tool is required" >&2; exit 2; }
