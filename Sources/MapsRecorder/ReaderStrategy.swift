@@ -170,3 +170,26 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
+
+// MARK: - Checks before the experiment
+
+extension ReaderStrategy {
+    /// Why this strategy cannot read the maps of `pid` on this kernel, asked
+    /// before anything is mapped; nil when it can. Only `procmap-query`
+    /// depends on the kernel (PROCMAP_QUERY is Linux 6.11+): one query on
+    /// the maps of `pid` tells.
+    func unusableReason(pid: Int32) -> RecordingError? {
+        guard self == .procmapQuery, let reason = ProcmapQueryWalk.unsupportedReason(pid: pid) else { return nil }
+        return Self.beforeMapping(procmapQueryFailure: reason)
+    }
+
+    /// A kernel without PROCMAP_QUERY is a usage error when the recorder finds
+    /// it up front (exit 64: pick another reader), not a reader that failed
+    /// mid-recording (23). A maps file that cannot be opened stays exit 21,
+    /// any other ioctl failure exit 24.
+    static func beforeMapping(procmapQueryFailure reason: RecordingError) -> RecordingError {
+        guard case .readerFailed(let message) = reason else { return reason }
+        return .invalidReaderStrategy(
+            ReaderStrategy.procmapQuery.description, reason: message + "; choose another --reader")
+    }
+}

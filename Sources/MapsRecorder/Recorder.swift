@@ -8,7 +8,8 @@ import Glibc
 /// Runs the experiment `configuration` describes and writes its trace.
 ///
 /// Order of events (see docs/recording.md):
-/// 1. checks (vm.max_map_count, output file opened), stop handlers installed;
+/// 1. checks (maps readable, the reader usable on this kernel,
+///    vm.max_map_count, output file opened), stop handlers installed;
 /// 2. everything the experiment needs is allocated and touched: page order,
 ///    mutation log, quiescent buffers, the reader's arguments;
 /// 3. the arena is mapped between two guard pages and the workload's setup
@@ -56,6 +57,7 @@ private final class Recording {
         case .success(let bytes): currentMaps = bytes
         case .failure(let failure): throw .mapsNotReadable(path: QuiescentBuffer.path, errno: failure.code)
         }
+        if let unusable = configuration.reader.unusableReason(pid: getpid()) { throw unusable }
         let currentEntries = currentMaps.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
         let arenaEntries = configuration.workload.maximumArenaLines(pageCount: pageCount) + 2
         let neededEntries = currentEntries + arenaEntries + Self.preallocationMapEntries

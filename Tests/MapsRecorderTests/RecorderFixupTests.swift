@@ -85,3 +85,54 @@ private final class ScratchMapping {
         #expect(error.description.hasSuffix("; no trace was written"))
     }
 }
+
+@Suite struct ReaderCheckedBeforeMapping {
+    @Test func aKernelWithoutProcmapQueryIsAUsageError() {
+        let unsupported = RecordingError.readerFailed(ProcmapQueryWalk.unsupportedMessage)
+        let checked = ReaderStrategy.beforeMapping(procmapQueryFailure: unsupported)
+        #expect(checked.exitCode == 64)
+        #expect(
+            checked.description
+                == "invalid reader strategy 'procmap-query': \(ProcmapQueryWalk.unsupportedMessage); choose another --reader")
+    }
+
+    @Test func otherFailuresKeepTheirExitCodes() {
+        let unreadable = RecordingError.mapsNotReadable(path: "/proc/1/maps", errno: EACCES)
+        #expect(ReaderStrategy.beforeMapping(procmapQueryFailure: unreadable) == unreadable)
+        let ioctl = RecordingError.systemCallFailed("ioctl(PROCMAP_QUERY) on /proc/1/maps", errno: EIO)
+        #expect(ReaderStrategy.beforeMapping(procmapQueryFailure: ioctl).exitCode == 24)
+    }
+
+    /// The check asks the real kernel: the maps of a process that is gone
+    /// cannot be opened (exit 21); a strategy that needs no ioctl asks nothing.
+    @Test func theCheckQueriesTheTargetsMaps() throws {
+        var child: pid_t = 0
+        let words: [String] = ["/bin/true"]
+        let argv = words.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        try #require(posix_spawn(&child, "/bin/true", nil, nil, argv, nil) == 0)
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        let reaped = ReaderStrategy.procmapQuery.unusableReason(pid: child)
+        #expect(reaped == .mapsNotReadable(path: "/proc/\(child)/maps", errno: ENOENT))
+        for strategy in [ReaderStrategy.chromium, .smaps, .frozen, .retryStable(maxAttempts: 3)] {
+            #expect(strategy.unusableReason(pid: child) == nil)
+        }
+    }
+
+    @Test func procmapQueryRecordsOrIsRefusedBeforeMapping() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let run = try runMapsrace(
+            ["record", "--reader", "procmap-query", "--pages", "64", "--snapshots", "1", "--seed", "1", "-o", "t.mrtrace"],
+            in: directory)
+        if ProcmapQueryWalk.unsupportedReason(pid: getpid()) == nil {
+            #expect(run.exitCode == 0, "\(run.standardError)")
+        } else {
+            // Refused before the trace file was even created.
+            #expect(run.exitCode == 64)
+            #expect(run.standardError.contains("PROCMAP_QUERY is not supported"))
+            #expect(access(directory + "/t.mrtrace", F_OK) != 0)
+        }
+    }
+}
