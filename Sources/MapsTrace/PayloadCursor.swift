@@ -55,6 +55,11 @@ struct PayloadCursor {
                 position += 1
                 return word & 0x7F
             }
+            // Page-sized lengths, durations, thread ids: two bytes.
+            if word & 0x8000 == 0 && available >= 2 {
+                position += 2
+                return (word & 0x7F) | ((word &>> 1) & 0x3F80)
+            }
             // The high bit of each byte is clear on the last byte of the value.
             let stops = ~word & 0x8080_8080_8080_8080
             if stops != 0 {
@@ -231,7 +236,11 @@ extension PayloadCursor {
             workloadParameters: workloadParameters, reader: reader, readerParameters: readerParameters, seed: seed)
     }
 
-    @inline(__always) mutating func mutation() throws(TraceError) -> MutationRecord {
+    // Mutations are most of a trace's records. `@inline(__always)` is not
+    // honoured for this function (the release binary kept a call to it), and
+    // the out-of-line call passes the 100-byte record through memory; forcing
+    // it in line takes ~10% off decoding (perf, 1M-mutation synthetic trace).
+    @_transparent mutating func mutation() throws(TraceError) -> MutationRecord {
         let sequence = try leb()
         let kindCode = try leb()
         guard kindCode <= UInt64(UInt8.max), let kind = MutationKind(rawValue: UInt8(truncatingIfNeeded: kindCode)) else {
