@@ -193,8 +193,15 @@ public struct CellStatistics: Sendable, Equatable {
     /// Recordings made and analysed, and those that failed.
     public var recordings: Int
     public var failedRecordings: Int
-    /// Delivered snapshots over all recordings, and how many of them are
-    /// consistent (one state explains all of it).
+    /// Delivered snapshots over all recordings.
+    public var deliveredSnapshots: Int
+    /// Delivered snapshots that began after the mutator's last mutation had
+    /// returned: nothing raced them, so they are left out of every figure
+    /// below (a slow reader would otherwise look safe for being slow).
+    public var quietSnapshots: Int
+    /// The judged snapshots: delivered while the mutator ran. Every figure
+    /// below is over them; `consistentSnapshots` are those one state
+    /// explains entirely.
     public var snapshots: Int
     public var consistentSnapshots: Int
     /// nil when there is no snapshot to judge.
@@ -206,12 +213,12 @@ public struct CellStatistics: Sendable, Equatable {
     public var noOverlapViolations: Int
     /// Delivered snapshots that broke "whatever was mapped throughout appears".
     public var completeCoverageViolations: Int
-    /// Median time to read (deliver) one snapshot.
+    /// Median time to read (deliver) one judged snapshot.
     public var medianSnapshotNs: UInt64?
     /// Median time the target was stopped, over every pause record; nil when
     /// no recording has pause records.
     public var medianTargetPauseNs: UInt64?
-    /// Mean whole reads per delivered snapshot (above 1 for retrying readers).
+    /// Mean whole reads per judged snapshot (above 1 for retrying readers).
     public var attemptsPerSnapshot: Double?
     /// Snapshots a retrying reader gave up on (no two attempts agreed
     /// within its limit), and the attempts that delivered nothing.
@@ -226,9 +233,12 @@ public struct CellStatistics: Sendable, Equatable {
 
     public init(_ cell: SurveyCell) {
         let deliveries = cell.recordings.map(\.deliveries)
-        let delivered = deliveries.flatMap(\.delivered)
+        let everyDelivered = deliveries.flatMap(\.delivered)
+        let delivered = everyDelivered.filter { !$0.analysis.afterMutatorFinished }
         recordings = cell.recordings.count
         failedRecordings = cell.failures.count
+        deliveredSnapshots = everyDelivered.count
+        quietSnapshots = everyDelivered.count - delivered.count
         snapshots = delivered.count
         consistentSnapshots = delivered.filter(\.analysis.consistent).count
         consistentPercent = snapshots == 0 ? nil : Double(consistentSnapshots) * 100 / Double(snapshots)

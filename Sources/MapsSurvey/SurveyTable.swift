@@ -53,6 +53,9 @@ public enum SurveyTable {
             let total = cell.failures.count + cell.recordings.count
             notes.append("FAILED \(cell.failures.count)/\(total): " + messages.joined(separator: "; "))
         }
+        if stats.quietSnapshots > 0 {
+            notes.append("\(stats.quietSnapshots) of \(stats.deliveredSnapshots) read after the mutator finished (not judged)")
+        }
         if let attempts = stats.attemptsPerSnapshot, attempts > 1 {
             notes.append(fixed(attempts, digits: 2) + " attempts/snapshot")
         }
@@ -122,7 +125,8 @@ public enum SurveyTable {
     }
 
     static let legend = """
-        consistent: snapshots one state explains; dup, miss, torn, intra, phantom: anomalies per 100 snapshots; \
+        Judged: snapshots delivered while the mutator ran. \
+        consistent: judged snapshots one state explains; dup, miss, torn, intra, phantom: anomalies per 100 snapshots; \
         overlap, coverage: snapshots breaking the kernel's no-overlap and complete-coverage guarantees; \
         read time: median time to read one snapshot (every attempt, for retrying readers); \
         pause: median time the target was stopped; model: replay validated against the quiescent maps in every recording.
@@ -188,6 +192,8 @@ struct SurveyDocument: Encodable {
         var reader: String
         var recordings: Int
         var failedRecordings: Int
+        var deliveredSnapshots: Int
+        var quietSnapshots: Int
         var snapshots: Int
         var consistentSnapshots: Int
         var consistentPercent: Double?
@@ -208,6 +214,8 @@ struct SurveyDocument: Encodable {
         enum CodingKeys: String, CodingKey {
             case workload, reader, recordings
             case failedRecordings = "failed_recordings"
+            case deliveredSnapshots = "delivered_snapshots"
+            case quietSnapshots = "quiet_snapshots"
             case snapshots
             case consistentSnapshots = "consistent_snapshots"
             case consistentPercent = "consistent_percent"
@@ -232,6 +240,8 @@ struct SurveyDocument: Encodable {
             try container.encode(reader, forKey: .reader)
             try container.encode(recordings, forKey: .recordings)
             try container.encode(failedRecordings, forKey: .failedRecordings)
+            try container.encode(deliveredSnapshots, forKey: .deliveredSnapshots)
+            try container.encode(quietSnapshots, forKey: .quietSnapshots)
             try container.encode(snapshots, forKey: .snapshots)
             try container.encode(consistentSnapshots, forKey: .consistentSnapshots)
             try container.encode(consistentPercent, forKey: .consistentPercent)
@@ -290,7 +300,8 @@ struct SurveyDocument: Encodable {
             let stats = cell.statistics
             return Cell(
                 workload: cell.workload, reader: cell.reader, recordings: stats.recordings,
-                failedRecordings: stats.failedRecordings, snapshots: stats.snapshots,
+                failedRecordings: stats.failedRecordings, deliveredSnapshots: stats.deliveredSnapshots,
+                quietSnapshots: stats.quietSnapshots, snapshots: stats.snapshots,
                 consistentSnapshots: stats.consistentSnapshots, consistentPercent: stats.consistentPercent,
                 anomalies: stats.anomalies, anomaliesPer100: stats.anomaliesPer100,
                 noOverlapViolations: stats.noOverlapViolations,

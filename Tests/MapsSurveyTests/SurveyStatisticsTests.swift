@@ -9,7 +9,8 @@ import Testing
 
 /// One snapshot verdict: consistent unless it has anomalies.
 func snapshot(
-    _ index: Int, durationNs: UInt64, anomalies kinds: [AnomalyKind] = [], noOverlap: Bool? = nil
+    _ index: Int, durationNs: UInt64, anomalies kinds: [AnomalyKind] = [], noOverlap: Bool? = nil,
+    afterMutatorFinished: Bool = false
 ) -> SnapshotAnalysis {
     let anomalies = kinds.map { kind in
         Anomaly(
@@ -19,7 +20,7 @@ func snapshot(
     return SnapshotAnalysis(
         index: index, lines: 100, arenaLines: 90, reads: 3, bytes: 9000, consistent: kinds.isEmpty,
         explainingState: kinds.isEmpty ? 5 : nil, epochs: kinds.isEmpty ? 1 : 2, epochList: [],
-        afterMutatorFinished: false, complete: true, stateLo: 1, stateHi: 9, durationNs: durationNs,
+        afterMutatorFinished: afterMutatorFinished, complete: true, stateLo: 1, stateHi: 9, durationNs: durationNs,
         rwPagesObserved: 1, rwPagesTruthMin: 1, rwPagesTruthMax: 2, anomalies: anomalies, unmodeledLines: [],
         noOverlap: noOverlap ?? !kinds.contains(.duplicated), completeCoverage: !kinds.contains(.missing))
 }
@@ -197,4 +198,21 @@ func report(_ snapshots: [SnapshotAnalysis], reader: String = "chromium", modelV
     #expect(stats.attemptsPerSnapshot == nil)
     #expect(stats.anomaliesPer100.torn == 0)
     #expect(!stats.modelValidated)
+}
+
+@Test func snapshotsReadAfterTheMutatorFinishedAreLeftOutOfEveryFigure() {
+    let recording = AnalysedRecording(trace: "s.mrtrace", seed: 1, report: report([
+        snapshot(0, durationNs: 900, anomalies: [.torn]),
+        snapshot(1, durationNs: 700),
+        snapshot(2, durationNs: 10, afterMutatorFinished: true),
+        snapshot(3, durationNs: 20, afterMutatorFinished: true),
+        snapshot(4, durationNs: 30, afterMutatorFinished: true),
+    ], reader: "smaps"))
+    let stats = SurveyCell(workload: "rolling", reader: "smaps", recordings: [recording]).statistics
+    #expect(stats.deliveredSnapshots == 5)
+    #expect(stats.quietSnapshots == 3)
+    #expect(stats.snapshots == 2)
+    #expect(stats.consistentPercent == 50)
+    #expect(stats.anomaliesPer100.torn == 50)
+    #expect(stats.medianSnapshotNs == 800)
 }
