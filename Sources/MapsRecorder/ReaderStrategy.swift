@@ -48,10 +48,46 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
     /// PROCMAP_QUERY's query flags: the mapping covering the address, or the next one.
     public static let procmapQueryFlags = 0x10
 
-    /// Every strategy name `init(parsing:)` knows, for help texts and the survey.
-    public static let names = [
-        "chromium", "pmap", "cat", "read:SIZE", "procmap-query", "retry-stable", "smaps", "frozen",
+    /// Every spelling `init(parsing:)` knows (SIZE and N are numbers; the
+    /// part in brackets may be left out), each with one line on what that
+    /// reader does: the help texts of `record` and `_reader` list these.
+    public static let catalog: [(spelling: String, summary: String)] = [
+        ("chromium", "Chromium's fread: 4 KiB, then 64 KiB, 1 KiB buffer"),
+        ("pmap", "procps pmap: fgets line by line (1 KiB reads)"),
+        ("cat", "coreutils cat: read(2) of 128 KiB (= read:131072)"),
+        ("read:SIZE", "a read(2) loop of SIZE bytes, 1 to 4194304"),
+        ("procmap-query", "one PROCMAP_QUERY ioctl per mapping (Linux 6.11+)"),
+        ("retry-stable[:N]", "chromium until two in a row agree, N tries (10)"),
+        ("smaps", "/proc/PID/smaps read like chromium (headers judged)"),
+        ("frozen", "target stopped with ptrace while read:65536 reads"),
     ]
+
+    /// Every strategy spelling `init(parsing:)` knows, for help texts and the survey.
+    public static let names = catalog.map(\.spelling)
+
+    /// The catalog as a two-column table for help texts: each spelling, then
+    /// its summary wrapped to `width` columns under the summary column.
+    /// ArgumentParser indents an option's discussion by 8 columns and rewraps
+    /// lines of 72 or more on an 80-column screen; 70 keeps these lines whole.
+    public static func catalogHelp(width: Int = 70) -> String {
+        let column = (catalog.map(\.spelling.count).max() ?? 0) + 2
+        return catalog.map { entry in
+            var lines: [String] = []
+            var line = entry.spelling + String(repeating: " ", count: column - entry.spelling.count)
+            var lineHasWords = false
+            for word in entry.summary.split(separator: " ") {
+                if lineHasWords && line.count + 1 + word.count > width {
+                    lines.append(line)
+                    line = String(repeating: " ", count: column)
+                    lineHasWords = false
+                }
+                line += (lineHasWords ? " " : "") + word
+                lineHasWords = true
+            }
+            lines.append(line)
+            return lines.joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
 
     /// Parses `chromium`, `pmap`, `cat`, `read:SIZE` (SIZE in bytes),
     /// `procmap-query`, `retry-stable` (or `retry-stable:ATTEMPTS`), `smaps`

@@ -13,7 +13,7 @@ struct ReaderProcessCommand: ParsableCommand {
     @Option(help: "The mutator whose maps are read.")
     var pid: Int32
 
-    @Option(help: "Reader strategy: chromium, pmap, cat or read:SIZE.")
+    @Option(help: ArgumentHelp("How to read the maps, one of these:", discussion: ReaderStrategy.catalogHelp()))
     var reader: String
 
     @Option(help: "Snapshots to take.")

@@ -6,21 +6,28 @@ struct RecordCommand: ParsableCommand {
         commandName: "record",
         abstract: "Run the race and record every mutation and every read(2) of the maps into a trace.",
         discussion: """
-            The mutator is this process: it maps an arena of --pages pages and runs the workload's \
-            loop inside it while a reader process reads /proc/<pid>/maps --snapshots times. Every \
-            mapping syscall (mprotect, mmap, munmap, mremap) and every read(2) is logged into \
-            preallocated memory and written to the trace afterwards. SIGINT or SIGTERM stops the \
-            recording early: the trace is still written, marked interrupted (exit 130 or 143).
+            The mutator is this process: it maps an arena of --pages pages between two \
+            guard pages and runs the workload's loop inside it while a reader process \
+            reads /proc/<pid>/maps --snapshots times. Every mapping syscall (mprotect, \
+            mmap, munmap, mremap) and every read(2) is logged into preallocated memory \
+            and written to the trace afterwards, for `mapsrace analyze`. SIGINT or \
+            SIGTERM stops the recording early: the trace is still written, marked \
+            interrupted (exit 130 or 143).
 
-            Workloads (docs/recording.md): rolling (the seed's rolling mprotect, 1 or 2 read-write \
-            pages at every instant; default 65000 pages), split-merge (a page of a 4-page mapping \
-            mmap'd read-write and back), resize (3-page mappings mremap'd to 1 page and back), \
-            remap (a page mremap'd with MAYMOVE|FIXED|DONTUNMAP into the middle of a mapping, then \
-            mprotect'ed back), churn (1-4 page mappings mmap'd and munmap'd at random); the last \
-            four default to 16384 pages, and their loops scale with --pages.
+            Workloads (--workload, docs/recording.md):
+              rolling      the seed's mprotect loop: page i read-write, page i-1 ---
+              split-merge  an inner page of a 4-page mapping mmap'd read-write and back
+              resize       3-page mappings mremap'd to 1 page in place and back to 3
+              remap        a page mremap'd MAYMOVE|FIXED|DONTUNMAP into a mapping, then
+                           mprotect'ed so that it merges back
+              churn        1-4 page mappings mmap'd (random protection) or munmap'd
+            rolling defaults to 65000 pages (the seed's), the others to 16384; every \
+            loop scales with --pages.
 
-            Reader strategies: chromium (fread 4 KiB then 64 KiB), pmap (fgets lines), \
-            read:SIZE (read(2) of SIZE bytes, 1 to 4194304), cat (= read:131072).
+            Exit codes: 20 the arena needs more map entries than vm.max_map_count, \
+            21 maps not readable, 22 trace not writable, 23 reader process failed, \
+            24 other recording failure, 64 usage (including --reader procmap-query on \
+            a kernel without PROCMAP_QUERY).
             """
     )
 
@@ -36,8 +43,17 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Seed of the workload's random choices (random when not given).")
     var seed: UInt64?
 
-    @Option(help: "Reader strategy: chromium, pmap, cat or read:SIZE.")
+    @Option(
+        help: ArgumentHelp(
+            "How the reader process reads the maps, one of these:", discussion: ReaderStrategy.catalogHelp()))
     var reader: String = "chromium"
+
+    @Option(
+        help: """
+            Attempts per result with --reader retry-stable, 2 to 1000 (default 10): the \
+            same as --reader retry-stable:N; refused with any other reader.
+            """)
+    var maxAttempts: Int?
 
     @Option(help: "Snapshots the reader takes, back to back.")
     var snapshots: Int = RecordingConfiguration.defaultSnapshotCount
@@ -52,9 +68,9 @@ struct RecordCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        _ = try readerStrategy()
         let parsedWorkload: Workload
         do {
-            _ = try ReaderStrategy(parsing: reader)
             parsedWorkload = try Workload(parsing: workload)
         } catch {
             throw ValidationError(error.description)
@@ -65,9 +81,32 @@ struct RecordCommand: ParsableCommand {
         guard snapshots >= 1 else { throw ValidationError("--snapshots must be at least 1") }
     }
 
+    /// --reader, with --max-attempts folded in.
+    func readerStrategy() throws -> ReaderStrategy {
+        let strategy: ReaderStrategy
+        do {
+            strategy = try ReaderStrategy(parsing: reader)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        guard let maxAttempts else { return strategy }
+        guard case .retryStable(let attemptsFromName) = strategy else {
+            throw ValidationError("--max-attempts applies only to --reader retry-stable (got --reader \(reader))")
+        }
+        let range = ReaderStrategy.maxAttemptsRange
+        guard range.contains(maxAttempts) else {
+            throw ValidationError(
+                "--max-attempts must be from \(range.lowerBound) to \(range.upperBound) (got \(maxAttempts))")
+        }
+        if reader.contains(":") && attemptsFromName != maxAttempts {
+            throw ValidationError("--reader \(reader) and --max-attempts \(maxAttempts) disagree; give the limit once")
+        }
+        return .retryStable(maxAttempts: maxAttempts)
+    }
+
     func run() throws {
+        let strategy = try readerStrategy()
         let summary = try reportingFailures {
-            let strategy = try ReaderStrategy(parsing: reader)
             let configuration = RecordingConfiguration(
                 workload: try Workload(parsing: workload), pageCount: pages, noReserve: !noNoreserve,
                 seed: seed ?? RecordingConfiguration.randomSeed(), reader: strategy, snapshotCount: snapshots,

@@ -136,3 +136,103 @@ private final class ScratchMapping {
         }
     }
 }
+
+/// The help line of `name` in `help`: a line that starts (after spaces) with it.
+private func helpLine(_ name: String, in help: String) -> String? {
+    help.split(separator: "\n").map(String.init).first { line in
+        line.drop(while: { $0 == " " }).hasPrefix(name + " ")
+    }
+}
+
+@Suite(.serialized) struct RecordOptionsAndHelp {
+    @Test func everyCatalogSpellingParses() throws {
+        #expect(ReaderStrategy.names.count == ReaderStrategy.catalog.count)
+        for spelling in ReaderStrategy.names {
+            let example = spelling.replacingPlaceholders()
+            #expect(throws: Never.self, "\(spelling) as \(example)") { try ReaderStrategy(parsing: example) }
+        }
+    }
+
+    @Test func catalogHelpHasOneEntryPerStrategyWithinTheWidth() {
+        let help = ReaderStrategy.catalogHelp()
+        for line in help.split(separator: "\n") { #expect(line.count <= 70, "\(line)") }
+        for name in ReaderStrategy.names { #expect(helpLine(name, in: help) != nil, "\(name)") }
+    }
+
+    @Test func recordHelpTeachesEveryReaderAndWorkload() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let record = try runMapsrace(["record", "--help"], in: directory)
+        #expect(record.exitCode == 0)
+        for name in ReaderStrategy.names {
+            let line = try #require(helpLine(name, in: record.standardOutput), "record --help lacks \(name)")
+            #expect(line.count > name.count + 20, "\(name) is listed without saying what it does")
+        }
+        for workload in Workload.allCases {
+            let line = try #require(
+                helpLine(workload.rawValue, in: record.standardOutput), "record --help lacks \(workload)")
+            #expect(line.count > workload.rawValue.count + 20, "\(workload) is listed without saying what it does")
+        }
+        #expect(record.standardOutput.contains("--max-attempts"))
+        let reader = try runMapsrace(["_reader", "--help"], in: directory)
+        #expect(reader.exitCode == 0)
+        for name in ReaderStrategy.names {
+            #expect(helpLine(name, in: reader.standardOutput) != nil, "_reader --help lacks \(name)")
+        }
+    }
+
+    @Test(arguments: [
+        (["--reader", "chromium", "--max-attempts", "3"], "--max-attempts applies only to --reader retry-stable"),
+        (["--reader", "retry-stable", "--max-attempts", "1"], "--max-attempts must be from 2 to 1000 (got 1)"),
+        (["--reader", "retry-stable", "--max-attempts", "1001"], "--max-attempts must be from 2 to 1000 (got 1001)"),
+        (["--reader", "retry-stable:4", "--max-attempts", "3"], "disagree"),
+    ])
+    func maxAttemptsIsValidated(_ arguments: [String], _ message: String) throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let run = try runMapsrace(["record", "--pages", "64", "--snapshots", "1", "-o", "t.mrtrace"] + arguments, in: directory)
+        #expect(run.exitCode == 64)
+        #expect(run.standardError.contains(message), "\(run.standardError)")
+        #expect(access(directory + "/t.mrtrace", F_OK) != 0)
+    }
+
+    @Test func maxAttemptsLimitsEveryResult() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(directory) }
+        let attempts = 3
+        let run = try runMapsrace(
+            [
+                "record", "--reader", "retry-stable", "--max-attempts", "\(attempts)", "--pages", "2000",
+                "--snapshots", "4", "--seed", "5", "-o", "t.mrtrace",
+            ], in: directory)
+        try #require(run.exitCode == 0, "\(run.standardError)")
+        let trace = try LoadedTrace(path: directory + "/t.mrtrace")
+        #expect(trace.header?.readerParameters[parameter: "max_attempts"] == "\(attempts)")
+        var attemptsInGroup = 0
+        var results = 0
+        for end in trace.snapshotEnds {
+            attemptsInGroup += 1
+            #expect(attemptsInGroup <= attempts)
+            if end.flags.contains(.accepted) || attemptsInGroup == attempts {
+                results += 1
+                attemptsInGroup = 0
+            }
+        }
+        #expect(results == 4)
+        #expect(attemptsInGroup == 0)
+    }
+}
+
+extension String {
+    /// A parseable example of a catalog spelling: `read:SIZE` as
+    /// `read:4096`, `retry-stable[:N]` as `retry-stable:5`.
+    fileprivate func replacingPlaceholders() -> String {
+        var text = self
+        if let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]") {
+            text.replaceSubrange(open...close, with: text[text.index(after: open)..<close])
+        }
+        if text.hasSuffix(":SIZE") { text = String(text.dropLast(4)) + "4096" }
+        if text.hasSuffix(":N") { text = String(text.dropLast(1)) + "5" }
+        return text
+    }
+}
