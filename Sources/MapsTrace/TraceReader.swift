@@ -313,15 +313,16 @@ public final class TraceReader {
         }
 
         // The two kinds that make up nearly every trace are decoded here, in
-        // line; the rest out of line, which keeps this function small enough
-        // for the compiler to inline their decoders.
+        // line; the rest out of line, to keep the hot path short.
         switch known {
         case .mutation:
+            let mutation = try payload.mutation()
             recordsRead += 1
-            return .mutation(try payload.mutation())
+            return .mutation(mutation)
         case .readChunk:
+            let chunk = try payload.readChunk(limits: limits)
             recordsRead += 1
-            return .readChunk(try payload.readChunk(limits: limits))
+            return .readChunk(chunk)
         default:
             let view = try decodeOtherRecord(known, &payload)
             // A quiescent maps text counts as one record, when its last fragment arrives.
@@ -331,6 +332,8 @@ public final class TraceReader {
         }
     }
 
+    /// Decodes any record (the hot kinds too, so that the switch stays
+    /// exhaustive); called for all but mutations and read chunks.
     @inline(never)
     private func decodeOtherRecord(_ known: RecordKind, _ payload: inout PayloadCursor) throws(TraceError) -> TraceRecordView {
         switch known {

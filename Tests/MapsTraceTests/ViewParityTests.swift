@@ -169,6 +169,7 @@ private func readViews(_ bytes: [UInt8], limits: TraceLimits = .standard) -> Rea
                 damaged[position] ^= mask
                 let owned = readOwned(damaged)
                 #expect(readViews(damaged) == owned, "byte \(position) ^ \(mask)")
+                #expect(owned.recordsRead == owned.records.count, "byte \(position) ^ \(mask)")
                 if owned.error != nil { failures += 1 }
             }
         }
@@ -237,6 +238,8 @@ private func readViews(_ bytes: [UInt8], limits: TraceLimits = .standard) -> Rea
             let owned = readOwned(trace)
             let viewed = readViews(trace)
             #expect(viewed == owned, "\(forged.name)")
+            // Only what was handed out counts, also when a record then fails.
+            #expect(owned.recordsRead == owned.records.count, "\(forged.name)")
             switch forged.name {
             case "skippable kind 0x41":
                 #expect(owned.error == nil)
