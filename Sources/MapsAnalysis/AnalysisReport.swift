@@ -130,6 +130,13 @@ public struct SnapshotAnalysis: Codable, Sendable, Equatable {
     public var afterMutatorFinished: Bool
     /// The reader reached end of file.
     public var complete: Bool
+    /// One attempt of a `retry-stable` reader, and whether it was the one
+    /// accepted (identical to the attempt before it).
+    public var retryAttempt: Bool = false
+    public var accepted: Bool = false
+    /// How long the reader held the target stopped for this snapshot
+    /// (`frozen` reader), ns; nil for readers that do not stop it.
+    public var pauseNs: UInt64? = nil
     /// States possible while the snapshot was read (first read's begin to
     /// last read's end).
     public var stateLo: Int
@@ -154,6 +161,9 @@ public struct SnapshotAnalysis: Codable, Sendable, Equatable {
         case epochList = "epoch_list"
         case afterMutatorFinished = "after_mutator_finished"
         case complete
+        case retryAttempt = "retry_attempt"
+        case accepted
+        case pauseNs = "pause_ns"
         case stateLo = "state_lo"
         case stateHi = "state_hi"
         case durationNs = "duration_ns"

@@ -69,7 +69,8 @@ public struct TraceAnalysis {
         }
         var snapshots: [SnapshotAnalysis] = []
         try context.forEachSnapshot(only: only) { (snapshot) throws(AnalysisError) in
-            let verdict = analyzer.analyze(snapshot)
+            var verdict = analyzer.analyze(snapshot)
+            verdict.analysis.pauseNs = context.pauses[snapshot.index]?.pauseNs
             snapshots.append(verdict.analysis)
             each?(verdict)
         }

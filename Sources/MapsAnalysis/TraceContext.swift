@@ -94,6 +94,9 @@ public struct TraceContext: Sendable {
     public var completion: TraceCompletion
     /// Snapshot indexes in file order.
     public var snapshotIndexes: [Int]
+    /// How long the reader held the target stopped, by snapshot index
+    /// (`frozen` reader only).
+    public var pauses: [Int: ReaderPause] = [:]
 
     public static func load(_ source: TraceSource) throws(AnalysisError) -> TraceContext {
         let reader = try source.makeReader()
@@ -104,6 +107,7 @@ public struct TraceContext: Sendable {
         var final: QuiescentMaps?
         var trailer: TraceTrailer?
         var snapshots: [Int] = []
+        var pauses: [Int: ReaderPause] = [:]
         var texts = QuiescentTextAssembler()
         do {
             // Borrowed views: the chunk bytes, which this pass does not need,
@@ -118,6 +122,7 @@ public struct TraceContext: Sendable {
                     if value.role == .initial { initial = value } else { final = value }
                 case .snapshotBegin(let value): snapshots.append(Int(value.index))
                 case .trailer(let value): trailer = value
+                case .pause(let value): pauses[Int(value.snapshot)] = value
                 case .snapshotEnd, .readChunk: break
                 }
             }
@@ -130,7 +135,7 @@ public struct TraceContext: Sendable {
         return TraceContext(
             source: source, header: header, arena: arena, mutations: mutations,
             initialMaps: initial, finalMaps: final, trailer: trailer,
-            completion: reader.completion, snapshotIndexes: snapshots)
+            completion: reader.completion, snapshotIndexes: snapshots, pauses: pauses)
     }
 
     /// Streams the snapshots in file order, one at a time (only one

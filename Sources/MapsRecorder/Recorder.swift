@@ -58,6 +58,16 @@ private final class Recording {
         case .failure(let failure): throw .mapsNotReadable(path: QuiescentBuffer.path, errno: failure.code)
         }
         if let unusable = configuration.reader.unusableReason(pid: getpid()) { throw unusable }
+        // smaps is measured as it is now (about 800 bytes per mapping where
+        // maps has about 60), to size the reader's buffer for it.
+        var currentSmapsBytes: Int?
+        if configuration.reader.procfsFileName == "smaps" {
+            let path = "/proc/self/smaps"
+            switch readWholeFile(path) {
+            case .success(let bytes): currentSmapsBytes = bytes.count
+            case .failure(let failure): throw .mapsNotReadable(path: path, errno: failure.code)
+            }
+        }
         let currentEntries = currentMaps.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
         let arenaEntries = configuration.workload.maximumArenaLines(pageCount: pageCount) + 2
         let neededEntries = currentEntries + arenaEntries + Self.preallocationMapEntries
@@ -82,15 +92,27 @@ private final class Recording {
         let quiescentCapacity = currentMaps.count + (pageCount + 2) * Self.arenaLineBytes + (64 << 10)
         let initialMaps = try QuiescentBuffer(capacity: quiescentCapacity)
         let finalMaps = try QuiescentBuffer(capacity: quiescentCapacity)
-        // Every snapshot is about one maps text long (a torn one repeats or
-        // drops a few lines); the estimate already counts 64 bytes for each
-        // ~49-byte arena line, so a quarter more is plenty.
-        let readerBytes = min(
-            quiescentCapacity * configuration.snapshotCount / 4 * 5, ReaderProcessConfiguration.maximumByteCapacity)
+        // Every snapshot is about one text of the file the reader reads (a
+        // torn one repeats or drops a few lines): for maps the quiescent
+        // estimate, which counts 64 bytes for each ~49-byte arena line; for
+        // smaps the current smaps plus the arena's lines at the current
+        // average entry size.
+        let snapshotBytes: Int
+        if let currentSmapsBytes {
+            let bytesPerEntry = (currentSmapsBytes + currentEntries - 1) / max(currentEntries, 1)
+            snapshotBytes = currentSmapsBytes + arenaEntries * bytesPerEntry + (64 << 10)
+        } else {
+            snapshotBytes = quiescentCapacity
+        }
+        let readerBuffer = Self.testReaderBuffer()
+            ?? configuration.reader.bufferPlan(
+                snapshotBytes: snapshotBytes, snapshots: configuration.snapshotCount,
+                limit: ReaderProcessConfiguration.maximumByteCapacity)
         let reader = try ReaderSpawn(executable: configuration.readerExecutable) { logFD, readyFD in
             ReaderProcessConfiguration(
                 targetPID: getpid(), strategy: configuration.reader, snapshotCount: configuration.snapshotCount,
-                logFD: logFD, readyFD: readyFD, byteCapacity: readerBytes)
+                logFD: logFD, readyFD: readyFD, byteCapacity: readerBuffer.capacityBytes,
+                populatedBytes: readerBuffer.populatedBytes)
         }
 
         // 3. The arena and the setup mutations.
@@ -173,7 +195,20 @@ private final class Recording {
             logMutations: configuration.logMutations, mutations: UInt64(mutator.issued),
             snapshots: UInt64(readerLog.snapshots.count), reads: UInt64(readerLog.readCount),
             bytesRead: UInt64(readerLog.bytesRead), mutatorLoopNs: loopEnd - loopBegin,
-            interrupted: interruptSignal != 0, signal: interruptSignal)
+            interrupted: interruptSignal != 0, signal: interruptSignal,
+            bufferFullSnapshots: UInt64(readerLog.snapshots.count { $0.end.flags.contains(.bufferFull) }),
+            readerBufferBytes: UInt64(readerBuffer.capacityBytes))
+    }
+
+    /// `MAPSRACE_TEST_READER_BUFFER_BYTES=N`: a reader buffer of N bytes (at
+    /// least `minimumByteCapacity`), all of it faulted in, instead of the plan.
+    private static func testReaderBuffer() -> ReaderBufferPlan? {
+        guard let text = getenv(ReaderProcessConfiguration.testBufferBytesVariable),
+            let bytes = Int(String(cString: text)), bytes > 0
+        else { return nil }
+        let capacity = min(
+            max(bytes, ReaderProcessConfiguration.minimumByteCapacity), ReaderProcessConfiguration.maximumByteCapacity)
+        return ReaderBufferPlan(capacityBytes: capacity, populatedBytes: capacity)
     }
 
     /// Header, arena, initial maps, mutations, snapshots, final maps, trailer.
@@ -214,6 +249,11 @@ private final class Recording {
                 var end = snapshot.end
                 if snapshot.begin.tBegin > lastMutationEnd { end.flags.insert(.afterMutatorFinished) }
                 try writer.append(.snapshotEnd(end))
+                if let pause = snapshot.pause {
+                    try writer.append(.pause(ReaderPause(
+                        snapshot: end.index, tRequested: pause.tInterruptRequested,
+                        tStopped: pause.tStoppedConfirmed, tResumed: pause.tResumed)))
+                }
             }
             if let final {
                 try writer.append(

@@ -278,6 +278,14 @@ extension PayloadCursor {
             returned: returned, errno: errno, tBegin: tBegin, tEnd: tEnd, bytes: bytes)
     }
 
+    mutating func pause() throws(TraceError) -> ReaderPause {
+        let snapshot = try uint32("snapshot index")
+        let requested = try time()
+        let stopped = try time(after: requested)
+        let resumed = try time(after: stopped)
+        return ReaderPause(snapshot: snapshot, tRequested: requested, tStopped: stopped, tResumed: resumed)
+    }
+
     mutating func trailer() throws(TraceError) -> TraceTrailer {
         let mutations = try leb()
         let snapshots = try leb()

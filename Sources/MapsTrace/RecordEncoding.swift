@@ -18,6 +18,7 @@ enum RecordKind: UInt8 {
     case readChunk = 6
     case quiescentFragment = 7
     case trailer = 8
+    case pause = 9
 
     static let firstSkippableKind: UInt8 = 0x40
 }
@@ -35,6 +36,7 @@ func recordKindName(_ kind: UInt8) -> String {
     case .readChunk: "read-chunk"
     case .quiescentFragment: "quiescent-maps-fragment"
     case .trailer: "trailer"
+    case .pause: "pause"
     case nil: "kind-\(kind)"
     }
 }
@@ -211,6 +213,12 @@ struct RecordEncoder {
         time(s.tEnd, into: &payload)
         payload.appendLEB(UInt64(s.flags.rawValue))
         payload.appendZigZag(Int64(s.errno))
+    }
+
+    func encodePause(_ p: ReaderPause, into payload: inout ByteBuffer) {
+        payload.appendLEB(UInt64(p.snapshot))
+        span(p.tRequested, p.tStopped, into: &payload)
+        payload.appendLEB(p.tResumed &- p.tStopped)
     }
 
     func encodeReadChunk(_ c: ReadChunk, into payload: inout ByteBuffer) {

@@ -285,6 +285,29 @@ public struct QuiescentMaps: Sendable, Equatable {
     }
 }
 
+/// How long a reader that stops its target (`frozen`) held it stopped for
+/// one snapshot: from asking every thread to stop, to all confirmed
+/// stopped, to resumed. Follows the snapshot's end record.
+public struct ReaderPause: Sendable, Equatable {
+    public var snapshot: UInt32
+    /// CLOCK_MONOTONIC right before the first stop request.
+    public var tRequested: UInt64
+    /// CLOCK_MONOTONIC once every thread of the target was seen stopped.
+    public var tStopped: UInt64
+    /// CLOCK_MONOTONIC right after the target was resumed.
+    public var tResumed: UInt64
+
+    public init(snapshot: UInt32, tRequested: UInt64, tStopped: UInt64, tResumed: UInt64) {
+        self.snapshot = snapshot
+        self.tRequested = tRequested
+        self.tStopped = tStopped
+        self.tResumed = tResumed
+    }
+
+    /// How long the target could not run, ns.
+    public var pauseNs: UInt64 { tResumed >= tRequested ? tResumed - tRequested : 0 }
+}
+
 /// The last record of a complete trace.
 public struct TraceTrailer: Sendable, Equatable {
     public var mutations: UInt64
@@ -322,6 +345,7 @@ public enum TraceRecord: Sendable, Equatable {
     case snapshotEnd(SnapshotEnd)
     case readChunk(ReadChunk)
     case quiescentMaps(QuiescentMaps)
+    case pause(ReaderPause)
     case trailer(TraceTrailer)
 }
 

@@ -124,6 +124,8 @@ public final class TraceReader {
                 return .readChunk(chunk.record)
             case .quiescentFragment(let fragment):
                 if let maps = assembler.add(fragment) { return .quiescentMaps(maps) }
+            case .pause(let pause):
+                return .pause(pause)
             case .trailer(let trailer):
                 return .trailer(trailer)
             }
@@ -363,6 +365,8 @@ public final class TraceReader {
             headerSeen = true
             originNs = decoded.originNs
             return .header
+        case .pause:
+            return .pause(try payload.pause())
         case .trailer:
             let trailer = try payload.trailer()
             trailerSeen = true

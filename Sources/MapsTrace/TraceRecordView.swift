@@ -73,6 +73,7 @@ public enum TraceRecordView {
     case snapshotEnd(SnapshotEnd)
     case readChunk(ReadChunkView)
     case quiescentFragment(QuiescentFragmentView)
+    case pause(ReaderPause)
     case trailer(TraceTrailer)
 }
 

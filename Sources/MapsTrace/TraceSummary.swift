@@ -14,6 +14,8 @@ public struct TraceSummary: Sendable, Equatable {
     public var snapshotEnds = 0
     public var readChunks = 0
     public var quiescentMaps = 0
+    /// Reader pauses (the `frozen` reader stops its target once a snapshot).
+    public var pauses = 0
     /// Records of unknown kinds >= 0x40 that were skipped.
     public var unknownRecords = 0
     /// Sum of the bytes the read chunks returned.
@@ -81,6 +83,9 @@ public struct TraceSummary: Sendable, Equatable {
                     summary.quiescentMaps += 1
                     summary.observe(fragment.tBegin, fragment.tEnd)
                 }
+            case .pause(let pause):
+                summary.pauses += 1
+                summary.observe(pause.tRequested, pause.tResumed)
             case .trailer(let trailer):
                 summary.trailer = trailer
                 summary.observe(trailer.mutatorLoopBegin, trailer.mutatorLoopEnd)
@@ -116,6 +121,9 @@ public struct TraceSummary: Sendable, Equatable {
         case .quiescentMaps(let maps):
             quiescentMaps += 1
             observe(maps.tBegin, maps.tEnd)
+        case .pause(let pause):
+            pauses += 1
+            observe(pause.tRequested, pause.tResumed)
         case .trailer(let trailer):
             self.trailer = trailer
             observe(trailer.mutatorLoopBegin, trailer.mutatorLoopEnd)

@@ -122,6 +122,10 @@ public final class TraceWriter {
                 offset += length
                 try appendPayload(kind: .quiescentFragment, completesRecord: offset == maps.text.count)
             } while offset < maps.text.count
+        case .pause(let pause):
+            payload.removeAll()
+            encoder.encodePause(pause, into: &payload)
+            try appendPayload(kind: .pause)
         case .trailer(let trailer):
             payload.removeAll()
             encoder.encodeTrailer(trailer, into: &payload)
@@ -206,6 +210,7 @@ public final class TraceWriter {
         case .snapshotEnd: RecordKind.snapshotEnd.rawValue
         case .readChunk: RecordKind.readChunk.rawValue
         case .quiescentMaps: RecordKind.quiescentFragment.rawValue
+        case .pause: RecordKind.pause.rawValue
         case .trailer: RecordKind.trailer.rawValue
         }
     }

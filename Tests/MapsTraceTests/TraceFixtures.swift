@@ -72,6 +72,10 @@ enum TraceFixtures {
                     snapshot: index, sequence: 0, bytes: mapsText(bytes: chunkBytes, seed: Int(sequence)), at: t + 10)))
                 records.append(.readChunk(chunk(snapshot: index, sequence: 1, bytes: [], at: t + 20)))
                 records.append(.snapshotEnd(SnapshotEnd(index: index, tEnd: t + 30, flags: [.reachedEOF])))
+                if index % 2 == 1 {
+                    // A frozen reader's pause around this snapshot.
+                    records.append(.pause(ReaderPause(snapshot: index, tRequested: t - 5, tStopped: t - 1, tResumed: t + 35)))
+                }
             }
         }
         records.append(.quiescentMaps(QuiescentMaps(
