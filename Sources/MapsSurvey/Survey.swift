@@ -137,19 +137,14 @@ public struct Survey {
         let maxAttempts = analysis.context.header.readerParameters[parameter: "max_attempts"].flatMap { Int($0) }
         return AnalysedRecording(
             repetition: repetition, trace: trace, seed: seed, report: report, snapshotFlags: flags,
-            maxAttempts: maxAttempts, targetPausesNs: try targetPauses(inTrace: trace))
+            maxAttempts: maxAttempts,
+            targetPausesNs: analysis.context.pauses.sorted { $0.key < $1.key }.map(\.value.pauseNs))
     }
 }
 
 enum RecordingOutcome {
     case analysed(AnalysedRecording)
     case failed(FailedRecording)
-}
-
-/// How long the target was stopped for each snapshot. The trace format has
-/// no pause record yet, so no reader stops its target and there is none.
-func targetPauses(inTrace path: String) throws(AnalysisError) -> [UInt64] {
-    []
 }
 
 /// Creates the directory, or accepts an existing empty one, so that a
