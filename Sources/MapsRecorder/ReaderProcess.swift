@@ -18,23 +18,38 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
     /// Inherited pipe end: one byte is written right before the first open.
     public var readyFD: Int32
     /// Size of the byte buffer every returned byte is stored in, as the
-    /// recorder estimates it for one maps text per snapshot
-    /// (`effectiveByteCapacity` is what the reader allocates).
+    /// recorder plans it for the strategy (`ReaderStrategy.bufferPlan`);
+    /// `effectiveByteCapacity` is what the reader maps, with MAP_NORESERVE.
     public var byteCapacity: Int
+    /// How much of the byte buffer is faulted in before the first snapshot:
+    /// what the recording is expected to use (the rest costs nothing unless
+    /// it is reached).
+    public var populatedBytes: Int
 
     /// Test-only environment variable: milliseconds the reader waits between
     /// telling the recorder it is ready and its first snapshot, so that a
     /// test gets snapshots no mutation overlaps (the mutator's loop is over).
     static let testStartDelayVariable = "MAPSRACE_TEST_READER_DELAY_MS"
 
-    /// The largest byte buffer a reader allocates (it is touched up front).
-    public static let maximumByteCapacity = 512 << 20
+    /// Test-only environment variable of `record`: the reader's byte buffer
+    /// in bytes, instead of the planned size, so that a test can fill it.
+    public static let testBufferBytesVariable = "MAPSRACE_TEST_READER_BUFFER_BYTES"
+
+    /// The largest byte buffer a reader maps: a quarter of the machine's
+    /// memory, at most 4 GiB (at least 64 MiB). A recording that needs more
+    /// ends with a bufferFull snapshot, which `record` reports.
+    public static var maximumByteCapacity: Int {
+        min(max(physicalMemoryBytes / 4, 64 << 20), 4 << 30)
+    }
+    /// The smallest byte buffer a reader maps.
+    public static let minimumByteCapacity = 64 << 10
     /// The largest chunk table (entries) a reader allocates.
     public static let maximumChunkCapacity = 2 << 20
 
+    /// `populatedBytes` defaults to the whole buffer.
     public init(
         targetPID: Int32, strategy: ReaderStrategy, snapshotCount: Int, logFD: Int32, readyFD: Int32,
-        byteCapacity: Int
+        byteCapacity: Int, populatedBytes: Int? = nil
     ) {
         self.targetPID = targetPID
         self.strategy = strategy
@@ -42,6 +57,7 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
         self.logFD = logFD
         self.readyFD = readyFD
         self.byteCapacity = byteCapacity
+        self.populatedBytes = populatedBytes ?? byteCapacity
     }
 
     /// The command-line arguments of `_reader` that describe this configuration.
@@ -49,6 +65,7 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
         [
             "--pid", "\(targetPID)", "--reader", strategy.exactSpelling, "--snapshots", "\(snapshotCount)",
             "--log-fd", "\(logFD)", "--ready-fd", "\(readyFD)", "--buffer-bytes", "\(byteCapacity)",
+            "--populate-bytes", "\(populatedBytes)",
         ]
     }
 
@@ -57,7 +74,13 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
     /// snapshot (maps is generated a page at a time and seq_file fills the
     /// user buffer), plus the end-of-file read of each snapshot.
     /// A `procmap-query` chunk is one rendered line, at least 41 bytes.
-    var chunkCapacity: Int {
+    var chunkCapacity: Int { chunkEntries(forBytes: effectiveByteCapacity) }
+
+    /// The part of the chunk table faulted in up front, in the same
+    /// proportion as the byte buffer.
+    var populatedChunkCount: Int { min(chunkEntries(forBytes: effectivePopulatedBytes), chunkCapacity) }
+
+    private func chunkEntries(forBytes byteCount: Int) -> Int {
         let smallestReturn: Int
         switch strategy {
         case .chromium, .pmap, .smaps, .retryStable: smallestReturn = min(ReaderStrategy.procfsStdioBufferBytes, 512)
@@ -65,7 +88,7 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
         case .frozen: smallestReturn = 512
         case .procmapQuery: smallestReturn = ProcmapQueryWalk.shortestLineBytes
         }
-        let estimate = effectiveByteCapacity / smallestReturn + 2 * snapshotCapacity + 16
+        let estimate = byteCount / smallestReturn + 2 * snapshotCapacity + 16
         return min(estimate, Self.maximumChunkCapacity)
     }
 
@@ -75,23 +98,15 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
         return snapshotCount
     }
 
-    /// How many times the recorder's one-maps-per-snapshot estimate the
-    /// strategy may need: every attempt of `retry-stable`; smaps prints about
-    /// 15 lines per mapping where maps prints one.
-    var byteCapacityScale: Int {
-        switch strategy {
-        case .retryStable(let attempts): attempts
-        case .smaps: 16
-        default: 1
-        }
+    /// The byte buffer the reader maps: `byteCapacity` within
+    /// `minimumByteCapacity...maximumByteCapacity` (a recording that needs
+    /// more ends with bufferFull).
+    var effectiveByteCapacity: Int {
+        min(max(byteCapacity, Self.minimumByteCapacity), Self.maximumByteCapacity)
     }
 
-    /// The byte buffer the reader allocates (at least 1 MiB, at most
-    /// `maximumByteCapacity`: a longer recording ends with bufferFull).
-    var effectiveByteCapacity: Int {
-        let (scaled, overflow) = max(byteCapacity, 1 << 20).multipliedReportingOverflow(by: byteCapacityScale)
-        return overflow ? Self.maximumByteCapacity : min(scaled, Self.maximumByteCapacity)
-    }
+    /// The part of the byte buffer faulted in before the first snapshot.
+    var effectivePopulatedBytes: Int { min(max(populatedBytes, 0), effectiveByteCapacity) }
 }
 
 /// The reader process's main: reads the maps `snapshotCount` times back to
@@ -166,11 +181,15 @@ private final class MapsReader {
         self.configuration = configuration
         path = ContiguousArray("/proc/\(configuration.targetPID)/\(configuration.strategy.procfsFileName)".utf8CString)
         let byteCapacity = configuration.effectiveByteCapacity
-        byteRegion = try PreallocatedRegion(byteCount: byteCapacity, purpose: "the reader's byte buffer")
+        byteRegion = try PreallocatedRegion(
+            byteCount: byteCapacity, populatedBytes: configuration.effectivePopulatedBytes,
+            purpose: "the reader's byte buffer")
         bytes = byteRegion.bytes
         let chunkCapacity = configuration.chunkCapacity
         chunkRegion = try PreallocatedRegion(
-            byteCount: chunkCapacity * MemoryLayout<ReaderChunkEntry>.stride, purpose: "the reader's chunk table")
+            byteCount: chunkCapacity * MemoryLayout<ReaderChunkEntry>.stride,
+            populatedBytes: configuration.populatedChunkCount * MemoryLayout<ReaderChunkEntry>.stride,
+            purpose: "the reader's chunk table")
         chunks = UnsafeMutableBufferPointer(
             rebasing: chunkRegion.bytes.bindMemory(to: ReaderChunkEntry.self)[0..<chunkCapacity])
         let snapshotCapacity = configuration.snapshotCapacity

@@ -229,3 +229,64 @@ extension ReaderStrategy {
             ReaderStrategy.procmapQuery.description, reason: message + "; choose another --reader")
     }
 }
+
+// MARK: - The reader's byte buffer
+
+/// How large the reader's byte buffer is (`capacityBytes`, mapped with
+/// MAP_NORESERVE) and how much of it is faulted in before the first snapshot
+/// (`populatedBytes`: what the recording is expected to use). Bytes past
+/// the populated part cost memory only if a recording reaches them.
+public struct ReaderBufferPlan: Sendable, Equatable {
+    public var capacityBytes: Int
+    public var populatedBytes: Int
+
+    public init(capacityBytes: Int, populatedBytes: Int) {
+        self.capacityBytes = capacityBytes
+        self.populatedBytes = min(populatedBytes, capacityBytes)
+    }
+
+    /// The smallest buffer the recorder plans (a few snapshots of a tiny arena).
+    public static let minimumCapacityBytes = 1 << 20
+}
+
+extension ReaderStrategy {
+    /// The most bytes one read(2) may ask for: the reader refuses a read
+    /// (bufferFull) unless the buffer has that much room left.
+    var largestRequestBytes: Int {
+        switch self {
+        case .read(let bytes): bytes
+        case .chromium, .smaps, .retryStable: Self.chromiumNextChunkBytes
+        case .pmap: Self.procfsStdioBufferBytes
+        case .frozen: Self.frozenRequestBytes
+        // One rendered line: fixed fields, a name of up to PATH_MAX, the newline.
+        case .procmapQuery: 96 + ProcmapQueryWalk.nameRoom + 1
+        }
+    }
+
+    /// Snapshots the reader is expected to take per result, and at most:
+    /// `retry-stable` needs two attempts that agree and may take `maxAttempts`.
+    var attemptsPerResult: (expected: Int, most: Int) {
+        if case .retryStable(let attempts) = self { return (2, attempts) }
+        return (1, 1)
+    }
+
+    /// The byte buffer for `snapshots` results of about `snapshotBytes`
+    /// each (the text of the file this strategy reads, `procfsFileName`),
+    /// within `limit`: the expected use with a quarter more for torn
+    /// snapshots is faulted in; the capacity covers every attempt
+    /// `retry-stable` may make, and twice the expected use for the others
+    /// (an estimate from before the experiment may be short).
+    public func bufferPlan(snapshotBytes: Int, snapshots: Int, limit: Int) -> ReaderBufferPlan {
+        func bytes(attempts: Int) -> Int {
+            let (perResult, o1) = snapshotBytes.multipliedReportingOverflow(by: attempts)
+            let (total, o2) = perResult.multipliedReportingOverflow(by: max(snapshots, 1))
+            guard !o1, !o2, total <= Int.max / 2 else { return Int.max / 2 }
+            return total / 4 * 5 + largestRequestBytes
+        }
+        let attempts = attemptsPerResult
+        let expected = bytes(attempts: attempts.expected)
+        let capacity = max(bytes(attempts: attempts.most), min(expected, Int.max / 4) * 2)
+        let bounded = min(max(capacity, ReaderBufferPlan.minimumCapacityBytes), max(limit, 1))
+        return ReaderBufferPlan(capacityBytes: bounded, populatedBytes: expected)
+    }
+}

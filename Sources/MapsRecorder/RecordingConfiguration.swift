@@ -102,19 +102,26 @@ public struct RecordingSummary: Sendable, Equatable, Codable {
     public var interrupted: Bool
     /// The signal that interrupted the recording, 0 if none.
     public var signal: Int32
+    /// Snapshots that ended because the reader's buffers were full (the
+    /// reader stops after the first, so 0 or 1): the recording has fewer
+    /// snapshots than asked for, and `record` warns.
+    public var bufferFullSnapshots: UInt64
+    /// Size of the reader's byte buffer (`ReaderStrategy.bufferPlan`).
+    public var readerBufferBytes: UInt64
 
     enum CodingKeys: String, CodingKey {
         case trace, traceBytes = "trace_bytes", kernelRelease = "kernel_release", workload, pages
         case pageSize = "page_size", seed, reader, logMutations = "log_mutations", mutations
         case snapshots, reads, bytesRead = "bytes_read", mutatorLoopNs = "mutator_loop_ns"
         case interrupted, signal
+        case bufferFullSnapshots = "buffer_full_snapshots", readerBufferBytes = "reader_buffer_bytes"
     }
 
     public init(
         trace: String?, traceBytes: UInt64?, kernelRelease: String, workload: String, pages: Int,
         pageSize: Int, seed: UInt64, reader: String, logMutations: Bool, mutations: UInt64,
         snapshots: UInt64, reads: UInt64, bytesRead: UInt64, mutatorLoopNs: UInt64,
-        interrupted: Bool, signal: Int32
+        interrupted: Bool, signal: Int32, bufferFullSnapshots: UInt64 = 0, readerBufferBytes: UInt64 = 0
     ) {
         self.trace = trace
         self.traceBytes = traceBytes
@@ -132,6 +139,8 @@ public struct RecordingSummary: Sendable, Equatable, Codable {
         self.mutatorLoopNs = mutatorLoopNs
         self.interrupted = interrupted
         self.signal = signal
+        self.bufferFullSnapshots = bufferFullSnapshots
+        self.readerBufferBytes = readerBufferBytes
     }
 
     /// Encodes every key, `trace` and `trace_bytes` as null when absent.
@@ -153,6 +162,8 @@ public struct RecordingSummary: Sendable, Equatable, Codable {
         try container.encode(mutatorLoopNs, forKey: .mutatorLoopNs)
         try container.encode(interrupted, forKey: .interrupted)
         try container.encode(signal, forKey: .signal)
+        try container.encode(bufferFullSnapshots, forKey: .bufferFullSnapshots)
+        try container.encode(readerBufferBytes, forKey: .readerBufferBytes)
     }
 
     /// The exit code `record` ends with: 0, or 128 + the signal.
@@ -200,6 +211,8 @@ extension RecordingSummary {
             (.mutatorLoopNs, "\(mutatorLoopNs)"),
             (.interrupted, "\(interrupted)"),
             (.signal, "\(signal)"),
+            (.bufferFullSnapshots, "\(bufferFullSnapshots)"),
+            (.readerBufferBytes, "\(readerBufferBytes)"),
         ]
         return "{\n" + fields.map { "  \(quoted($0.0.rawValue)): \($0.1)" }.joined(separator: ",\n") + "\n}"
     }

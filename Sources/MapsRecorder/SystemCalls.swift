@@ -115,7 +115,39 @@ final class PreallocatedRegion {
         bytes = UnsafeMutableRawBufferPointer(start: address, count: length)
     }
 
+    /// A mapping of `byteCount` bytes with MAP_NORESERVE of which only the
+    /// first `populatedBytes` are faulted in now: room that is probably never
+    /// used costs neither memory nor commit charge, and a page of it is
+    /// faulted in only if the experiment gets that far.
+    init(byteCount: Int, populatedBytes: Int, purpose: String) throws(RecordingError) {
+        let length = max(byteCount, 1)
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
+        guard let address = mmap(nil, length, PROT_READ | PROT_WRITE, flags, -1, 0), address != MAP_FAILED else {
+            throw .systemCallFailed("mmap of \(length) bytes for \(purpose)", errno: errno)
+        }
+        bytes = UnsafeMutableRawBufferPointer(start: address, count: length)
+        let populated = min(max(populatedBytes, 0), length)
+        guard populated > 0 else { return }
+        // MADV_POPULATE_WRITE (Linux 5.14+) faults the range in writable in
+        // one call; on an older kernel, one store per page does the same.
+        if madvise(address, populated, Self.madvisePopulateWrite) != 0 {
+            let page = systemPageSize
+            for offset in stride(from: 0, to: populated, by: page) {
+                address.storeBytes(of: 0, toByteOffset: offset, as: UInt8.self)
+            }
+        }
+    }
+
+    /// MADV_POPULATE_WRITE (asm-generic/mman-common.h).
+    static let madvisePopulateWrite: Int32 = 23
+
     deinit {
         munmap(bytes.baseAddress, bytes.count)
     }
+}
+
+/// Physical memory of the machine in bytes (0 if sysconf cannot tell).
+var physicalMemoryBytes: Int {
+    let pages = sysconf(Int32(_SC_PHYS_PAGES))
+    return pages > 0 ? pages * systemPageSize : 0
 }

@@ -25,14 +25,17 @@ struct ReaderProcessCommand: ParsableCommand {
     @Option(help: "Inherited descriptor that gets one byte before the first open.")
     var readyFd: Int32
 
-    @Option(help: "Bytes of the preallocated buffer for the bytes read.")
+    @Option(help: "Bytes of the buffer for the bytes read (mapped with MAP_NORESERVE).")
     var bufferBytes: Int
+
+    @Option(help: "Bytes of that buffer to fault in before the first snapshot (default: all).")
+    var populateBytes: Int?
 
     func run() throws {
         try reportingFailures {
             let configuration = ReaderProcessConfiguration(
                 targetPID: pid, strategy: try ReaderStrategy(parsing: reader), snapshotCount: snapshots,
-                logFD: logFd, readyFD: readyFd, byteCapacity: bufferBytes)
+                logFD: logFd, readyFD: readyFd, byteCapacity: bufferBytes, populatedBytes: populateBytes)
             try runReaderProcess(configuration)
         }
     }

@@ -118,10 +118,24 @@ struct RecordCommand: ParsableCommand {
         } else {
             print(Self.describe(summary))
         }
+        if let warning = Self.bufferFullWarning(summary, snapshotsAsked: snapshots) {
+            printError(warning)
+        }
         if summary.interrupted {
             printError("mapsrace: recording interrupted by signal \(summary.signal); the trace holds what was recorded")
             throw ExitCode(summary.exitCode)
         }
+    }
+
+    /// The stderr warning for a recording whose reader ran out of buffer, nil
+    /// when none did.
+    static func bufferFullWarning(_ summary: RecordingSummary, snapshotsAsked: Int) -> String? {
+        guard summary.bufferFullSnapshots > 0 else { return nil }
+        let size = summary.readerBufferBytes >= 1 << 20
+            ? "\((summary.readerBufferBytes + (1 << 19)) >> 20) MiB" : "\(summary.readerBufferBytes) bytes"
+        return "mapsrace: warning: the reader's buffer (\(size)) filled up: "
+            + "\(summary.bufferFullSnapshots) snapshot(s) ended with bufferFull and the reader stopped "
+            + "after \(summary.snapshots) of \(snapshotsAsked) snapshots; ask for fewer --snapshots or --pages"
     }
 
     /// The one-screen summary.
@@ -146,6 +160,9 @@ struct RecordCommand: ParsableCommand {
             lines.append("trace         \(trace) (\(megabytes(summary.traceBytes ?? 0)))")
         } else {
             lines.append("trace         none (--no-log)")
+        }
+        if summary.bufferFullSnapshots > 0 {
+            lines.append("buffer full   \(summary.bufferFullSnapshots) snapshot(s), reader buffer \(megabytes(summary.readerBufferBytes))")
         }
         if summary.interrupted {
             lines.append("interrupted   by signal \(summary.signal)")
