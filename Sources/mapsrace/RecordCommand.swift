@@ -135,7 +135,10 @@ struct RecordCommand: ParsableCommand {
             ? "\((summary.readerBufferBytes + (1 << 19)) >> 20) MiB" : "\(summary.readerBufferBytes) bytes"
         return "mapsrace: warning: the reader's buffer (\(size)) filled up: "
             + "\(summary.bufferFullSnapshots) snapshot(s) ended with bufferFull and the reader stopped "
-            + "after \(summary.snapshots) of \(snapshotsAsked) snapshots; ask for fewer --snapshots or --pages"
+            + (summary.reader == ReaderStrategy.retryStable(maxAttempts: 2).description
+                ? "after \(summary.snapshots) attempts (\(snapshotsAsked) results asked for)"
+                : "after \(summary.snapshots) of \(snapshotsAsked) snapshots")
+            + "; ask for fewer --snapshots or --pages"
     }
 
     /// The one-screen summary.
