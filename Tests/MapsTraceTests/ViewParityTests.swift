@@ -78,6 +78,7 @@ private func readViews(_ bytes: [UInt8], limits: TraceLimits = .standard) -> Rea
                 } else {
                     #expect(!fragment.completesText)
                 }
+            case .pause(let pause): records.append(.pause(pause))
             case .trailer(let trailer): records.append(.trailer(trailer))
             }
         }
