@@ -1,4 +1,9 @@
+// JSONEncoder without the rest of Foundation (and its ICU start-up cost).
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MapsModel
 
 /// Renders an analysis for people (summary first, then each snapshot) or as

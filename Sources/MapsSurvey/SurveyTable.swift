@@ -1,4 +1,9 @@
+// JSONEncoder without the rest of Foundation (and its ICU start-up cost).
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MapsAnalysis
 
 /// Renders a survey: an aligned table for people, a Markdown table for the
@@ -108,7 +113,7 @@ public enum SurveyTable {
         out += "| " + columns.map(\.heading).joined(separator: " | ") + " |\n"
         out += "|" + columns.map { $0.numeric ? "---:|" : "---|" }.joined() + "\n"
         for row in rows(result) {
-            out += "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+            out += "| " + row.map { $0.split(separator: "|", omittingEmptySubsequences: false).joined(separator: "\\|") }.joined(separator: " | ") + " |\n"
         }
         out += "\n" + legend + "\n\nRegenerate with `\(result.plan.regeneratingCommand)`.\n"
         if result.interrupted {
@@ -145,7 +150,17 @@ public enum SurveyTable {
 
     /// `value` with exactly `digits` decimals.
     static func fixed(_ value: Double, digits: Int) -> String {
-        String(format: "%.\(digits)f", value)
+        guard value.isFinite else { return value.description }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded()
+        guard scaled < 9e18 else { return value.description }
+        let units = UInt64(scaled)
+        let whole = units / UInt64(scale)
+        let fraction = String(units % UInt64(scale))
+        let sign = value < 0 && units > 0 ? "-" : ""
+        guard digits > 0 else { return "\(sign)\(whole)" }
+        return "\(sign)\(whole)." + String(repeating: "0", count: digits - fraction.count) + fraction
     }
 
     /// `850 µs`, `1.24 ms`, `2.50 s`.

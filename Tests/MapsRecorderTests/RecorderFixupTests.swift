@@ -3,6 +3,7 @@
 // texts, the PROCMAP_QUERY check before anything is mapped, and the reader's
 // byte buffer sized per strategy with bufferFull snapshots reported.
 
+import Foundation
 import MapsTrace
 import Testing
 
