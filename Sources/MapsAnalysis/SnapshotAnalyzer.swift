@@ -116,8 +116,8 @@ public final class SnapshotAnalyzer {
         }
         let windows = reads.map { window(of: $0) }
         let snapshotWindow: ClosedRange<Int>
-        if let first = windows.first, let last = windows.last {
-            snapshotWindow = first.lowerBound...max(first.lowerBound, last.upperBound)
+        if let low = windows.map(\.lowerBound).min(), let high = windows.map(\.upperBound).max() {
+            snapshotWindow = low...high
         } else {
             let begin = snapshot.begin?.tBegin ?? 0
             let states = clock.states(from: begin, to: snapshot.end?.tEnd ?? begin)
@@ -144,10 +144,17 @@ public final class SnapshotAnalyzer {
                 let high = min(line.end, arena.upperBound)
                 readWriteObserved += Int((high - low) / truth.pageSize)
             }
+            // The line was generated at a state of its read's window: if none
+            // of those explains it, it is a phantom. Whether the snapshot
+            // existed is another question: a line printed early is still true
+            // later if nothing touched it, so for epochs a line counts as
+            // explained by every state of the snapshot's window at which it
+            // is true (the read window lies inside it, so one sweep serves).
             let states = reads.isEmpty
                 ? StateSet()
-                : truth.explainingStates(for: line, within: windows[lineReads[index]], match: match)
-            if states.isEmpty {
+                : truth.explainingStates(for: line, within: snapshotWindow, match: match)
+            let whileRead = reads.isEmpty ? StateSet() : states.intersection(StateSet(windows[lineReads[index]]))
+            if whileRead.isEmpty {
                 anomalies.append(phantom(line: line, index: index, text: text, lineReads: lineReads, reads: reads))
             } else {
                 explained[index] = states

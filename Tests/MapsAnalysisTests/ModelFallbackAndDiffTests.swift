@@ -30,11 +30,11 @@ struct ModelFallbackAndDiffTests {
 
     @Test func diffMarksReadBoundariesAndTagsEpochs() throws {
         var trace = PlantedTrace(initial: arena)
-        trace.mutations = [(2, readWrite, 100), (0, none, 200)]
+        trace.mutations = [(2, readWrite, 100), (0, none, 200), (4, readWrite, 250)]
         let firstRead = [PlantedTrace.before, PlantedTrace.line(from: 0, to: 1, prot: readWrite),
                          PlantedTrace.line(from: 1, to: 2, prot: none)]
         let secondRead = [PlantedTrace.line(from: 2, to: 3, prot: readWrite), PlantedTrace.line(from: 3, to: 4, prot: none),
-                          PlantedTrace.line(from: 4, to: 5, prot: readOnly), PlantedTrace.line(from: 5, to: 6, prot: none),
+                          PlantedTrace.line(from: 4, to: 5, prot: readWrite), PlantedTrace.line(from: 5, to: 6, prot: none),
                           PlantedTrace.after]
         trace.snapshots = [[.init(at: 50, lines: firstRead), .init(at: 300, lines: secondRead)]]
         let path = try trace.write()
@@ -46,8 +46,8 @@ struct ModelFallbackAndDiffTests {
             verdict: try #require(verdict), reconstructed: analysis.maps(at: 0), state: 0, stateLabel: "state 0",
             origin: PlantedTrace.origin, context: 1)
         let lines = diff.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        // At state 0 page 2 was read-only; the snapshot shows it read-write,
-        // from read 1, in the second epoch.
+        // At state 0 pages 2 and 4 were read-only; the snapshot shows them
+        // read-write, from read 1, in the second epoch.
         let removed = try #require(lines.firstIndex(of: "-" + PlantedTrace.line(from: 2, to: 3, prot: readOnly)))
         let added = try #require(lines.firstIndex(of: "+" + PlantedTrace.line(from: 2, to: 3, prot: readWrite) + "    [epoch 1]"))
         #expect(removed < added)
@@ -55,7 +55,8 @@ struct ModelFallbackAndDiffTests {
         #expect(marker < added)
         #expect(lines[marker].contains("bytes \(PlantedTrace.text(firstRead).count)-"))
         #expect(lines.contains { $0.hasPrefix("@@ -") })
-        #expect(lines.filter { $0.hasPrefix("+") && !$0.hasPrefix("+++") }.count == 1)
-        #expect(lines.filter { $0.hasPrefix("-") && !$0.hasPrefix("---") }.count == 1)
+        #expect(lines.contains("+" + PlantedTrace.line(from: 4, to: 5, prot: readWrite) + "    [epoch 1]"))
+        #expect(lines.filter { $0.hasPrefix("+") && !$0.hasPrefix("+++") }.count == 2)
+        #expect(lines.filter { $0.hasPrefix("-") && !$0.hasPrefix("---") }.count == 2)
     }
 }

@@ -26,14 +26,17 @@ private func mergingTrace() -> PlantedTrace {
 struct PlantedAnomalyTests {
     @Test func tornSnapshotAcrossAReadBoundary() throws {
         var trace = mergingTrace()
+        // A third mutation makes page 4 read-write: after it, page 0's
+        // read-write line is long gone.
+        trace.mutations.append((4, readWrite, 250))
         let firstRead = [PlantedTrace.before, line(0, 1, readWrite), line(1, 2, none)]
         trace.snapshots = [
             [
                 .init(at: 50, lines: firstRead),  // state 0
-                .init(at: 300, lines: [line(2, 3, readWrite), line(3, 4, none), line(4, 5, readOnly),
-                                       line(5, 6, none), PlantedTrace.after]),  // state 2
+                .init(at: 300, lines: [line(2, 3, readWrite), line(3, 4, none), line(4, 5, readWrite),
+                                       line(5, 6, none), PlantedTrace.after]),  // state 3
             ],
-            [.init(at: 1000, lines: trace.maps(at: 2))],
+            [.init(at: 1000, lines: trace.maps(at: 3))],
         ]
         let report = try trace.analyze()
         #expect(report.modelValidated)
@@ -45,21 +48,43 @@ struct PlantedAnomalyTests {
         let anomaly = try #require(torn.anomalies.first)
         #expect(anomaly.kind == .torn)
         #expect(anomaly.boundary == Boundary(beforeRead: 0, afterRead: 1, byteOffset: textLength(firstRead), line: 4))
-        #expect(anomaly.culprits == [0, 1])
+        // The printed lines were still true at state 1 (after page 2's
+        // change); page 0's change made them stale; page 4's touched
+        // nothing printed.
+        #expect(anomaly.culprits == [1])
         #expect(anomaly.start == addressString(PlantedTrace.address(page: 0)))
-        #expect(anomaly.end == addressString(PlantedTrace.address(page: 3)))
-        #expect(torn.rwPagesObserved == 2)
+        #expect(anomaly.end == addressString(PlantedTrace.address(page: 1)))
+        // Three read-write pages: page 0 from before the second mutation,
+        // pages 2 and 4 from after the third. There were never more than 2.
+        #expect(torn.rwPagesObserved == 3)
         #expect(torn.rwPagesTruthMin == 1)
         #expect(torn.rwPagesTruthMax == 2)
         #expect(torn.noOverlap && torn.completeCoverage)
 
         let whole = report.snapshots[1]
         #expect(whole.consistent)
-        #expect(whole.explainingState == 2)
+        #expect(whole.explainingState == 3)
         #expect(whole.anomalies.isEmpty)
         #expect(report.totals.torn == 1)
         #expect(report.totals.raceAnomalies == 1)
         #expect(report.consistentSnapshots == 1)
+    }
+
+    @Test func readsFromDifferentStatesCanStillShowOneThatExisted() throws {
+        var trace = mergingTrace()
+        // Read 0 at state 0, read 1 at state 1: the mutation between them
+        // touched only page 2, not yet printed, so the snapshot is exactly
+        // state 1, which existed.
+        trace.snapshots = [[
+            .init(at: 50, lines: [PlantedTrace.before, line(0, 1, readWrite), line(1, 2, none)]),
+            .init(at: 150, lines: [line(2, 3, readWrite), line(3, 4, none), line(4, 5, readOnly),
+                                   line(5, 6, none), PlantedTrace.after]),
+        ]]
+        let report = try trace.analyze()
+        let snapshot = report.snapshots[0]
+        #expect(snapshot.consistent)
+        #expect(snapshot.explainingState == 1)
+        #expect(snapshot.anomalies.isEmpty)
     }
 
     @Test func mergeBetweenReadsDuplicatesARange() throws {
@@ -133,23 +158,23 @@ struct PlantedAnomalyTests {
 
     @Test func breakMovesToTheReadBoundaryWhenItCan() throws {
         var trace = mergingTrace()
-        // Read 1 spans states 0 and 1. Its first line (page 1, none) is true
-        // in both, so greedy alone would break after it, inside read 1; the
+        trace.mutations.append((4, readWrite, 250))
+        // Read 1's first line (page 3, none) is true at every state, so
+        // greedy alone would break only at page 4's line, inside read 1; the
         // break belongs at the read boundary before it.
-        let firstRead = [PlantedTrace.before, line(0, 1, readWrite)]
+        let firstRead = [PlantedTrace.before, line(0, 1, readWrite), line(1, 2, none), line(2, 3, readOnly)]
         trace.snapshots = [[
             .init(at: 50, lines: firstRead),
-            .init(at: 60, duration: 90, lines: [line(1, 2, none), line(2, 3, readWrite), line(3, 4, none),
-                                                line(4, 5, readOnly), line(5, 6, none), PlantedTrace.after]),
+            .init(at: 300, lines: [line(3, 4, none), line(4, 5, readWrite), line(5, 6, none), PlantedTrace.after]),
         ]]
         let report = try trace.analyze()
         let snapshot = report.snapshots[0]
         #expect(snapshot.anomalies.count == 1)
         let anomaly = try #require(snapshot.anomalies.first)
         #expect(anomaly.kind == .torn)
-        #expect(anomaly.boundary == Boundary(beforeRead: 0, afterRead: 1, byteOffset: textLength(firstRead), line: 3))
-        #expect(anomaly.culprits == [0])
-        #expect(snapshot.epochList.map(\.firstLine) == [2, 3])
+        #expect(anomaly.boundary == Boundary(beforeRead: 0, afterRead: 1, byteOffset: textLength(firstRead), line: 5))
+        #expect(anomaly.culprits == [0, 1])
+        #expect(snapshot.epochList.map(\.firstLine) == [2, 5])
     }
 
     @Test func lineNoStateExplainsIsPhantom() throws {
