@@ -26,6 +26,19 @@ private func pageAddress(_ first: UnsafeMutableRawPointer, _ index: Int, _ pageS
     first + index * pageSize
 }
 
+extension LoggingMutator {
+    /// The setup of the cell workloads: the first `mappedPages` pages of
+    /// every `cellPages`-page cell mmap'd with `prot`, the rest left as the
+    /// arena was mapped.
+    func mapCells(on arena: Arena, cells: Int, cellPages: Int, mappedPages: Int, prot: Int32, flags: Int32) -> Bool {
+        for cell in 0..<cells {
+            let address = pageAddress(arena.firstPage, cell * cellPages, arena.pageSize)
+            guard log.map(address, mappedPages * arena.pageSize, prot, flags: flags) else { return false }
+        }
+        return true
+    }
+}
+
 /// A uniform index in `0..<bound`.
 @inline(__always)
 private func randomIndex(_ generator: inout SplitMix64, below bound: Int) -> Int {
@@ -163,11 +176,8 @@ final class ResizeMutator: LoggingMutator {
     }
 
     func runSetup(on arena: Arena) -> Bool {
-        for cell in 0..<plan.cells {
-            let address = pageAddress(arena.firstPage, cell * Self.cellPages, arena.pageSize)
-            guard log.map(address, Self.mappingPages * arena.pageSize, PROT_READ, flags: mapFlags) else { return false }
-        }
-        return true
+        mapCells(on: arena, cells: plan.cells, cellPages: Self.cellPages, mappedPages: Self.mappingPages,
+                 prot: PROT_READ, flags: mapFlags)
     }
 
     func runLoop(on arena: Arena) {
@@ -244,11 +254,8 @@ final class RemapMutator: LoggingMutator {
     }
 
     func runSetup(on arena: Arena) -> Bool {
-        for cell in 0..<plan.cells {
-            let address = pageAddress(arena.firstPage, cell * Self.cellPages, arena.pageSize)
-            guard log.map(address, Self.hostPages * arena.pageSize, PROT_READ, flags: mapFlags) else { return false }
-        }
-        return true
+        mapCells(on: arena, cells: plan.cells, cellPages: Self.cellPages, mappedPages: Self.hostPages,
+                 prot: PROT_READ, flags: mapFlags)
     }
 
     func runLoop(on arena: Arena) {
