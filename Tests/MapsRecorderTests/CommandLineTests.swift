@@ -176,3 +176,213 @@ struct AnalyzeCommandLine {
         expectFailure(run, exit: 31, saying: ["snapshot 99 is not in the trace: it has snapshots 0 to 3"])
     }
 }
+
+// MARK: - A trace cut short
+
+/// A copy of a trace cut at `length` bytes, with what a reader recovers from it.
+private struct CutTrace {
+    let name: String
+    let recovered: LoadedTrace
+    let cut: TraceTruncation
+
+    init(of source: String, length: Int, as name: String, in scratch: Scratch) throws {
+        let contents = try bytes(of: source)
+        try #require(length < contents.count)
+        try scratch.write(Array(contents.prefix(length)), to: name)
+        self.name = name
+        recovered = try LoadedTrace(path: scratch.file(name))
+        guard case .truncated(let cut) = recovered.completion else {
+            Issue.record("a copy cut at \(length) of \(contents.count) bytes reads as \(recovered.completion)")
+            throw CancellationError()
+        }
+        self.cut = cut
+    }
+
+    /// The warning the trace commands print after the recovered prefix's output.
+    var warning: String {
+        "mapsrace: warning: \(name): the trace is truncated: the block at byte \(cut.byteOffset) is incomplete; "
+            + "\(cut.blocksRecovered) complete blocks (\(cut.recordsRecovered) records) before it were recovered.\n"
+    }
+
+    /// The committed torn trace re-encoded in 16 KiB blocks (mutations first,
+    /// then the snapshots, then the final quiescent maps).
+    static func reblockedTornTrace(in scratch: Scratch) throws -> String {
+        let whole = scratch.file("reblocked.mrtrace")
+        let blocks = try reblock(CommittedTrace.torn, to: whole, blockSize: 16 << 10)
+        try #require(blocks > 20)
+        return whole
+    }
+
+    /// Cut to 60% of its bytes: inside the mutations, before any snapshot.
+    static func atSixtyPercent(in scratch: Scratch) throws -> CutTrace {
+        let whole = try reblockedTornTrace(in: scratch)
+        return try CutTrace(of: whole, length: try bytes(of: whole).count * 6 / 10, as: "cut.mrtrace", in: scratch)
+    }
+
+    /// Cut 100 bytes into the block after the one where snapshot 1 ends:
+    /// snapshots 0 and 1 whole, snapshot 2 begun, no final quiescent maps.
+    static func afterSnapshotOne(in scratch: Scratch) throws -> CutTrace {
+        let whole = try reblockedTornTrace(in: scratch)
+        let reader = try TraceReader(path: whole)
+        var blockEnd: UInt64?
+        while let record = try reader.next() {
+            if case .snapshotEnd(let end) = record, end.index == 1 {
+                blockEnd = reader.compressedBytesRead  // blocks are read whole
+                break
+            }
+        }
+        let length = Int(try #require(blockEnd)) + 100
+        return try CutTrace(of: whole, length: length, as: "cut.mrtrace", in: scratch)
+    }
+}
+
+@Suite("Command line: a trace cut short")
+struct TruncatedTraceCommandLine {
+    @Test func analyzeReportsTheRecoveredPrefixThenExits13() throws {
+        let scratch = try Scratch()
+        let trace = try CutTrace.atSixtyPercent(in: scratch)
+        let mutations = trace.recovered.mutations.count
+        try #require(mutations > 0 && trace.recovered.snapshotEnds.isEmpty)
+
+        let run = try scratch.run("analyze", trace.name, "--brief")
+        #expect(run.exitCode == 13)
+        #expect(run.standardOutput.hasPrefix("Trace       cut.mrtrace (incomplete: analysed up to where it was cut)\n"))
+        #expect(run.standardOutput.contains("· \(mutations) mutations\n"))
+        #expect(run.standardOutput.contains("Model       NOT validated: the trace has no final quiescent maps"))
+        #expect(run.standardError == trace.warning)
+
+        let json = try scratch.run("analyze", trace.name, "--json")
+        #expect(json.exitCode == 13)
+        let report = try jsonObject(Data(json.standardOutput.utf8))
+        #expect(report["trace_complete"] as? Bool == false)
+        #expect(report["mutations"] as? Int == mutations)
+        #expect(json.standardError == trace.warning)
+    }
+
+    @Test func analyzeJudgesTheSnapshotsBeforeTheCut() throws {
+        let scratch = try Scratch()
+        let trace = try CutTrace.afterSnapshotOne(in: scratch)
+        let run = try scratch.run("analyze", trace.name, "--brief")
+        #expect(run.exitCode == 13)
+        #expect(run.standardOutput.contains("Snapshots   3: "))
+        // The table's rows: snapshots 0 and 1 whole, 2 cut off.
+        let rows = run.standardOutput.split(separator: "\n").filter { $0.hasPrefix("        ") }
+        #expect(rows.map { $0.split(separator: " ").first } == ["0", "1", "2"])
+        #expect(rows.last?.hasSuffix("did not reach end of file") == true)
+        #expect(run.standardError == trace.warning)
+    }
+
+    @Test func infoSummarisesTheRecoveredPrefixThenExits13() throws {
+        let scratch = try Scratch()
+        let trace = try CutTrace.atSixtyPercent(in: scratch)
+        let run = try scratch.run("info", trace.name)
+        #expect(run.exitCode == 13)
+        #expect(run.standardOutput.contains("mutations       \(trace.recovered.mutations.count)\n"))
+        #expect(run.standardOutput.contains(
+            "status          truncated at byte \(trace.cut.byteOffset): "
+                + "\(trace.cut.blocksRecovered) blocks, \(trace.cut.recordsRecovered) records recovered"))
+        #expect(run.standardError == trace.warning)
+    }
+
+    @Test func extractWritesWhatWasRecoveredThenExits13() throws {
+        let scratch = try Scratch()
+        let trace = try CutTrace.atSixtyPercent(in: scratch)
+        let initial = try #require(trace.recovered.quiescent(.initial))
+        let run = try scratch.run("extract", trace.name, "-o", "maps")
+        #expect(run.exitCode == 13)
+        #expect(run.standardOutput == "wrote maps/saved-maps.txt (\(initial.text.count) bytes, initial quiescent maps)\n")
+        #expect(try bytes(of: scratch.file("maps/saved-maps.txt")) == initial.text)
+        #expect(run.standardError.contains(
+            "the trace is truncated: the block at byte \(trace.cut.byteOffset) is incomplete; "
+                + "\(trace.cut.blocksRecovered) complete blocks (\(trace.cut.recordsRecovered) records) before it were recovered."))
+        // MISBEHAVIOUR (reported to the lead): after writing the recovered
+        // files extract prints "mapsrace: error: the trace is truncated ..."
+        // without the trace's name, where analyze, info, diff and replay
+        // print the same "mapsrace: warning: <trace>: ..." line.
+        withKnownIssue("extract: the truncation line says error and leaves out the trace's name") {
+            #expect(run.standardError == trace.warning)
+        }
+    }
+
+    @Test func extractWritesAHalfReadSnapshotAsFarAsItGoes() throws {
+        let scratch = try Scratch()
+        let trace = try CutTrace.afterSnapshotOne(in: scratch)
+        let run = try scratch.run("extract", trace.name, "-o", "maps")
+        #expect(run.exitCode == 13)
+        #expect(run.standardOutput.contains("snapshot 1, "))
+        #expect(run.standardOutput.contains(", incomplete)\n"))
+        #expect(run.standardError.hasPrefix(
+            "mapsrace: warning: snapshot 2 ends before its end record: written as far as it was read.\n"))
+        #expect(run.standardError.contains("the trace is truncated"))
+        let snapshotOne = trace.recovered.chunks.filter { $0.snapshot == 1 }.flatMap(\.bytes)
+        #expect(try bytes(of: scratch.file("maps/saved-maps-01.txt")) == snapshotOne)
+    }
+
+    @Test func diffShowsASnapshotBeforeTheCutThenExits13() throws {
+        let scratch = try Scratch()
+        let trace = try CutTrace.afterSnapshotOne(in: scratch)
+        let run = try scratch.run("diff", trace.name, "--snapshot", "0", "--color", "never")
+        #expect(run.exitCode == 13)
+        #expect(run.standardOutput.contains("+++ observed snapshot 0: "))
+        #expect(run.standardOutput.contains("\n## read "))
+        #expect(run.standardError == trace.warning)
+    }
+
+    @Test func diffOfASnapshotTheCutTookAway() throws {
+        let scratch = try Scratch()
+        let trace = try CutTrace.atSixtyPercent(in: scratch)
+        let run = try scratch.run("diff", trace.name, "--snapshot", "0", "--color", "never")
+        #expect(run.standardOutput.isEmpty)
+        // MISBEHAVIOUR (reported to the lead): the snapshot is missing
+        // because the trace was cut, but diff exits 31 "snapshot 0 is not in
+        // the trace: it has no snapshots" and never says the trace was cut.
+        withKnownIssue("diff on a cut trace: exit 31, no word of the cut") {
+            #expect(run.exitCode == 13)
+            #expect(run.standardError.contains("the trace is truncated"))
+        }
+    }
+
+    @Test func replayPrintsAStateBeforeTheCutThenExits13() throws {
+        let scratch = try Scratch()
+        let trace = try CutTrace.atSixtyPercent(in: scratch)
+        let initial = try #require(trace.recovered.quiescent(.initial))
+        let base = try TraceAnalysis(.file(scratch.file(trace.name))).truth.baseState
+        let run = try scratch.run("replay", trace.name, "--state", String(base))
+        #expect(run.exitCode == 13)
+        // At the base state the model is the initial quiescent read, verbatim.
+        #expect(Array(run.standardOutput.utf8) == initial.text)
+        #expect(run.standardError == trace.warning)
+    }
+
+    /// A cut inside the first block leaves nothing to recover. The file
+    /// starts with a sound zstd frame header that declares its size; only its
+    /// data ends early, so nothing says it is not a trace: 13, not 11.
+    @Test func aCutInsideTheFirstBlock() throws {
+        let scratch = try Scratch()
+        let length = try bytes(of: CommittedTrace.torn).count * 6 / 10
+        let trace = try CutTrace(of: CommittedTrace.torn, length: length, as: "cut.mrtrace", in: scratch)
+        try #require(trace.cut.blocksRecovered == 0 && trace.cut.byteOffset == 0)
+
+        let info = try scratch.run("info", trace.name)
+        #expect(info.exitCode == 13)
+        #expect(info.standardOutput.contains("status          truncated at byte 0: 0 blocks, 0 records recovered"))
+        #expect(info.standardError == trace.warning)
+
+        let extract = try scratch.run("extract", trace.name, "-o", "maps")
+        #expect(extract.exitCode == 13)
+        #expect(extract.standardOutput.isEmpty)
+        #expect(extract.standardError.contains("the trace is truncated: the block at byte 0 is incomplete"))
+
+        for arguments in [["analyze"], ["diff", "--snapshot", "0"], ["replay", "--state", "0"]] {
+            let run = try runMapsrace([arguments[0], trace.name] + arguments.dropFirst(), in: scratch.path)
+            #expect(run.standardOutput.isEmpty)
+            // MISBEHAVIOUR (reported to the lead): analyze, diff and replay
+            // exit 15 "the trace has no header record, which analysis needs":
+            // a malformed trace, where info and extract rightly say it was cut.
+            withKnownIssue("\(arguments[0]) on a trace cut in its first block: exit 15, not 13") {
+                #expect(run.exitCode == 13, "\(arguments[0]): \(run.standardError)")
+                #expect(run.standardError.contains("the trace is truncated"))
+            }
+        }
+    }
+}
