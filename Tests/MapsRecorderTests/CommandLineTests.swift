@@ -51,7 +51,8 @@ private final class Scratch {
 
     /// Runs `mapsrace` with this directory as its working directory, so
     /// relative names in `arguments` are its files.
-    func run(_ arguments: String...) throws -> MapsraceRun { try runMapsrace(arguments, in: path) }
+    func run(_ arguments: String...) throws -> MapsraceRun { try run(arguments) }
+    func run(_ arguments: [String]) throws -> MapsraceRun { try runMapsrace(arguments, in: path) }
 }
 
 private func bytes(of path: String) throws -> [UInt8] {
@@ -383,6 +384,131 @@ struct TruncatedTraceCommandLine {
                 #expect(run.exitCode == 13, "\(arguments[0]): \(run.standardError)")
                 #expect(run.standardError.contains("the trace is truncated"))
             }
+        }
+    }
+}
+
+// MARK: - Not a trace, no file, a damaged file
+
+/// The five commands that read a trace, each with whatever else it needs.
+enum TraceCommand: String, CaseIterable, CustomTestStringConvertible {
+    case analyze, info, diff, replay, extract
+
+    func arguments(_ trace: String) -> [String] {
+        switch self {
+        case .analyze, .info: [rawValue, trace]
+        case .diff: [rawValue, trace, "--snapshot", "0"]
+        case .replay: [rawValue, trace, "--state", "0"]
+        case .extract: [rawValue, trace, "-o", "extracted"]
+        }
+    }
+
+    /// Whether its errors about a trace's contents name the trace (analyze,
+    /// diff and replay prefix them with it; info and extract do not).
+    var namesTheTraceInContentErrors: Bool { self != .info && self != .extract }
+
+    var testDescription: String { rawValue }
+}
+
+/// Files that are not mapsrace traces, and what the reader says of each.
+enum NotATrace: String, CaseIterable, CustomTestStringConvertible {
+    case text, randomBytes, empty, zstdOfAFile, zstdOfAStream
+
+    /// Makes the file in `scratch`; its name.
+    fileprivate func make(in scratch: Scratch) throws -> String {
+        let name = rawValue + ".mrtrace"
+        switch self {
+        case .text:
+            try scratch.write(Array("7f0000000000-7f0000001000 rw-p 00000000 00:00 0\n".utf8), to: name)
+        case .randomBytes:
+            try scratch.write(noise(count: 4096, seed: 0x6d61_7073), to: name)
+        case .empty:
+            try scratch.write([], to: name)
+        case .zstdOfAFile:
+            // zstd records a file's size in its frame header, like a trace block.
+            try scratch.write(Array((1...5000).map { "\($0)\n" }.joined().utf8), to: "numbers.txt")
+            try zstd(["numbers.txt", "-o", name], in: scratch.path)
+        case .zstdOfAStream:
+            // From a pipe it cannot: the frame has no content size.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "printf 'not a trace\\n' | /usr/bin/zstd -q -o \(name)"]
+            process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
+            try process.run()
+            process.waitUntilExit()
+            try #require(process.terminationStatus == 0)
+        }
+        return name
+    }
+
+    func reason(_ name: String) -> String {
+        switch self {
+        case .text, .randomBytes: "not a mapsrace trace: \(name): it does not start with a zstd frame."
+        case .empty: "not a mapsrace trace: \(name) is empty."
+        case .zstdOfAFile: "not a mapsrace trace: \(name): its first block does not start with \"MAPSRACE\"."
+        case .zstdOfAStream: "not a mapsrace trace: \(name): a zstd frame that does not record its content size."
+        }
+    }
+
+    var testDescription: String { rawValue }
+}
+
+@Suite("Command line: not a trace, no trace, a damaged trace")
+struct BadTraceInputCommandLine {
+    @Test(arguments: NotATrace.allCases, TraceCommand.allCases)
+    func notATraceExits11(_ input: NotATrace, _ command: TraceCommand) throws {
+        let scratch = try Scratch()
+        let name = try input.make(in: scratch)
+        let run = try scratch.run(command.arguments(name))
+        expectFailure(run, exit: 11, saying: [input.reason(name)])
+        if command == .extract {
+            // MISBEHAVIOUR (reported to the lead): extract creates its output
+            // directory before it has read a single block of the input.
+            withKnownIssue("extract leaves an empty output directory for a file that is no trace") {
+                #expect(!scratch.exists("extracted"))
+            }
+        }
+    }
+
+    @Test(arguments: TraceCommand.allCases)
+    func aMissingFileExits10NamingIt(_ command: TraceCommand) throws {
+        let scratch = try Scratch()
+        let run = try scratch.run(command.arguments("no-such.mrtrace"))
+        expectFailure(run, exit: 10, saying: ["no-such.mrtrace: No such file or directory (errno 2)."])
+        #expect(!scratch.exists("extracted"))
+    }
+
+    @Test(arguments: TraceCommand.allCases)
+    func aDirectoryExits10(_ command: TraceCommand) throws {
+        let scratch = try Scratch()
+        try FileManager.default.createDirectory(atPath: scratch.file("traces.mrtrace"), withIntermediateDirectories: false)
+        let run = try scratch.run(command.arguments("traces.mrtrace"))
+        expectFailure(run, exit: 10, saying: ["traces.mrtrace: Is a directory (errno 21)."])
+    }
+
+    /// One byte flipped in the committed torn trace (two blocks; block 0 is
+    /// bytes 0 to 138260), and what zstd makes of it: at the file's middle
+    /// the frame no longer decodes; at byte 50000 it decodes to other bytes
+    /// that fail the frame's content checksum. Both are exit 14.
+    @Test(arguments: [
+        (72_967, "block 0 (at byte 0) is corrupt: Data corruption detected."),
+        (50_000, "block 0 (at byte 0) fails its content checksum: the trace is corrupt from there on."),
+    ], TraceCommand.allCases)
+    func aFlippedByteExits14(_ flip: (offset: Int, reason: String), _ command: TraceCommand) throws {
+        let scratch = try Scratch()
+        var contents = try bytes(of: CommittedTrace.torn)
+        contents[flip.offset] ^= 0xff
+        try scratch.write(contents, to: "flipped.mrtrace")
+        let run = try scratch.run(command.arguments("flipped.mrtrace"))
+        expectFailure(run, exit: 14, saying: [flip.reason])
+        if !command.namesTheTraceInContentErrors {
+            // MISBEHAVIOUR (reported to the lead): info and extract print
+            // "mapsrace: error: block 0 ..." without the trace's name.
+            withKnownIssue("\(command.rawValue): the error leaves out the trace's name") {
+                #expect(run.standardError.contains("flipped.mrtrace"))
+            }
+        } else {
+            #expect(run.standardError.hasPrefix("mapsrace: error: flipped.mrtrace: "))
         }
     }
 }
