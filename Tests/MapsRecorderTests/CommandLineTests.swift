@@ -512,3 +512,98 @@ struct BadTraceInputCommandLine {
         }
     }
 }
+
+// MARK: - replay and diff
+
+@Suite("Command line: replay and diff")
+struct ReplayAndDiffCommandLine {
+    let analysis: TraceAnalysis
+    let trace: LoadedTrace
+
+    init() throws {
+        analysis = try TraceAnalysis(.file(CommittedTrace.torn))
+        trace = try LoadedTrace(path: CommittedTrace.torn)
+    }
+
+    var validRange: String {
+        "the trace's model covers states \(analysis.truth.baseState) (its initial quiescent maps) "
+            + "to \(analysis.truth.finalState) (every mutation applied)"
+    }
+
+    @Test func replayOfTheFinalStateIsTheFinalQuiescentRead() throws {
+        let scratch = try Scratch()
+        let final = try #require(trace.quiescent(.final))
+        let run = try scratch.run("replay", CommittedTrace.torn, "--state", String(analysis.truth.finalState))
+        expectQuietSuccess(run)
+        #expect(Array(run.standardOutput.utf8) == final.text)
+    }
+
+    @Test func replayOfAStateOutsideTheModelExits31WithTheRange() throws {
+        let scratch = try Scratch()
+        for state in [analysis.truth.baseState - 1, analysis.truth.finalState + 1] {
+            let run = try scratch.run("replay", CommittedTrace.torn, "--state", String(state))
+            expectFailure(run, exit: 31, saying: ["state \(state) cannot be replayed: \(validRange)"])
+        }
+    }
+
+    @Test func replayTakesOneOfStateAndTime() throws {
+        let scratch = try Scratch()
+        let both = try scratch.run("replay", CommittedTrace.torn, "--state", "3000", "--time", "1000")
+        expectFailure(both, exit: 64, saying: ["give exactly one of --state J and --time NS"])
+        let neither = try scratch.run("replay", CommittedTrace.torn)
+        expectFailure(neither, exit: 64, saying: ["give exactly one of --state J and --time NS"])
+    }
+
+    @Test func diffNeedsASnapshot() throws {
+        let scratch = try Scratch()
+        let run = try scratch.run("diff", CommittedTrace.torn)
+        expectFailure(run, exit: 64, saying: ["Missing expected argument '--snapshot <snapshot>'"])
+    }
+
+    @Test func diffOutsideTheTraceExits31() throws {
+        let scratch = try Scratch()
+        let state = analysis.truth.finalState + 1
+        let badState = try scratch.run("diff", CommittedTrace.torn, "--snapshot", "0", "--state", String(state))
+        expectFailure(badState, exit: 31, saying: ["state \(state) cannot be replayed: \(validRange)"])
+        let badSnapshot = try scratch.run("diff", CommittedTrace.torn, "--snapshot", "4")
+        expectFailure(badSnapshot, exit: 31, saying: ["snapshot 4 is not in the trace: it has snapshots 0 to 3"])
+    }
+
+    @Test func diffOfATornSnapshotMarksReadsAndHunks() throws {
+        let scratch = try Scratch()
+        let run = try scratch.run("diff", CommittedTrace.torn, "--snapshot", "0", "--color", "never")
+        expectQuietSuccess(run)
+        let lines = run.standardOutput.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.first?.hasPrefix("--- reconstructed maps at state ") == true)
+        #expect(lines.dropFirst().first?.hasPrefix("+++ observed snapshot 0: ") == true)
+        #expect(lines.contains { $0.hasPrefix("@@ -") && $0.hasSuffix(" @@") })
+        #expect(lines.contains { $0.hasPrefix("## read ") && $0.contains(": bytes ") })
+        // A torn snapshot shows lines of a later epoch than the first.
+        #expect(lines.contains { $0.hasPrefix("+") && $0.hasSuffix("[epoch 1]") })
+        #expect(!run.standardOutput.contains("\u{1B}"))
+    }
+
+    @Test func colorAlwaysAddsEscapeSequencesAndNothingElse() throws {
+        let scratch = try Scratch()
+        let plain = try scratch.run("diff", CommittedTrace.torn, "--snapshot", "0", "--color", "never")
+        let colored = try scratch.run("diff", CommittedTrace.torn, "--snapshot", "0", "--color", "always")
+        expectQuietSuccess(colored)
+        #expect(colored.standardOutput.contains("\u{1B}["))
+        #expect(withoutEscapeSequences(colored.standardOutput) == plain.standardOutput)
+        // stdout is a file here, so auto means no colour.
+        let auto = try scratch.run("diff", CommittedTrace.torn, "--snapshot", "0")
+        #expect(auto.standardOutput == plain.standardOutput)
+    }
+}
+
+/// `text` without its ANSI CSI sequences (ESC [ parameters final-byte).
+private func withoutEscapeSequences(_ text: String) -> String {
+    var out = String.UnicodeScalarView()
+    var scalars = text.unicodeScalars.makeIterator()
+    while let scalar = scalars.next() {
+        guard scalar == "\u{1B}" else { out.append(scalar); continue }
+        guard scalars.next() == "[" else { continue }
+        while let next = scalars.next(), !(0x40...0x7E).contains(next.value) {}
+    }
+    return String(out)
+}
