@@ -607,3 +607,163 @@ private func withoutEscapeSequences(_ text: String) -> String {
     }
     return String(out)
 }
+
+// MARK: - count-rw
+
+@Suite("Command line: count-rw")
+struct CountRWCommandLine {
+    /// One read-write page and one read-only page in [0x7f0000000000, 0x7f0000002000).
+    static let maps = """
+        7f0000000000-7f0000001000 rw-p 00000000 00:00 0
+        7f0000001000-7f0000002000 r--p 00000000 00:00 0
+
+        """
+    static let range = ["--range", "7f0000000000", "7f0000002000"]
+
+    fileprivate func scratchWithMaps() throws -> Scratch {
+        let scratch = try Scratch()
+        try scratch.write(Array(Self.maps.utf8), to: "good.maps")
+        return scratch
+    }
+
+    @Test func countsTheReadWritePagesOfEachFile() throws {
+        let scratch = try scratchWithMaps()
+        let run = try scratch.run(["count-rw", "good.maps", "good.maps"] + Self.range)
+        expectQuietSuccess(run)
+        #expect(run.standardOutput == "1\n1\n")
+    }
+
+    @Test func anUnreadableFileExits30NamingIt() throws {
+        let scratch = try scratchWithMaps()
+        let missing = try scratch.run(["count-rw", "good.maps", "gone.maps"] + Self.range)
+        expectFailure(missing, exit: 30, saying: ["gone.maps: No such file or directory"], stdoutEmpty: false)
+        #expect(missing.standardOutput == "1\n")  // the file before it was counted
+        try FileManager.default.createDirectory(atPath: scratch.file("dir.maps"), withIntermediateDirectories: false)
+        let directory = try scratch.run(["count-rw", "dir.maps"] + Self.range)
+        expectFailure(directory, exit: 30, saying: ["dir.maps: Is a directory"])
+    }
+
+    @Test func aMalformedLineExits30WithLineAndColumn() throws {
+        let scratch = try scratchWithMaps()
+        try scratch.write(Array("7f0000000000-7f0000001000 rw-p 00000000 00:00 0\n7f0000001000-zz r--p 00000000 00:00 0\n".utf8), to: "bad.maps")
+        let run = try scratch.run(["count-rw", "good.maps", "bad.maps"] + Self.range)
+        expectFailure(run, exit: 30, saying: ["bad.maps: line 2, column 14: expected end address in hex"], stdoutEmpty: false)
+        #expect(run.standardOutput == "1\n")
+    }
+
+    @Test(arguments: [["7f0000002000", "7f0000000000"], ["7f0000001000", "7f0000001000"]])
+    func aRangeThatEndsWhereItStartsOrBeforeIsAUsageError(_ bounds: [String]) throws {
+        let scratch = try scratchWithMaps()
+        let run = try scratch.run(["count-rw", "good.maps", "--range"] + bounds)
+        expectFailure(run, exit: 64, saying: ["--range START must be below END."])
+    }
+}
+
+// MARK: - record and survey
+
+@Suite("Command line: record and survey refuse what they cannot do")
+struct RecordAndSurveyCommandLine {
+    @Test func tooFewPagesIsAUsageError() throws {
+        let scratch = try Scratch()
+        let run = try scratch.run("record", "--pages", "0", "-o", "t.mrtrace")
+        expectFailure(run, exit: 64, saying: ["--pages must be at least 2 for rolling"])
+        #expect(!scratch.exists("t.mrtrace"))
+    }
+
+    @Test func anArenaOverTheMapCountExits20() throws {
+        let scratch = try Scratch()
+        let limitText = readText("/proc/sys/vm/max_map_count").trimmingCharacters(in: .whitespacesAndNewlines)
+        let limit = try #require(Int(limitText))
+        let pages = max(70_000, limit + 1_000)  // 70000 against the default 65530
+        let run = try scratch.run("record", "--pages", String(pages), "-o", "t.mrtrace")
+        expectFailure(run, exit: 20, saying: [
+            "an arena of \(pages) pages needs about ", "but vm.max_map_count is \(limit)", "sysctl vm.max_map_count=",
+        ])
+        #expect(!scratch.exists("t.mrtrace"))
+    }
+
+    @Test func anUnknownReaderIsAUsageErrorListingEveryReader() throws {
+        let scratch = try Scratch()
+        let run = try scratch.run("record", "--reader", "bogus", "-o", "t.mrtrace")
+        expectFailure(run, exit: 64, saying: ["invalid reader strategy 'bogus': expected "])
+        for name in ReaderStrategy.names {
+            let spelling = name.split(separator: "[").first.map(String.init) ?? name  // retry-stable[:N]
+            #expect(run.standardError.contains(spelling), "\(spelling) not listed")
+        }
+    }
+
+    @Test func maxAttemptsWithAnotherReaderIsAUsageError() throws {
+        let scratch = try Scratch()
+        let run = try scratch.run("record", "--max-attempts", "5", "--reader", "chromium", "-o", "t.mrtrace")
+        expectFailure(run, exit: 64, saying: ["--max-attempts applies only to --reader retry-stable (got --reader chromium)"])
+    }
+
+    @Test func anUnwritableTraceExits22BeforeRecording() throws {
+        let scratch = try Scratch()
+        let target = scratch.file("no-such-dir/x.mrtrace")
+        let run = try scratch.run("record", "--pages", "300", "--snapshots", "2", "-o", target)
+        // Nothing on stdout: no recording summary, because nothing was recorded.
+        expectFailure(run, exit: 22, saying: [
+            "cannot write the trace to \(target): \(target): No such file or directory (errno 2).",
+        ])
+        #expect(!scratch.exists("no-such-dir"))
+    }
+
+    /// --dir under a regular file cannot be made by anyone, root included;
+    /// an existing directory with files in it is refused too.
+    @Test func surveyWithADirectoryItCannotUseExits22() throws {
+        let scratch = try Scratch()
+        try scratch.write(Array("keep\n".utf8), to: "afile")
+        let tiny = ["--repeat", "1", "--pages", "300", "--snapshots", "1", "--workloads", "rolling", "--readers", "chromium"]
+        for (directory, reason) in [("afile/survey", "Not a directory"), (".", "it exists and is not empty")] {
+            let run = try scratch.run(["survey", "--dir", directory] + tiny)
+            #expect(run.exitCode == 22, "stderr: \(run.standardError)")
+            #expect(run.standardOutput.isEmpty)
+            let lines = run.standardError.split(separator: "\n")
+            #expect(lines.first?.hasPrefix("mapsrace: survey of 1 cell(s) × 1 recording(s)") == true)
+            #expect(lines.last == "mapsrace: error: cannot use \(directory) for the survey: \(reason)")
+        }
+        #expect(readText(scratch.file("afile")) == "keep\n")
+        #expect(!scratch.exists("survey.json") && !scratch.exists("rolling-chromium-r0.mrtrace"))
+    }
+}
+
+// MARK: - help
+
+@Suite("Command line: help")
+struct HelpCommandLine {
+    /// Each subcommand with every option its help must name.
+    static let options: [(command: String, options: [String])] = [
+        ("record", ["--workload", "--pages", "--no-noreserve", "--seed", "--reader", "--max-attempts", "--snapshots",
+                    "--output", "--no-log", "--json"]),
+        ("survey", ["--repeat", "--workloads", "--readers", "--pages", "--snapshots", "--seed", "--dir", "--json", "--markdown"]),
+        ("analyze", ["--json", "--snapshot", "--brief", "--fail-on-anomaly"]),
+        ("diff", ["--snapshot", "--state", "--time", "--context", "--color"]),
+        ("replay", ["--state", "--time"]),
+        ("info", ["--json"]),
+        ("extract", ["--output", "--snapshot"]),
+        ("count-rw", ["--range", "--format", "--page-size"]),
+    ]
+
+    @Test(arguments: options.map(\.command))
+    func helpExitsZeroNamingEveryOption(_ command: String) throws {
+        let scratch = try Scratch()
+        let run = try scratch.run(command, "--help")
+        expectQuietSuccess(run)
+        #expect(run.standardOutput.contains("USAGE: mapsrace \(command)"))
+        let expected = try #require(Self.options.first { $0.command == command }).options
+        for option in expected + ["--help"] {
+            #expect(run.standardOutput.contains(option), "\(command) --help does not name \(option)")
+        }
+    }
+
+    @Test func theRootHelpListsEverySubcommand() throws {
+        let scratch = try Scratch()
+        let run = try scratch.run("--help")
+        expectQuietSuccess(run)
+        for command in Self.options.map(\.command) {
+            #expect(run.standardOutput.contains("\n  \(command) "), "\(command) not listed")
+        }
+        #expect(!run.standardOutput.contains("_reader") && !run.standardOutput.contains("_synth-trace"))
+    }
+}
