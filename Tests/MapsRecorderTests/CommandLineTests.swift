@@ -76,7 +76,7 @@ private func reblock(_ source: String, to target: String, blockSize: Int) throws
 }
 
 /// A pseudo-random byte string, the same on every run (xorshift64).
-private func noise(count: Int, seed: UInt64) -> [UInt8] {
+private func pseudoRandomBytes(count: Int, seed: UInt64) -> [UInt8] {
     var state = seed
     return (0..<count).map { _ in
         state ^= state << 13
@@ -86,15 +86,15 @@ private func noise(count: Int, seed: UInt64) -> [UInt8] {
     }
 }
 
-/// Runs /usr/bin/zstd with `arguments` in `directory`.
-private func zstd(_ arguments: [String], in directory: String) throws {
+/// Runs the program at `executable` in `directory` and requires it to succeed.
+private func runTool(_ executable: String, _ arguments: [String], in directory: String) throws {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
-    process.arguments = ["-q"] + arguments
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     try process.run()
     process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "zstd \(arguments) failed")
+    try #require(process.terminationStatus == 0, "\(executable) \(arguments) failed")
 }
 
 // MARK: - Expectations
@@ -192,11 +192,9 @@ private struct CutTrace {
         try scratch.write(Array(contents.prefix(length)), to: name)
         self.name = name
         recovered = try LoadedTrace(path: scratch.file(name))
-        guard case .truncated(let cut) = recovered.completion else {
-            Issue.record("a copy cut at \(length) of \(contents.count) bytes reads as \(recovered.completion)")
-            throw CancellationError()
-        }
-        self.cut = cut
+        var truncation: TraceTruncation?
+        if case .truncated(let cut) = recovered.completion { truncation = cut }
+        cut = try #require(truncation, "a copy cut at \(length) of \(contents.count) bytes reads as \(recovered.completion)")
     }
 
     /// The warning the trace commands print after the recovered prefix's output.
@@ -421,22 +419,16 @@ enum NotATrace: String, CaseIterable, CustomTestStringConvertible {
         case .text:
             try scratch.write(Array("7f0000000000-7f0000001000 rw-p 00000000 00:00 0\n".utf8), to: name)
         case .randomBytes:
-            try scratch.write(noise(count: 4096, seed: 0x6d61_7073), to: name)
+            try scratch.write(pseudoRandomBytes(count: 4096, seed: 0x6d61_7073), to: name)
         case .empty:
             try scratch.write([], to: name)
         case .zstdOfAFile:
             // zstd records a file's size in its frame header, like a trace block.
             try scratch.write(Array((1...5000).map { "\($0)\n" }.joined().utf8), to: "numbers.txt")
-            try zstd(["numbers.txt", "-o", name], in: scratch.path)
+            try runTool("/usr/bin/zstd", ["-q", "numbers.txt", "-o", name], in: scratch.path)
         case .zstdOfAStream:
             // From a pipe it cannot: the frame has no content size.
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "printf 'not a trace\\n' | /usr/bin/zstd -q -o \(name)"]
-            process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
-            try process.run()
-            process.waitUntilExit()
-            try #require(process.terminationStatus == 0)
+            try runTool("/bin/sh", ["-c", "printf 'not a trace\\n' | /usr/bin/zstd -q -o \(name)"], in: scratch.path)
         }
         return name
     }
