@@ -116,6 +116,20 @@ private func expectFailure(
     }
 }
 
+/// `observed` is `expected` byte for byte. A mismatch names the sizes and
+/// the first differing byte (rendering a diff of two 200 KB arrays would
+/// take minutes).
+private func expectSameBytes(
+    _ observed: [UInt8], _ expected: [UInt8], _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    guard observed != expected else { return }
+    let firstDifference = zip(observed, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        ?? min(observed.count, expected.count)
+    Issue.record(
+        "\(what): \(observed.count) bytes where \(expected.count) were expected, differing from byte \(firstDifference)",
+        sourceLocation: sourceLocation)
+}
+
 /// The run succeeded with exit `code` and said nothing on stderr.
 private func expectQuietSuccess(_ run: MapsraceRun, exit code: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(run.exitCode == code, "stderr: \(run.standardError)", sourceLocation: sourceLocation)
@@ -290,7 +304,7 @@ struct TruncatedTraceCommandLine {
         let run = try scratch.run("extract", trace.name, "-o", "maps")
         #expect(run.exitCode == 13)
         #expect(run.standardOutput == "wrote maps/saved-maps.txt (\(initial.text.count) bytes, initial quiescent maps)\n")
-        #expect(try bytes(of: scratch.file("maps/saved-maps.txt")) == initial.text)
+        expectSameBytes(try bytes(of: scratch.file("maps/saved-maps.txt")), initial.text, "saved-maps.txt")
         #expect(run.standardError.contains(
             "the trace is truncated: the block at byte \(trace.cut.byteOffset) is incomplete; "
                 + "\(trace.cut.blocksRecovered) complete blocks (\(trace.cut.recordsRecovered) records) before it were recovered."))
@@ -314,7 +328,7 @@ struct TruncatedTraceCommandLine {
             "mapsrace: warning: snapshot 2 ends before its end record: written as far as it was read.\n"))
         #expect(run.standardError.contains("the trace is truncated"))
         let snapshotOne = trace.recovered.chunks.filter { $0.snapshot == 1 }.flatMap(\.bytes)
-        #expect(try bytes(of: scratch.file("maps/saved-maps-01.txt")) == snapshotOne)
+        expectSameBytes(try bytes(of: scratch.file("maps/saved-maps-01.txt")), snapshotOne, "saved-maps-01.txt")
     }
 
     @Test func diffShowsASnapshotBeforeTheCutThenExits13() throws {
@@ -349,7 +363,7 @@ struct TruncatedTraceCommandLine {
         let run = try scratch.run("replay", trace.name, "--state", String(base))
         #expect(run.exitCode == 13)
         // At the base state the model is the initial quiescent read, verbatim.
-        #expect(Array(run.standardOutput.utf8) == initial.text)
+        expectSameBytes(Array(run.standardOutput.utf8), initial.text, "replay at the base state")
         #expect(run.standardError == trace.warning)
     }
 
@@ -527,7 +541,7 @@ struct ReplayAndDiffCommandLine {
         let final = try #require(trace.quiescent(.final))
         let run = try scratch.run("replay", CommittedTrace.torn, "--state", String(analysis.truth.finalState))
         expectQuietSuccess(run)
-        #expect(Array(run.standardOutput.utf8) == final.text)
+        expectSameBytes(Array(run.standardOutput.utf8), final.text, "replay at the final state")
     }
 
     @Test func replayOfAStateOutsideTheModelExits31WithTheRange() throws {
