@@ -92,7 +92,9 @@ public func extractSnapshots(
     from reader: TraceReader, to directory: String, only: UInt32? = nil,
     wrote: (ExtractedFile) -> Void = { _ in }
 ) throws -> ExtractionResult {
-    try makeDirectory(directory)
+    // The directory is made when the first file is written, so that a file
+    // that is no trace leaves nothing behind.
+    var directoryMade = false
     var files: [ExtractedFile] = []
     var snapshotsInTrace: [UInt32] = []
     var gathering: SnapshotBytes?
@@ -109,7 +111,7 @@ public func extractSnapshots(
         gathering = nil
         written.insert(snapshot.index)
         let path = directory + "/" + snapshotFileName(snapshot.index)
-        let byteCount = try writeFile(path, snapshot.chunks.sorted { $0.sequence < $1.sequence }.map(\.bytes))
+        let byteCount = try writeFileMakingDirectory(path, snapshot.chunks.sorted { $0.sequence < $1.sequence }.map(\.bytes))
         emit(ExtractedFile(
             path: path, byteCount: byteCount,
             content: .snapshot(index: snapshot.index, reads: snapshot.chunks.count, complete: complete)))
@@ -117,11 +119,19 @@ public func extractSnapshots(
 
     func wanted(_ index: UInt32) -> Bool { only.map { $0 == index } ?? true }
 
+    func writeFileMakingDirectory(_ path: String, _ parts: [[UInt8]]) throws -> Int {
+        if !directoryMade {
+            try makeDirectory(directory)
+            directoryMade = true
+        }
+        return try writeFile(path, parts)
+    }
+
     while let record = try reader.next() {
         switch record {
         case .quiescentMaps(let maps) where maps.role == .initial:
             let path = directory + "/" + initialMapsFileName
-            emit(ExtractedFile(path: path, byteCount: try writeFile(path, [maps.text]), content: .initialMaps))
+            emit(ExtractedFile(path: path, byteCount: try writeFileMakingDirectory(path, [maps.text]), content: .initialMaps))
         case .snapshotBegin(let begin):
             try flush(complete: false)
             if snapshotsInTrace.last != begin.index { snapshotsInTrace.append(begin.index) }

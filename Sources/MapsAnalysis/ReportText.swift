@@ -27,8 +27,10 @@ public enum ReportText {
         line("Model       \(report.modelValidated ? "validated" : "NOT validated"): \(report.model.detail)")
         for example in report.model.examples.prefix(6) { line("              \(example)") }
         line()
-        let torn = report.snapshotCount - report.consistentSnapshots
-        line("Snapshots   \(report.snapshotCount): \(report.consistentSnapshots) consistent, \(torn) never existed as read")
+        let unfinished = report.snapshots.filter { !$0.complete && !$0.consistent }.count
+        let torn = report.snapshotCount - report.consistentSnapshots - unfinished
+        line("Snapshots   \(report.snapshotCount): \(report.consistentSnapshots) consistent, \(torn) never existed as read"
+            + (unfinished > 0 ? ", \(unfinished) not read to the end" : ""))
         let totals = report.totals
         line("Anomalies   torn \(totals.torn) · duplicated \(totals.duplicated) · missing \(totals.missing) · intra_read \(totals.intraRead) · phantom \(totals.phantom)")
         line("Kernel guarantees on \(report.guarantees.kernelRelease):")

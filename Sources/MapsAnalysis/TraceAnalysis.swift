@@ -65,6 +65,9 @@ public struct TraceAnalysis {
     /// `each` sees every verdict with its lines, e.g. for `diff`.
     public func run(only: Int? = nil, each: ((SnapshotVerdict) -> Void)? = nil) throws(AnalysisError) -> AnalysisReport {
         if let only, !context.snapshotIndexes.contains(only) {
+            if case .truncated(let cut) = context.completion {
+                throw .snapshotLostToTruncation(only, available: context.snapshotIndexes.count, cut)
+            }
             throw .noSuchSnapshot(only, available: context.snapshotIndexes.count)
         }
         var snapshots: [SnapshotAnalysis] = []

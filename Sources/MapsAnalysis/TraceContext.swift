@@ -8,6 +8,8 @@ public enum AnalysisError: MapsRaceFailure, Equatable {
     case unparsableQuiescentMaps(QuiescentRole, MapsParseError)
     case replay(ReplayError)
     case noSuchSnapshot(Int, available: Int)
+    /// The snapshot asked for is not in what could be read of a cut trace.
+    case snapshotLostToTruncation(Int, available: Int, TraceTruncation)
     case noSuchState(Int, first: Int, last: Int)
 
     public var exitCode: Int32 {
@@ -15,6 +17,7 @@ public enum AnalysisError: MapsRaceFailure, Equatable {
         case .trace(let error): error.exitCode
         case .missingRecord, .unparsableQuiescentMaps, .replay: 15
         case .noSuchSnapshot, .noSuchState: 31
+        case .snapshotLostToTruncation(_, _, let cut): TraceError.truncated(cut).exitCode
         }
     }
 
@@ -32,6 +35,9 @@ public enum AnalysisError: MapsRaceFailure, Equatable {
             available == 0
                 ? "snapshot \(index) is not in the trace: it has no snapshots"
                 : "snapshot \(index) is not in the trace: it has snapshots 0 to \(available - 1)"
+        case .snapshotLostToTruncation(let index, let available, let cut):
+            "snapshot \(index) is not in what could be read (\(available) snapshot(s) recovered): "
+                + TraceError.truncated(cut).description
         case .noSuchState(let state, let first, let last):
             "state \(state) cannot be replayed: the trace's model covers states \(first) (its initial quiescent maps) to \(last) (every mutation applied)"
         }
@@ -128,6 +134,11 @@ public struct TraceContext: Sendable {
             }
         } catch {
             throw .trace(error)
+        }
+        // A record missing because the file was cut is a truncation, not a
+        // malformed trace.
+        if case .truncated(let cut) = reader.completion, header == nil || arena == nil || initial == nil {
+            throw .trace(.truncated(cut))
         }
         guard let header else { throw .missingRecord("header") }
         guard let arena else { throw .missingRecord("arena") }

@@ -36,7 +36,7 @@ struct ExtractCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingFailures {
+        let completion = try reportingFailures(about: trace) {
             let reader = try TraceReader(path: trace)
             let result = try extractSnapshots(from: reader, to: directory, only: snapshot) { file in
                 print("wrote \(file.path) (\(file.byteCount) bytes, \(describe(file.content)))")
@@ -47,14 +47,16 @@ struct ExtractCommand: ParsableCommand {
             if result.strayChunks > 0 {
                 printError("mapsrace: warning: \(result.strayChunks) read chunks came after their snapshot was written and were left out.")
             }
-            switch result.completion {
-            case .complete:
-                break
-            case .missingTrailer:
-                printError("mapsrace: warning: the trace has no trailer (the recorder did not finish); everything in it was written.")
-            case .truncated(let cut):
-                throw TraceError.truncated(cut)
-            }
+            return result.completion
+        }
+        switch completion {
+        case .complete:
+            break
+        case .missingTrailer:
+            printError("mapsrace: warning: \(trace): the trace has no trailer (the recorder did not finish); everything in it was written.")
+        case .truncated(let cut):
+            printError("mapsrace: warning: \(trace): \(TraceError.truncated(cut).description)")
+            throw ExitCode(TraceError.truncated(cut).exitCode)
         }
     }
 }

@@ -22,7 +22,7 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let summary = try reportingFailures { try TraceSummary.read(path: trace) }
+        let summary = try reportingFailures(about: trace) { try TraceSummary.read(path: trace) }
         print(json ? InfoJSON(summary).text : InfoText(summary, path: trace).text)
         if let cut = summary.truncation {
             printError("mapsrace: warning: \(trace): \(TraceError.truncated(cut).description)")

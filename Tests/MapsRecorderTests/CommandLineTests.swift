@@ -308,13 +308,7 @@ struct TruncatedTraceCommandLine {
         #expect(run.standardError.contains(
             "the trace is truncated: the block at byte \(trace.cut.byteOffset) is incomplete; "
                 + "\(trace.cut.blocksRecovered) complete blocks (\(trace.cut.recordsRecovered) records) before it were recovered."))
-        // MISBEHAVIOUR (reported to the lead): after writing the recovered
-        // files extract prints "mapsrace: error: the trace is truncated ..."
-        // without the trace's name, where analyze, info, diff and replay
-        // print the same "mapsrace: warning: <trace>: ..." line.
-        withKnownIssue("extract: the truncation line says error and leaves out the trace's name") {
-            #expect(run.standardError == trace.warning)
-        }
+        #expect(run.standardError == trace.warning)
     }
 
     @Test func extractWritesAHalfReadSnapshotAsFarAsItGoes() throws {
@@ -346,13 +340,8 @@ struct TruncatedTraceCommandLine {
         let trace = try CutTrace.atSixtyPercent(in: scratch)
         let run = try scratch.run("diff", trace.name, "--snapshot", "0", "--color", "never")
         #expect(run.standardOutput.isEmpty)
-        // MISBEHAVIOUR (reported to the lead): the snapshot is missing
-        // because the trace was cut, but diff exits 31 "snapshot 0 is not in
-        // the trace: it has no snapshots" and never says the trace was cut.
-        withKnownIssue("diff on a cut trace: exit 31, no word of the cut") {
-            #expect(run.exitCode == 13)
-            #expect(run.standardError.contains("the trace is truncated"))
-        }
+        #expect(run.exitCode == 13)
+        #expect(run.standardError.contains("the trace is truncated"))
     }
 
     @Test func replayPrintsAStateBeforeTheCutThenExits13() throws {
@@ -389,13 +378,8 @@ struct TruncatedTraceCommandLine {
         for arguments in [["analyze"], ["diff", "--snapshot", "0"], ["replay", "--state", "0"]] {
             let run = try runMapsrace([arguments[0], trace.name] + arguments.dropFirst(), in: scratch.path)
             #expect(run.standardOutput.isEmpty)
-            // MISBEHAVIOUR (reported to the lead): analyze, diff and replay
-            // exit 15 "the trace has no header record, which analysis needs":
-            // a malformed trace, where info and extract rightly say it was cut.
-            withKnownIssue("\(arguments[0]) on a trace cut in its first block: exit 15, not 13") {
-                #expect(run.exitCode == 13, "\(arguments[0]): \(run.standardError)")
-                #expect(run.standardError.contains("the trace is truncated"))
-            }
+            #expect(run.exitCode == 13, "\(arguments[0]): \(run.standardError)")
+            #expect(run.standardError.contains("the trace is truncated"))
         }
     }
 }
@@ -415,9 +399,6 @@ enum TraceCommand: String, CaseIterable, CustomTestStringConvertible {
         }
     }
 
-    /// Whether its errors about a trace's contents name the trace (analyze,
-    /// diff and replay prefix them with it; info and extract do not).
-    var namesTheTraceInContentErrors: Bool { self != .info && self != .extract }
 
     var testDescription: String { rawValue }
 }
@@ -468,11 +449,7 @@ struct BadTraceInputCommandLine {
         let run = try scratch.run(command.arguments(name))
         expectFailure(run, exit: 11, saying: [input.reason(name)])
         if command == .extract {
-            // MISBEHAVIOUR (reported to the lead): extract creates its output
-            // directory before it has read a single block of the input.
-            withKnownIssue("extract leaves an empty output directory for a file that is no trace") {
-                #expect(!scratch.exists("extracted"))
-            }
+            #expect(!scratch.exists("extracted"))
         }
     }
 
@@ -507,15 +484,7 @@ struct BadTraceInputCommandLine {
         try scratch.write(contents, to: "flipped.mrtrace")
         let run = try scratch.run(command.arguments("flipped.mrtrace"))
         expectFailure(run, exit: 14, saying: [flip.reason])
-        if !command.namesTheTraceInContentErrors {
-            // MISBEHAVIOUR (reported to the lead): info and extract print
-            // "mapsrace: error: block 0 ..." without the trace's name.
-            withKnownIssue("\(command.rawValue): the error leaves out the trace's name") {
-                #expect(run.standardError.contains("flipped.mrtrace"))
-            }
-        } else {
-            #expect(run.standardError.hasPrefix("mapsrace: error: flipped.mrtrace: "))
-        }
+        #expect(run.standardError.hasPrefix("mapsrace: error: flipped.mrtrace: "))
     }
 }
 
