@@ -54,14 +54,16 @@ final class ReaderSpawn {
         posix_spawn_file_actions_adddup2(fileActions, readyWriteFD, readyWriteFD)
         attributes = .allocate(capacity: 1)
         posix_spawnattr_init(attributes)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT)
-        sigaddset(&defaults, SIGTERM)
-        posix_spawnattr_setsigdefault(attributes, &defaults)
-        var unblocked = sigset_t()
-        sigemptyset(&unblocked)
-        posix_spawnattr_setsigmask(attributes, &unblocked)
+        // SIGINT and SIGTERM start at their default actions but BLOCKED: one
+        // that arrives before the reader's handlers are in place stays
+        // pending until `mapsrace_install_stop_handlers` unblocks it, so it
+        // stops the reader through its handler (log handed over), never kills it.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        posix_spawnattr_setsigdefault(attributes, &stopSignals)
+        posix_spawnattr_setsigmask(attributes, &stopSignals)
         posix_spawnattr_setflags(attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
     }
 
@@ -150,3 +152,9 @@ func describeWaitStatus(_ status: Int32) -> String {
 }
 
 func exitedCleanly(_ status: Int32) -> Bool { status & 0x7f == 0 && (status >> 8) & 0xff == 0 }
+
+/// Whether the wait status is a death by SIGINT or SIGTERM.
+func killedByStopSignal(_ status: Int32) -> Bool {
+    let signal = status & 0x7f
+    return signal == SIGINT || signal == SIGTERM
+}
