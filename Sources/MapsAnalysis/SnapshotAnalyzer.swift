@@ -161,7 +161,7 @@ public final class SnapshotAnalyzer {
             }
         }
 
-        let epochs = Self.epochs(
+        var epochs = Self.epochs(
             of: arenaLineIndexes.filter { explained[$0] != nil },
             explained: { explained[$0]! }, lineReads: lineReads)
         for (epochIndex, epoch) in epochs.enumerated() {
@@ -170,21 +170,28 @@ public final class SnapshotAnalyzer {
 
         // Coverage: walk the arena lines in file order.
         var coverage: [Int: (kind: AnomalyKind, range: Range<UInt64>)] = [:]  // keyed by line index after the gap
+        // Gaps that were not mapped throughout, with the line after them.
+        var openGaps: [(range: Range<UInt64>, after: Int)] = []
         var cursor = arena.lowerBound
         for index in arenaLineIndexes {
             let line = lines[index]
             if line.start > cursor {
                 let gap = cursor..<line.start
-                if truth.alwaysMapped(gap, over: snapshotWindow) { coverage[index] = (.missing, gap) }
+                if truth.alwaysMapped(gap, over: snapshotWindow) {
+                    coverage[index] = (.missing, gap)
+                } else {
+                    openGaps.append((gap, index))
+                }
             } else if line.start < cursor {
                 coverage[index] = (.duplicated, line.start..<min(cursor, line.end))
             }
             cursor = max(cursor, line.end)
         }
         var tailGap: Range<UInt64>?
+        var openTailGap: Range<UInt64>?
         if cursor < arena.upperBound, reads.contains(where: { $0.returned == 0 }) || snapshot.end?.flags.contains(.reachedEOF) == true {
             let gap = cursor..<arena.upperBound
-            if truth.alwaysMapped(gap, over: snapshotWindow) { tailGap = gap }
+            if truth.alwaysMapped(gap, over: snapshotWindow) { tailGap = gap } else { openTailGap = gap }
         }
 
         // Each epoch break is one anomaly; a coverage anomaly at the same
@@ -238,6 +245,56 @@ public final class SnapshotAnalyzer {
                 kind: .missing, boundary: boundary, range: gap, culprits: [],
                 detail: "\(addressString(gap.lowerBound))-\(addressString(gap.upperBound)) was mapped throughout the snapshot but no line shows it (the walk ended before it)"))
         }
+        // A gap inside an epoch must be unmapped at the state that explains
+        // the epoch: the lines around it then cover exactly what that state
+        // had mapped. When no explaining state has it unmapped, the snapshot
+        // left out something that was there.
+        let epochOfLine = lineEpochs
+        if let gap = openTailGap, let last = arenaLineIndexes.last(where: { epochOfLine[$0] != nil }),
+           let epochIndex = epochOfLine[last] {
+            let narrowed = epochs[epochIndex].states.intersection(truth.unmappedStates(gap, within: snapshotWindow))
+            if narrowed.isEmpty {
+                let span = "\(addressString(gap.lowerBound))-\(addressString(gap.upperBound))"
+                anomalies.append(makeAnomaly(
+                    kind: .missing,
+                    boundary: Boundary(
+                        beforeRead: lineReads[last], afterRead: max(reads.count - 1, lineReads[last]),
+                        byteOffset: UInt64(snapshot.bytes.count), line: last + 2),
+                    range: gap,
+                    culprits: pick(
+                        Array(snapshotWindow.lowerBound..<snapshotWindow.upperBound), touching: [gap], widen: false,
+                        fallBackToAll: false),
+                    detail: "\(span) was mapped at every state that explains the last lines (\(epochs[epochIndex].states)), but the walk ended before it"))
+            } else {
+                epochs[epochIndex].states = narrowed
+            }
+        }
+        for gap in openGaps {
+            guard let epochIndex = epochOfLine[gap.after] else { continue }
+            let position = arenaLineIndexes.firstIndex(of: gap.after) ?? 0
+            let previous = position > 0 ? arenaLineIndexes[position - 1] : nil
+            // A gap between two epochs lies at a break already reported.
+            if let previous, epochOfLine[previous] != epochIndex { continue }
+            let unmapped = truth.unmappedStates(gap.range, within: snapshotWindow)
+            let narrowed = epochs[epochIndex].states.intersection(unmapped)
+            if !narrowed.isEmpty {
+                epochs[epochIndex].states = narrowed
+                continue
+            }
+            let place = previous.map {
+                self.boundary(before: $0, after: gap.after, text: text, lineReads: lineReads, reads: reads)
+            } ?? Boundary(
+                beforeRead: max(lineReads[gap.after] - 1, 0), afterRead: lineReads[gap.after],
+                byteOffset: UInt64(text.byteOffsets[gap.after]), line: gap.after + 1)
+            let culprits = pick(
+                Array(snapshotWindow.lowerBound..<snapshotWindow.upperBound), touching: [gap.range], widen: false,
+                fallBackToAll: false)
+            let span = "\(addressString(gap.range.lowerBound))-\(addressString(gap.range.upperBound))"
+            anomalies.append(makeAnomaly(
+                kind: .missing, boundary: place, range: gap.range, culprits: culprits,
+                detail: "\(span) was mapped at every state that explains the lines around it (\(epochs[epochIndex].states)), but no line shows it"))
+        }
+
         anomalies.sort { ($0.boundary.line, $0.kind) < ($1.boundary.line, $1.kind) }
 
         if let problem = parseProblem {

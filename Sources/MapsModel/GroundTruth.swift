@@ -28,15 +28,12 @@ public struct PageProtection: Hashable, Sendable {
 /// Why the ground truth could not be built from a trace.
 public enum ReplayError: Error, Equatable, CustomStringConvertible {
     case arenaNotPageAligned(start: UInt64, end: UInt64, pageSize: UInt64)
-    case arenaNotMapped(start: UInt64, end: UInt64)
     case lineStraddlesArena(MapsLine)
 
     public var description: String {
         switch self {
         case .arenaNotPageAligned(let start, let end, let pageSize):
             "the arena \(addressString(start))-\(addressString(end)) is not aligned to the page size \(pageSize)"
-        case .arenaNotMapped(let start, let end):
-            "the initial quiescent maps do not cover the arena \(addressString(start))-\(addressString(end))"
         case .lineStraddlesArena(let line):
             "the initial quiescent maps has a line across the arena's edge: \(line)"
         }
@@ -477,6 +474,56 @@ public final class GroundTruth {
             }
         }
         if let start = runStart { result.append(start...high) }
+        return result
+    }
+
+    /// The states within `window` at which every page of `range` (clipped to
+    /// the arena) was unmapped: when a gap between two lines is true.
+    public func unmappedStates(_ range: Range<UInt64>, within window: ClosedRange<Int>) -> StateSet {
+        let low = max(range.lowerBound, arena.lowerBound)
+        let high = min(range.upperBound, arena.upperBound)
+        let lowState = min(max(window.lowerBound, baseState), finalState)
+        let highState = min(max(window.upperBound, baseState), finalState)
+        guard low < high, lowState <= highState else { return StateSet() }
+        let first = page(containing: low)
+        let last = Int((high - arena.lowerBound + pageSize - 1) / pageSize)
+        var mapped = 0
+        var changes: [(state: Int32, delta: Int32)] = []
+        for page in first..<last {
+            var value = initialPages[page]
+            var entry = Int(historyStart[page])
+            let end = Int(historyStart[page + 1])
+            while entry < end && Int(historyState[entry]) <= lowState {
+                value = historyValue[entry]
+                entry += 1
+            }
+            if value.isMapped { mapped += 1 }
+            var wasMapped = value.isMapped
+            while entry < end && Int(historyState[entry]) <= highState {
+                let isMapped = historyValue[entry].isMapped
+                if isMapped != wasMapped { changes.append((historyState[entry], isMapped ? 1 : -1)) }
+                wasMapped = isMapped
+                entry += 1
+            }
+        }
+        changes.sort { $0.state < $1.state }
+        var result = StateSet()
+        var runStart: Int? = mapped == 0 ? lowState : nil
+        var index = 0
+        while index < changes.count {
+            let state = Int(changes[index].state)
+            while index < changes.count && Int(changes[index].state) == state {
+                mapped += Int(changes[index].delta)
+                index += 1
+            }
+            if mapped == 0, runStart == nil {
+                runStart = state
+            } else if mapped != 0, let start = runStart {
+                result.append(start...(state - 1))
+                runStart = nil
+            }
+        }
+        if let start = runStart { result.append(start...highState) }
         return result
     }
 

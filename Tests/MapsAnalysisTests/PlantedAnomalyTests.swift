@@ -177,6 +177,46 @@ struct PlantedAnomalyTests {
         #expect(snapshot.epochList.map(\.firstLine) == [2, 5])
     }
 
+    @Test func aGapThatTheExplainingStateHadMappedIsMissing() throws {
+        // Page 0 read-only, pages 1-2 read-write, page 3 read-only. While the
+        // reader is between page 0 and page 3, page 0 becomes none and pages
+        // 1-2 are unmapped. Page 0's line is true only at state 0, where
+        // pages 1-2 were mapped: no state shows this snapshot.
+        var trace = PlantedTrace(initial: [readOnly, readWrite, readWrite, readOnly])
+        trace.mutations = [(0, none, 100), (1, unmapped, 200), (2, unmapped, 300)]
+        let firstRead = [PlantedTrace.before, line(0, 1, readOnly)]
+        trace.snapshots = [[
+            .init(at: 50, lines: firstRead),
+            .init(at: 400, lines: [line(3, 4, readOnly), PlantedTrace.after]),
+        ]]
+        let report = try trace.analyze()
+        #expect(report.modelValidated)
+        let snapshot = report.snapshots[0]
+        #expect(!snapshot.consistent)
+        #expect(snapshot.epochs == 1)
+        #expect(snapshot.anomalies.count == 1)
+        let anomaly = try #require(snapshot.anomalies.first)
+        #expect(anomaly.kind == .missing)
+        #expect(anomaly.start == addressString(PlantedTrace.address(page: 1)))
+        #expect(anomaly.end == addressString(PlantedTrace.address(page: 3)))
+        #expect(anomaly.boundary == Boundary(beforeRead: 0, afterRead: 1, byteOffset: textLength(firstRead), line: 3))
+        // The unmaps made the gap; page 0's mprotect did not touch it.
+        #expect(anomaly.culprits == [1, 2])
+        #expect(snapshot.rwPagesObserved == 0)
+
+        // The same reads once both unmaps are done, with page 0 still
+        // read-only in the truth: a snapshot that existed.
+        var quiet = PlantedTrace(initial: [readOnly, readWrite, readWrite, readOnly])
+        quiet.mutations = [(1, unmapped, 100), (2, unmapped, 200)]
+        quiet.snapshots = [[
+            .init(at: 300, lines: firstRead),
+            .init(at: 400, lines: [line(3, 4, readOnly), PlantedTrace.after]),
+        ]]
+        let existed = try quiet.analyze().snapshots[0]
+        #expect(existed.consistent)
+        #expect(existed.explainingState == 2)
+    }
+
     @Test func lineNoStateExplainsIsPhantom() throws {
         var trace = mergingTrace()
         var lines = trace.maps(at: 2)

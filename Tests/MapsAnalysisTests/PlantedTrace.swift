@@ -14,8 +14,8 @@ struct PlantedTrace {
 
     /// PROT bits of each arena page before any mutation.
     var initial: [Int32]
-    /// One-page mprotects: page, new prot, and when (ns after origin) the
-    /// syscall began; each lasts 10 ns.
+    /// One-page mprotects (or munmaps, with prot `unmapped`): page, new
+    /// prot, and when (ns after origin) the syscall began; each lasts 10 ns.
     var mutations: [(page: Int, prot: Int32, at: UInt64)] = []
     /// Each snapshot is a list of reads: when (ns after origin) and which lines.
     var snapshots: [[PlantedRead]] = []
@@ -47,7 +47,7 @@ struct PlantedTrace {
         var lines: [String] = []
         var start = 0
         for page in 1...pages.count where page == pages.count || pages[page] != pages[start] {
-            lines.append(Self.line(from: start, to: page, prot: pages[start]))
+            if pages[start] != unmapped { lines.append(Self.line(from: start, to: page, prot: pages[start])) }
             start = page
         }
         return lines
@@ -83,7 +83,8 @@ struct PlantedTrace {
             role: .initial, tBegin: origin + 1, tEnd: origin + 2, text: Self.text(maps(at: 0)))))
         for (index, mutation) in mutations.enumerated() {
             try writer.append(.mutation(MutationRecord(
-                sequence: UInt64(index), kind: .mprotect, address: Self.address(page: mutation.page),
+                sequence: UInt64(index), kind: mutation.prot == unmapped ? .munmap : .mprotect,
+                address: Self.address(page: mutation.page),
                 length: Self.pageSize, prot: mutation.prot, tBegin: origin + mutation.at,
                 tEnd: origin + mutation.at + 10, threadID: 100)))
         }
@@ -128,3 +129,5 @@ struct PlantedTrace {
 let none: Int32 = 0
 let readOnly: Int32 = 1
 let readWrite: Int32 = 3
+/// Not a protection: the page is munmap'ed.
+let unmapped: Int32 = -1
