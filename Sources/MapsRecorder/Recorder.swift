@@ -74,15 +74,21 @@ private final class Recording {
         if let limit = maxMapCount(), neededEntries > limit {
             throw .arenaExceedsMapCount(limit: limit, needed: neededEntries, pages: pageCount)
         }
+        // The trace is written beside its path and renamed over it once
+        // finished: a failed recording leaves whatever was there untouched.
         let writer: TraceWriter?
+        let output: PartialOutput?
         if configuration.logMutations {
+            let partial = PartialOutput(finalPath: configuration.outputPath)
             do {
-                writer = try TraceWriter(path: configuration.outputPath)
+                writer = try TraceWriter(path: partial.partialPath)
             } catch {
                 throw .outputNotWritable(path: configuration.outputPath, reason: error.description)
             }
+            output = partial
         } else {
             writer = nil
+            output = nil
         }
 
         // 2. Preallocation.
@@ -184,6 +190,8 @@ private final class Recording {
         }
 
         if let failure = mutator.failure {
+            // The error names the trace, which holds the mutations up to the failed one.
+            try output?.publish()
             throw .mutationFailed(
                 sequence: UInt64(failure.sequence), kind: failure.kind, address: failure.address,
                 length: failure.length, errno: failure.errno, trace: writer == nil ? nil : configuration.outputPath)
@@ -192,6 +200,7 @@ private final class Recording {
         if !finalComplete {
             throw .systemCallFailed("the final quiescent read (maps grew past \(finalMaps.capacity) bytes)", errno: ENOBUFS)
         }
+        try output?.publish()
 
         return RecordingSummary(
             trace: writer == nil ? nil : configuration.outputPath, traceBytes: traceBytes,
@@ -276,5 +285,31 @@ private final class Recording {
             throw .outputNotWritable(path: configuration.outputPath, reason: error.description)
         }
         return writer.compressedBytesWritten
+    }
+}
+
+/// A trace being written to `<finalPath>.partial-<pid>` in the same
+/// directory. `publish` renames it over `finalPath`; unless it did, the
+/// partial file is unlinked when this goes away (every failure path).
+private final class PartialOutput {
+    let finalPath: String
+    let partialPath: String
+    private var published = false
+
+    init(finalPath: String) {
+        self.finalPath = finalPath
+        partialPath = "\(finalPath).partial-\(getpid())"
+    }
+
+    func publish() throws(RecordingError) {
+        guard !published else { return }
+        guard rename(partialPath, finalPath) == 0 else {
+            throw .outputNotWritable(path: finalPath, reason: "cannot rename \(partialPath) over it: \(errorText(errno))")
+        }
+        published = true
+    }
+
+    deinit {
+        if !published { unlink(partialPath) }
     }
 }
