@@ -109,7 +109,11 @@ struct ReaderLog {
         let snapshotsStart = headerBytes
         let (snapshotBytes, o1) = header.snapshotCount.multipliedReportingOverflow(by: header.snapshotStride)
         let (chunkBytes, o2) = header.chunkCount.multipliedReportingOverflow(by: header.chunkStride)
-        guard !o1, !o2, UInt64(headerBytes) + snapshotBytes + chunkBytes + header.byteCount <= UInt64(data.count) else {
+        // Compared by subtraction: no sum of counts from the log can overflow.
+        let afterHeader = UInt64(data.count - headerBytes)
+        guard !o1, !o2, snapshotBytes <= afterHeader, chunkBytes <= afterHeader - snapshotBytes,
+            header.byteCount <= afterHeader - snapshotBytes - chunkBytes
+        else {
             return malformed("counts exceed the \(data.count)-byte log")
         }
         let chunksStart = snapshotsStart + Int(snapshotBytes)
@@ -120,7 +124,7 @@ struct ReaderLog {
             let entry = data.loadUnaligned(
                 fromByteOffset: snapshotsStart + snapshotIndex * MemoryLayout<ReaderSnapshotEntry>.stride,
                 as: ReaderSnapshotEntry.self)
-            guard entry.firstChunk + entry.chunkCount <= header.chunkCount else {
+            guard entry.firstChunk <= header.chunkCount, entry.chunkCount <= header.chunkCount - entry.firstChunk else {
                 return malformed("snapshot \(entry.index) points past the chunk table")
             }
             var chunks: [ReadChunk] = []
@@ -130,7 +134,7 @@ struct ReaderLog {
                     fromByteOffset: chunksStart + chunkIndex * MemoryLayout<ReaderChunkEntry>.stride,
                     as: ReaderChunkEntry.self)
                 let count = max(chunk.returned, 0)
-                guard chunk.byteOffset + UInt64(count) <= header.byteCount else {
+                guard chunk.byteOffset <= header.byteCount, UInt64(count) <= header.byteCount - chunk.byteOffset else {
                     return malformed("chunk \(chunk.sequence) of snapshot \(entry.index) points past the bytes")
                 }
                 let start = bytesStart + Int(chunk.byteOffset)
@@ -154,7 +158,8 @@ struct ReaderLog {
                             tInterruptRequested: entry.tInterruptRequested, tStoppedConfirmed: entry.tStoppedConfirmed,
                             tResumed: entry.tResumed)))
         }
-        return .success(ReaderLog(snapshots: snapshots, interrupted: header.interrupted != 0, signal: Int32(header.signal)))
+        guard let signal = Int32(exactly: header.signal) else { return malformed("signal \(header.signal)") }
+        return .success(ReaderLog(snapshots: snapshots, interrupted: header.interrupted != 0, signal: signal))
     }
 
     /// Maps the memfd `fd` and decodes it.
