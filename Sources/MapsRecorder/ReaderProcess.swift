@@ -45,6 +45,10 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
     public static let minimumByteCapacity = 64 << 10
     /// The largest chunk table (entries) a reader allocates.
     public static let maximumChunkCapacity = 2 << 20
+    /// The largest snapshot table (entries, 72 bytes each: 72 MiB of address
+    /// space) a reader maps: --snapshots times retry-stable's attempts must
+    /// fit (`RecordingConfiguration.validate`).
+    public static let maximumSnapshotCapacity = 1 << 20
 
     /// `populatedBytes` defaults to the whole buffer.
     public init(
@@ -92,10 +96,32 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
         return min(estimate, Self.maximumChunkCapacity)
     }
 
-    /// Snapshots the reader may log: `retry-stable` logs every attempt.
-    var snapshotCapacity: Int {
-        if case .retryStable(let attempts) = strategy { return snapshotCount * attempts }
-        return snapshotCount
+    /// Snapshots the reader may log: `retry-stable` logs every attempt
+    /// (within `maximumSnapshotCapacity`; validation keeps to it).
+    var snapshotCapacity: Int { Self.snapshotEntries(snapshotCount, attemptsEach: strategy.attemptsPerResult.most) }
+
+    /// The part of the snapshot table faulted in up front: the attempts a
+    /// result is expected to take (`ReaderStrategy.attemptsPerResult`).
+    var populatedSnapshotCount: Int {
+        min(Self.snapshotEntries(snapshotCount, attemptsEach: strategy.attemptsPerResult.expected), snapshotCapacity)
+    }
+
+    /// `snapshots` x `attemptsEach`, at most `maximumSnapshotCapacity` (and at least 1).
+    static func snapshotEntries(_ snapshots: Int, attemptsEach: Int) -> Int {
+        let (entries, overflow) = max(snapshots, 1).multipliedReportingOverflow(by: max(attemptsEach, 1))
+        return overflow ? maximumSnapshotCapacity : min(entries, maximumSnapshotCapacity)
+    }
+
+    /// Why `snapshotCount` cannot be taken with this strategy's table, nil if it can.
+    static func snapshotTableProblem(snapshots: Int, strategy: ReaderStrategy) -> String? {
+        guard snapshots >= 1 else { return "--snapshots must be at least 1 (got \(snapshots))" }
+        let attempts = strategy.attemptsPerResult.most
+        let (entries, overflow) = snapshots.multipliedReportingOverflow(by: attempts)
+        guard overflow || entries > maximumSnapshotCapacity else { return nil }
+        if attempts > 1 {
+            return "--snapshots \(snapshots) x \(attempts) attempts exceeds the reader's \(maximumSnapshotCapacity)-entry snapshot table"
+        }
+        return "--snapshots must be at most \(maximumSnapshotCapacity) (got \(snapshots))"
     }
 
     /// The byte buffer the reader maps: `byteCapacity` within
@@ -195,6 +221,7 @@ private final class MapsReader {
         let snapshotCapacity = configuration.snapshotCapacity
         snapshotRegion = try PreallocatedRegion(
             byteCount: snapshotCapacity * MemoryLayout<ReaderSnapshotEntry>.stride,
+            populatedBytes: configuration.populatedSnapshotCount * MemoryLayout<ReaderSnapshotEntry>.stride,
             purpose: "the reader's snapshot table")
         snapshots = UnsafeMutableBufferPointer(
             rebasing: snapshotRegion.bytes.bindMemory(to: ReaderSnapshotEntry.self)[0..<snapshotCapacity])

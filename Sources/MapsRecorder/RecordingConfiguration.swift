@@ -74,6 +74,9 @@ public struct RecordingConfiguration: Sendable, Equatable {
         guard snapshotCount >= 1 && snapshotCount <= 100_000 else {
             throw .invalidConfiguration("--snapshots must be between 1 and 100000 (got \(snapshotCount))")
         }
+        if let problem = ReaderProcessConfiguration.snapshotTableProblem(snapshots: snapshotCount, strategy: reader) {
+            throw .invalidConfiguration(problem)
+        }
     }
 }
 
