@@ -273,9 +273,16 @@ extension PayloadCursor {
         let tBegin = try time()
         let tEnd = try time(after: tBegin)
         let bytes = try bytes("chunk bytes", limit: limits.maxChunkBytes)
+        // The data is exactly what the read returned: a count that disagrees
+        // with it would mislead every sum and offset computed from it.
+        guard returned < 0 || returned == Int64(bytes.count) else { throw chunkLengthMismatch(returned, bytes.count) }
         return ReadChunkView(
             snapshot: snapshot, sequence: sequence, offset: offset, requested: requested,
             returned: returned, errno: errno, tBegin: tBegin, tEnd: tEnd, bytes: bytes)
+    }
+
+    @inline(never) private func chunkLengthMismatch(_ returned: Int64, _ count: Int) -> TraceError {
+        malformed("the read chunk claims \(returned) bytes returned but carries \(count)")
     }
 
     mutating func pause() throws(TraceError) -> ReaderPause {

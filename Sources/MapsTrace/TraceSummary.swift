@@ -132,7 +132,11 @@ public struct TraceSummary: Sendable, Equatable {
 
     private mutating func countReadChunk(returned: Int64, _ tBegin: UInt64, _ tEnd: UInt64) {
         readChunks += 1
-        if returned > 0 { bytesRead += UInt64(returned) }
+        if returned > 0 {
+            // Saturates rather than traps, whatever a trace claims.
+            let (sum, overflow) = bytesRead.addingReportingOverflow(UInt64(returned))
+            bytesRead = overflow ? .max : sum
+        }
         observe(tBegin, tEnd)
     }
 
