@@ -5,6 +5,9 @@ import MapsTrace
 public enum AnalysisError: MapsRaceFailure, Equatable {
     case trace(TraceError)
     case missingRecord(String)
+    /// An arena record the replay cannot use (empty, reversed, unaligned or
+    /// too large); the reason says which.
+    case unusableArena(ArenaRecord, reason: String)
     case unparsableQuiescentMaps(QuiescentRole, MapsParseError)
     case replay(ReplayError)
     case noSuchSnapshot(Int, available: Int)
@@ -15,7 +18,7 @@ public enum AnalysisError: MapsRaceFailure, Equatable {
     public var exitCode: Int32 {
         switch self {
         case .trace(let error): error.exitCode
-        case .missingRecord, .unparsableQuiescentMaps, .replay: 15
+        case .missingRecord, .unusableArena, .unparsableQuiescentMaps, .replay: 15
         case .noSuchSnapshot, .noSuchState: 31
         case .snapshotLostToTruncation(_, _, let cut): TraceError.truncated(cut).exitCode
         }
@@ -27,6 +30,8 @@ public enum AnalysisError: MapsRaceFailure, Equatable {
             error.description
         case .missingRecord(let what):
             "the trace has no \(what) record, which analysis needs"
+        case .unusableArena(let arena, let reason):
+            "the trace's arena \(addressString(arena.start))-\(addressString(arena.end)) is malformed: \(reason)"
         case .unparsableQuiescentMaps(let role, let error):
             "the trace's \(role) quiescent maps does not parse: \(error)"
         case .replay(let error):
@@ -143,10 +148,33 @@ public struct TraceContext: Sendable {
         guard let header else { throw .missingRecord("header") }
         guard let arena else { throw .missingRecord("arena") }
         guard let initial else { throw .missingRecord("initial quiescent maps") }
+        try checkArena(arena, pageSize: header.pageSize)
         return TraceContext(
             source: source, header: header, arena: arena, mutations: mutations,
             initialMaps: initial, finalMaps: final, trailer: trailer,
             completion: reader.completion, snapshotIndexes: snapshots, pauses: pauses)
+    }
+
+    /// The most pages an arena may have: the ground truth keeps a protection
+    /// per page and state, so a forged arena must not make it allocate
+    /// without bound.
+    public static let maxArenaPages: UInt64 = 1 << 24
+
+    /// Rejects an arena the replay cannot model, before anything allocates
+    /// for it or forms a range from it.
+    static func checkArena(_ arena: ArenaRecord, pageSize: UInt64) throws(AnalysisError) {
+        guard arena.start < arena.end else {
+            throw .unusableArena(arena, reason: "its start is not below its end")
+        }
+        guard pageSize > 0, arena.start % pageSize == 0, arena.end % pageSize == 0 else {
+            throw .unusableArena(arena, reason: "it is not aligned to the page size \(pageSize)")
+        }
+        let pages = (arena.end - arena.start) / pageSize
+        guard pages <= maxArenaPages else {
+            throw .unusableArena(
+                arena,
+                reason: "its \(pages) pages exceed the limit of \(maxArenaPages) (the ground truth allocates per page)")
+        }
     }
 
     /// Streams the snapshots in file order, one at a time (only one
