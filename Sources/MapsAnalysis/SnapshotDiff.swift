@@ -14,11 +14,11 @@ public enum SnapshotDiff {
         let reads = verdict.snapshot.reads
         let paint = Painter(enabled: color)
 
-        /// The observed line exactly as read (without its newline).
+        /// The observed line exactly as read, up to its newline (in smaps,
+        /// the mapping's field lines that follow it are not part of it).
         func observedText(_ index: Int) -> String {
             let start = verdict.text.byteOffsets[index]
-            var end = index + 1 < observed.count ? verdict.text.byteOffsets[index + 1] : bytes.count
-            if end > start && bytes[end - 1] == UInt8(ascii: "\n") { end -= 1 }
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
             return String(decoding: bytes[start..<end], as: UTF8.self)
         }
         func epochTag(_ index: Int) -> String {
@@ -30,7 +30,9 @@ public enum SnapshotDiff {
         func marker(_ read: Int) -> String {
             guard read < reads.count else { return paint.marker("## read \(read)") }
             let chunk = reads[read]
-            let end = chunk.offset + UInt64(max(chunk.returned, 0))
+            // Saturating: a forged offset must not trap the rendering.
+            let (sum, overflow) = chunk.offset.addingReportingOverflow(UInt64(max(chunk.returned, 0)))
+            let end = overflow ? UInt64.max : sum
             let time = ReportText.milliseconds(Int64(bitPattern: chunk.tBegin &- origin))
             return paint.marker("## read \(read): bytes \(chunk.offset)-\(end), requested \(chunk.requested), at \(time)")
         }

@@ -79,3 +79,49 @@ private struct SmallTrace {
         #expect(context.arena == trace.arena)
     }
 }
+
+@Suite struct SnapshotDiffRenderingTests {
+    @Test func readEndingPastTwoToTheSixtyFourSaturates() throws {
+        var trace = SmallTrace()
+        let line = Array("7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n".utf8)
+        trace.reads = [(offset: .max - 10, bytes: line)]
+        let analysis = try TraceAnalysis(.bytes(try trace.bytes()))
+        var verdict: SnapshotVerdict?
+        _ = try analysis.run { verdict = $0 }
+        let found = try #require(verdict)
+        // A line the model does not have, so that the read's marker is shown.
+        let reconstructed = [MapsLine(start: 0x1000, end: 0x2000, permissions: Permissions(prot: 1))]
+        let text = SnapshotDiff.render(
+            verdict: found, reconstructed: reconstructed, state: 0, stateLabel: "state 0", origin: SmallTrace.origin)
+        #expect(text.contains("## read 0: bytes \(UInt64.max - 10)-\(UInt64.max), requested 65536"))
+    }
+
+    @Test func smapsLinesEndAtTheirNewline() throws {
+        var trace = SmallTrace()
+        trace.reader = "smaps"
+        trace.mutations = [MutationRecord(
+            sequence: 0, kind: .mprotect, address: 0x7f00_0000_1000, length: 4096, prot: 1,
+            tBegin: SmallTrace.origin + 1_000, tEnd: SmallTrace.origin + 1_010, threadID: 100)]
+        let headers = [
+            "7f0000000000-7f0000001000 rw-p 00000000 00:00 0 ",
+            "7f0000001000-7f0000002000 r--p 00000000 00:00 0 ",
+            "7f0000002000-7f0000004000 rw-p 00000000 00:00 0 ",
+        ]
+        let smaps = headers.map { $0 + "\nSize:                  4 kB\nRss:                   0 kB\n" }.joined()
+        trace.reads = [(offset: 0, bytes: Array(smaps.utf8))]
+        let analysis = try TraceAnalysis(.bytes(try trace.bytes()))
+        var verdict: SnapshotVerdict?
+        _ = try analysis.run { verdict = $0 }
+        let found = try #require(verdict)
+        #expect(found.text.lines.count == 3)
+        let text = SnapshotDiff.render(
+            verdict: found, reconstructed: analysis.maps(at: 0), state: 0, stateLabel: "state 0",
+            origin: SmallTrace.origin)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(!text.contains("kB"))
+        // Every header is added (the model has one rw line), and nothing after its newline.
+        for header in headers {
+            #expect(lines.contains { $0.hasPrefix("+" + header + "    [") })
+        }
+    }
+}
