@@ -26,26 +26,49 @@ public enum MapsFormat: String, Sendable, CaseIterable {
 /// (the seed's `$3 ~ /^rw/`).
 ///
 /// Each mapping contributes `length / pageSize` pages (mapping lengths are
-/// page multiples in real maps).
+/// page multiples in real maps). Real maps cannot overflow the total (their
+/// mappings do not overlap); a forged text that repeats a huge mapping can,
+/// and then the count saturates at `UInt64.max` (`countReadWritePages(inText:)`
+/// reports it as an error instead).
 ///
 /// The seed's Linux script tested `end < END`, so a read-write mapping
 /// ending exactly at the end of the range was missed; this counts it.
 public func countReadWritePages(in maps: MapsText, range: Range<UInt64>, pageSize: UInt64) -> UInt64 {
+    let (pages, overflowingLine) = readWritePageTotal(in: maps, range: range, pageSize: pageSize)
+    return overflowingLine == nil ? pages : .max
+}
+
+/// The read-write page total, and the index of the line that made it
+/// overflow 64 bits (nil if it did not).
+private func readWritePageTotal(
+    in maps: MapsText, range: Range<UInt64>, pageSize: UInt64
+) -> (pages: UInt64, overflowingLine: Int?) {
     precondition(pageSize > 0, "page size must be positive")
     var pages: UInt64 = 0
-    for line in maps.lines
+    for (index, line) in maps.lines.enumerated()
     where line.permissions.read && line.permissions.write
         && line.start >= range.lowerBound && line.end <= range.upperBound {
-        pages += line.length / pageSize
+        let (sum, overflow) = pages.addingReportingOverflow(line.length / pageSize)
+        if overflow { return (pages, index) }
+        pages = sum
     }
-    return pages
+    return (pages, nil)
 }
 
 /// Parses `text` as `format` and counts its read-write pages inside `range`.
+/// A total over 64 bits (only a forged text has one) is an error naming the
+/// line that overflowed it.
 public func countReadWritePages(
     inText text: [UInt8], format: MapsFormat, range: Range<UInt64>, pageSize: UInt64
 ) throws(MapsParseError) -> UInt64 {
-    countReadWritePages(in: try format.parse(text), range: range, pageSize: pageSize)
+    let maps = try format.parse(text)
+    let (pages, overflowingLine) = readWritePageTotal(in: maps, range: range, pageSize: pageSize)
+    guard let index = overflowingLine else { return pages }
+    let offset = maps.byteOffsets[index]
+    let lineNumber = 1 + text[..<offset].reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+    throw MapsParseError(
+        line: lineNumber, column: 1,
+        reason: "the read-write page count overflows 64 bits here (the mappings overlap: not a real maps text)")
 }
 
 /// An address as the seed's scripts take it: hex digits, with or without a
