@@ -93,16 +93,20 @@ func runRecordProcess(executable: String, arguments: [String], errorPath: String
 
     var status: Int32 = 0
     var forwarded = false
+    // The stop flag is checked before every wait, the first time right after
+    // spawning: a ^C that arrived between the survey's own check and the
+    // spawn interrupts no waitpid, and the child, in a process group of its
+    // own, never saw it.
     while true {
-        if waitpid(pid, &status, 0) == pid { break }
-        guard errno == EINTR else {
-            return RecordProcessOutcome(
-                exitCode: 24, message: "lost track of \(executable) (pid \(pid)): \(String(cString: strerror(errno)))")
-        }
         let stop = SurveyInterruption.signal
         if stop != 0 && !forwarded {
             kill(pid, stop)
             forwarded = true
+        }
+        if waitpid(pid, &status, 0) == pid { break }
+        guard errno == EINTR else {
+            return RecordProcessOutcome(
+                exitCode: 24, message: "lost track of \(executable) (pid \(pid)): \(String(cString: strerror(errno)))")
         }
     }
     let signal = status & 0x7f
