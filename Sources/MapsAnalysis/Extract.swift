@@ -47,13 +47,16 @@ public struct ExtractionResult: Sendable, Equatable {
 public enum ExtractError: MapsRaceFailure, Equatable {
     /// The output directory or a file in it could not be created or written.
     case outputNotWritable(path: String, errno: Int32)
-    /// `--snapshot N` named a snapshot the (readable part of the) trace does not hold.
+    /// `--snapshot N` named a snapshot the (readable part of the) trace does
+    /// not hold. In a truncated trace it may have been lost to the cut: that
+    /// is the truncation (13, as `analyze` and `diff` report it), not 31.
     case noSuchSnapshot(UInt32, available: [UInt32], truncated: Bool)
 
     public var exitCode: Int32 {
         switch self {
         case .outputNotWritable: 22
-        case .noSuchSnapshot: 31
+        case .noSuchSnapshot(_, _, truncated: false): 31
+        case .noSuchSnapshot(_, _, truncated: true): 13
         }
     }
 

@@ -16,11 +16,11 @@ private struct SmallTrace {
 
     static let origin: UInt64 = 1_000_000_000
 
-    func bytes() throws -> [UInt8] {
+    func bytes(blockSize: Int = 1 << 20) throws -> [UInt8] {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let origin = Self.origin
-        let writer = try TraceWriter(path: path)
+        let writer = try TraceWriter(path: path, blockSize: blockSize)
         try writer.append(.header(TraceHeader(
             toolVersion: "test", kernelRelease: "6.18.0-test", kernelVersion: "#1", machine: "x86_64",
             pageSize: 4096, clockID: 1, clockResolutionNs: 1, startWallClockNs: 0, originNs: origin,
@@ -123,5 +123,28 @@ private struct SmallTrace {
         for header in headers {
             #expect(lines.contains { $0.hasPrefix("+" + header + "    [") })
         }
+    }
+}
+
+@Suite struct CutTraceSnapshotTests {
+    @Test func extractingASnapshotLostToTheCutIsTheTruncation() throws {
+        var trace = SmallTrace()
+        trace.reads = [(offset: 0, bytes: Array(trace.initialMaps.utf8))]
+        let whole = try trace.bytes(blockSize: 64)
+        let cut = Array(whole.dropLast())
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cut-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        let error = #expect(throws: ExtractError.self) {
+            try extractSnapshots(from: TraceReader(bytes: cut), to: directory, only: 5)
+        }
+        #expect(error == .noSuchSnapshot(5, available: [0], truncated: true))
+        #expect(error?.exitCode == 13)
+        // The whole trace: the snapshot is simply not there.
+        let absent = #expect(throws: ExtractError.self) {
+            try extractSnapshots(from: TraceReader(bytes: whole), to: directory, only: 5)
+        }
+        #expect(absent == .noSuchSnapshot(5, available: [0], truncated: false))
+        #expect(absent?.exitCode == 31)
     }
 }
