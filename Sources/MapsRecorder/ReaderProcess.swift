@@ -428,8 +428,11 @@ private final class MapsReader {
         let cookie = Unmanaged.passUnretained(self).toOpaque()
         guard let stream = mapsrace_open_logged_stream(cookie, { cookie, buffer, size in
             guard let cookie, let buffer else { return -1 }
-            let reader = Unmanaged<MapsReader>.fromOpaque(cookie).takeUnretainedValue()
-            return reader.loggedRead(into: buffer, requested: size, readsInPlace: false)
+            // The reader outlives its stream: borrow it without a retain and
+            // release around every read(2).
+            return Unmanaged<MapsReader>.fromOpaque(cookie)._withUnsafeGuaranteedRef {
+                $0.loggedRead(into: buffer, requested: size, readsInPlace: false)
+            }
         }) else {
             failureErrno = errno
             outcome.insert(.failed)

@@ -99,16 +99,16 @@ private final class Recording {
         let initialMaps = try QuiescentBuffer(capacity: quiescentCapacity)
         let finalMaps = try QuiescentBuffer(capacity: quiescentCapacity)
         // Every snapshot is about one text of the file the reader reads (a
-        // torn one repeats or drops a few lines): for maps the quiescent
-        // estimate, which counts 64 bytes for each ~49-byte arena line; for
-        // smaps the current smaps plus the arena's lines at the current
-        // average entry size.
+        // torn one repeats or drops a few lines), with the arena at the most
+        // lines its workload ever gives it: for maps the current maps plus
+        // 64 bytes for each ~49-byte arena line; for smaps the current smaps
+        // plus the arena's lines at the current average entry size.
         let snapshotBytes: Int
         if let currentSmapsBytes {
             let bytesPerEntry = (currentSmapsBytes + currentEntries - 1) / max(currentEntries, 1)
             snapshotBytes = currentSmapsBytes + arenaEntries * bytesPerEntry + (64 << 10)
         } else {
-            snapshotBytes = quiescentCapacity
+            snapshotBytes = currentMaps.count + arenaEntries * Self.arenaLineBytes + (64 << 10)
         }
         let readerBuffer = Self.testReaderBuffer()
             ?? configuration.reader.bufferPlan(
