@@ -65,10 +65,7 @@ pid_t mapsrace_gettid(void) {
 
 _Static_assert(sizeof(struct mapsrace_procmap_query) == 104, "PROCMAP_QUERY UAPI layout");
 
-unsigned long mapsrace_procmap_query_request(void) {
-    return _IOWR('f', 17, struct mapsrace_procmap_query);
-}
-
+/* PROCMAP_QUERY is _IOWR('f', 17, struct procmap_query). */
 int mapsrace_procmap_query(int maps_fd, struct mapsrace_procmap_query *query) {
     return ioctl(maps_fd, _IOWR('f', 17, struct mapsrace_procmap_query), query);
 }

@@ -61,7 +61,6 @@ final class MutationLog {
         }
     }
 
-    var isLogging: Bool { slots != nil }
 
     // MARK: - The syscalls
 

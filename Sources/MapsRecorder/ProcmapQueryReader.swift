@@ -58,7 +58,7 @@ final class ProcmapQueryWalk {
         let slot = answers.baseAddress! + count
         slot.pointee = mapsrace_procmap_query()
         slot.pointee.size = UInt64(MemoryLayout<mapsrace_procmap_query>.size)
-        slot.pointee.query_flags = UInt64(ReaderStrategy.procmapQueryFlags)
+        slot.pointee.query_flags = UInt64(MAPSRACE_PROCMAP_QUERY_COVERING_OR_NEXT_VMA)
         slot.pointee.query_addr = address
         slot.pointee.vma_name_addr = UInt64(UInt(bitPattern: names.baseAddress! + nameBytesUsed))
         slot.pointee.vma_name_size = UInt32(Self.nameRoom)
@@ -119,7 +119,7 @@ final class ProcmapQueryWalk {
         defer { close(fd) }
         var query = mapsrace_procmap_query()
         query.size = UInt64(MemoryLayout<mapsrace_procmap_query>.size)
-        query.query_flags = UInt64(ReaderStrategy.procmapQueryFlags)
+        query.query_flags = UInt64(MAPSRACE_PROCMAP_QUERY_COVERING_OR_NEXT_VMA)
         if mapsrace_procmap_query(fd, &query) == 0 { return nil }
         switch errno {
         case ENOENT: return nil

@@ -14,6 +14,8 @@ import Glibc
 //   ... + chunks                  byteCount bytes: every chunk's bytes, in order
 //
 // A log whose header is missing or does not match is "not handed over".
+// Whether the reader was interrupted is not in the log: the recorder got the
+// same stop signal and knows it already (snapshots end `interrupted`).
 
 struct ReaderLogHeader {
     static let expectedMagic: UInt64 = 0x4D52_5245_4144_4C31  // "MRREADL1"
@@ -23,9 +25,6 @@ struct ReaderLogHeader {
     var snapshotCount: UInt64
     var chunkCount: UInt64
     var byteCount: UInt64
-    /// 1 if the reader stopped on a signal.
-    var interrupted: UInt64
-    var signal: UInt64
 }
 
 struct ReaderSnapshotEntry {
@@ -68,8 +67,6 @@ struct ReaderPauseTimes: Equatable {
     var tStoppedConfirmed: UInt64
     /// After the target was let go again.
     var tResumed: UInt64
-
-    var pauseNanoseconds: UInt64 { tResumed >= tInterruptRequested ? tResumed - tInterruptRequested : 0 }
 }
 
 /// One snapshot as the recorder gets it back from the reader.
@@ -84,8 +81,6 @@ struct ReaderSnapshot {
 /// The decoded log of a reader process.
 struct ReaderLog {
     var snapshots: [ReaderSnapshot]
-    var interrupted: Bool
-    var signal: Int32
 
     var readCount: Int { snapshots.reduce(0) { $0 + $1.chunks.count } }
     var bytesRead: Int {
@@ -158,8 +153,7 @@ struct ReaderLog {
                             tInterruptRequested: entry.tInterruptRequested, tStoppedConfirmed: entry.tStoppedConfirmed,
                             tResumed: entry.tResumed)))
         }
-        guard let signal = Int32(exactly: header.signal) else { return malformed("signal \(header.signal)") }
-        return .success(ReaderLog(snapshots: snapshots, interrupted: header.interrupted != 0, signal: signal))
+        return .success(ReaderLog(snapshots: snapshots))
     }
 
     /// Maps the memfd `fd` and decodes it.

@@ -601,13 +601,11 @@ private final class MapsReader {
             }
             position += part.count
         }
-        let signal = mapsrace_stop_signal()
         var header = ReaderLogHeader(
             magic: ReaderLogHeader.expectedMagic,
             snapshotStride: UInt64(MemoryLayout<ReaderSnapshotEntry>.stride),
             chunkStride: UInt64(MemoryLayout<ReaderChunkEntry>.stride),
-            snapshotCount: UInt64(snapshotCount), chunkCount: UInt64(chunkCount), byteCount: UInt64(bytesUsed),
-            interrupted: signal != 0 ? 1 : 0, signal: UInt64(signal))
+            snapshotCount: UInt64(snapshotCount), chunkCount: UInt64(chunkCount), byteCount: UInt64(bytesUsed))
         let failure = withUnsafeBytes(of: &header) { writeFully(configuration.logFD, $0, at: 0) }
         if let failure {
             throw .systemCallFailed("writing the reader log header", errno: failure.code)

@@ -1,3 +1,4 @@
+internal import CProcfs
 import MapsTrace
 
 /// How the reader process reads `/proc/PID/maps`: the read(2) pattern of a
@@ -45,9 +46,6 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
     public static let maxAttemptsRange = 2...1000
     /// `frozen`'s read(2) request size.
     public static let frozenRequestBytes = 65536
-    /// PROCMAP_QUERY's query flags: the mapping covering the address, or the next one.
-    public static let procmapQueryFlags = 0x10
-
     /// Every spelling `init(parsing:)` knows (SIZE and N are numbers; the
     /// part in brackets may be left out), each with one line on what that
     /// reader does: the help texts of `record` and `_reader` list these.
@@ -187,7 +185,7 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
             [
                 TraceParameter("api", "ioctl"),
                 TraceParameter("ioctl", "PROCMAP_QUERY"),
-                TraceParameter("query_flags", "0x\(String(Self.procmapQueryFlags, radix: 16))"),
+                TraceParameter("query_flags", "0x\(String(MAPSRACE_PROCMAP_QUERY_COVERING_OR_NEXT_VMA, radix: 16))"),
                 // How a query is stored as a read chunk (docs/recording.md).
                 TraceParameter("chunk_requested", "query_address"),
                 TraceParameter("chunk_bytes", "rendered_maps_line"),

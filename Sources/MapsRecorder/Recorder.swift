@@ -152,7 +152,7 @@ private final class Recording {
 
         // 5. Reap the reader, take its log, unmap the arena.
         let stopSignal = mapsrace_stop_signal()
-        var readerLog = ReaderLog(snapshots: [], interrupted: false, signal: 0)
+        var readerLog = ReaderLog(snapshots: [])
         var readerFailure: RecordingError?
         if readerStarted {
             let status = stopSignal != 0 ? reader.stop() : reader.reap()

@@ -137,7 +137,7 @@ import Testing
         var header = ReaderLogHeader(
             magic: ReaderLogHeader.expectedMagic, snapshotStride: UInt64(MemoryLayout<ReaderSnapshotEntry>.stride),
             chunkStride: UInt64(MemoryLayout<ReaderChunkEntry>.stride), snapshotCount: 1_000_000, chunkCount: 0,
-            byteCount: 0, interrupted: 0, signal: 0)
+            byteCount: 0)
         let bytes = withUnsafeBytes(of: &header) { Array($0) }
         bytes.withUnsafeBytes { raw in
             guard case .failure(let error) = ReaderLog.decode(raw, strategy: "pmap") else {
@@ -160,7 +160,7 @@ import Testing
         ReaderLogHeader(
             magic: ReaderLogHeader.expectedMagic, snapshotStride: UInt64(MemoryLayout<ReaderSnapshotEntry>.stride),
             chunkStride: UInt64(MemoryLayout<ReaderChunkEntry>.stride), snapshotCount: snapshots, chunkCount: chunks,
-            byteCount: bytes, interrupted: 0, signal: 0)
+            byteCount: bytes)
     }
 
     /// Counts whose sum wraps around must be rejected, not trap.

@@ -80,20 +80,16 @@ enum {
     MAPSRACE_PROCMAP_QUERY_COVERING_OR_NEXT_VMA = 0x10,
 };
 
-/// _IOWR('f', 17, struct procmap_query).
-unsigned long mapsrace_procmap_query_request(void);
-
 /// ioctl(maps_fd, PROCMAP_QUERY, query): 0, or -1 with errno (ENOENT: no
 /// mapping at or above query_addr; ENOTTY or EINVAL on a kernel without it).
 int mapsrace_procmap_query(int maps_fd, struct mapsrace_procmap_query *query);
 
 /// ptrace(2) for the requests whose `addr` is unused (PTRACE_SEIZE,
-/// PTRACE_INTERRUPT, PTRACE_CONT, PTRACE_DETACH); Swift cannot call the
+/// PTRACE_INTERRUPT, PTRACE_DETACH); Swift cannot call the
 /// variadic glibc wrapper. 0, or -1 with errno.
 long mapsrace_ptrace(int request, pid_t tid, unsigned long data);
 
 enum {
-    MAPSRACE_PTRACE_CONT = 7,
     MAPSRACE_PTRACE_DETACH = 17,
     MAPSRACE_PTRACE_SEIZE = 0x4206,
     MAPSRACE_PTRACE_INTERRUPT = 0x4207,
