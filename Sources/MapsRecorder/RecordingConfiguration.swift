@@ -63,7 +63,10 @@ public struct RecordingConfiguration: Sendable, Equatable {
         return generator.next()
     }
 
-    func validate() throws(RecordingError) {
+    /// The bounds every recording keeps to (`record` checks them first; the
+    /// CLI calls this from its own validation so that both say the same).
+    /// `invalidConfiguration` (exit 64) naming the option otherwise.
+    public func validate() throws(RecordingError) {
         guard pageCount >= workload.minimumPageCount else {
             throw .invalidConfiguration(
                 "--pages must be at least \(workload.minimumPageCount) for \(workload) (got \(pageCount))")

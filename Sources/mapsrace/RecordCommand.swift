@@ -68,17 +68,17 @@ struct RecordCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        _ = try readerStrategy()
-        let parsedWorkload: Workload
+        let strategy = try readerStrategy()
         do {
-            parsedWorkload = try Workload(parsing: workload)
+            // The library's own bounds (pages, snapshots, the reader's tables):
+            // the seed and output path do not take part.
+            try RecordingConfiguration(
+                workload: try Workload(parsing: workload), pageCount: pages, seed: 0, reader: strategy,
+                snapshotCount: snapshots, outputPath: "", toolVersion: mapsraceVersion
+            ).validate()
         } catch {
             throw ValidationError(error.description)
         }
-        if let pages, pages < parsedWorkload.minimumPageCount {
-            throw ValidationError("--pages must be at least \(parsedWorkload.minimumPageCount) for \(parsedWorkload)")
-        }
-        guard snapshots >= 1 else { throw ValidationError("--snapshots must be at least 1") }
     }
 
     /// --reader, with --max-attempts folded in.
