@@ -29,9 +29,12 @@ public enum TraceCompletion: Sendable, Equatable {
 
 /// Why a trace could not be written or read.
 public enum TraceError: MapsRaceFailure, Equatable {
-    /// open/read/write/close failed; `path` is the file (or "fd N").
+    /// open/read/write/close failed; `path` is the file (or "fd N"). The
+    /// description leaves the path out: whoever reports it names the file
+    /// (see `file`).
     case io(path: String, errno: Int32)
-    /// The file is not a mapsrace trace; the text says why.
+    /// The file is not a mapsrace trace; the text says why (without the
+    /// file's name, which the caller knows).
     case notATrace(String)
     case unsupportedVersion(UInt32)
     /// A caller that needs the whole trace asked for it and it was cut.
@@ -49,6 +52,11 @@ public enum TraceError: MapsRaceFailure, Equatable {
     /// the raw (decompressed) record stream.
     case malformedRecord(byteOffset: UInt64, kind: UInt8, reason: String)
 
+    /// The file an I/O error is about, for a caller that does not name it.
+    public var file: String? {
+        if case .io(let path, _) = self { path } else { nil }
+    }
+
     public var exitCode: Int32 {
         switch self {
         case .io: 10
@@ -62,8 +70,8 @@ public enum TraceError: MapsRaceFailure, Equatable {
 
     public var description: String {
         switch self {
-        case let .io(path, code):
-            return "\(path): \(String(cString: strerror(code))) (errno \(code))."
+        case let .io(_, code):
+            return "\(String(cString: strerror(code))) (errno \(code))."
         case let .notATrace(reason):
             return "not a mapsrace trace: \(reason)."
         case let .unsupportedVersion(version):

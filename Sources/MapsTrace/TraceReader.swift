@@ -150,7 +150,7 @@ public final class TraceReader {
         try input.ensure(frameHeaderMax)
         let available = input.available
         if available == 0 {
-            guard blockIndex > 0 else { throw .notATrace("\(path) is empty") }
+            guard blockIndex > 0 else { throw .notATrace("it is empty") }
             completion = trailerSeen ? .complete : .missingTrailer
             pendingText = nil
             return false
@@ -163,11 +163,11 @@ public final class TraceReader {
         }
         func formatViolation(_ reason: String) -> TraceError {
             blockIndex == 0
-                ? .notATrace("\(path): \(reason)")
+                ? .notATrace(reason)
                 : .malformedBlock(block: blockIndex, byteOffset: frameOffset, reason: reason)
         }
         guard available >= 4 else {
-            if blockIndex == 0 { throw .notATrace("\(path) is only \(available) bytes long") }
+            if blockIndex == 0 { throw .notATrace("it is only \(available) bytes long") }
             return truncated()
         }
         let magic = input.pointer.loadUnaligned(as: UInt32.self).littleEndian
@@ -256,7 +256,7 @@ public final class TraceReader {
                   UnsafeRawBufferPointer(start: block, count: magic.count).elementsEqual(magic)
               })
         else {
-            throw .notATrace("\(path): its first block does not start with \"MAPSRACE\"")
+            throw .notATrace("its first block does not start with \"MAPSRACE\"")
         }
         let version = (block + traceMagic.count).loadUnaligned(as: UInt32.self).littleEndian
         guard version == traceFormatVersion else { throw .unsupportedVersion(version) }

@@ -6,11 +6,11 @@ import Glibc
 #endif
 
 /// Prints a failure the way every subcommand reports one and turns it into
-/// the failure's own exit code. `subject` (a file) prefixes the message
-/// unless the message names it already.
+/// the failure's own exit code. `subject` (a file) prefixes the message; a
+/// trace I/O error reported without one is prefixed with its own file.
 func exit(reporting failure: any MapsRaceFailure, about subject: String? = nil) -> ExitCode {
-    var message = failure.description
-    if let subject, !message.contains(subject) { message = "\(subject): \(message)" }
+    let message = (subject ?? (failure as? TraceError)?.file).map { "\($0): \(failure.description)" }
+        ?? failure.description
     printError("mapsrace: error: \(message)")
     return ExitCode(failure.exitCode)
 }

@@ -430,10 +430,10 @@ enum NotATrace: String, CaseIterable, CustomTestStringConvertible {
 
     func reason(_ name: String) -> String {
         switch self {
-        case .text, .randomBytes: "not a mapsrace trace: \(name): it does not start with a zstd frame."
-        case .empty: "not a mapsrace trace: \(name) is empty."
-        case .zstdOfAFile: "not a mapsrace trace: \(name): its first block does not start with \"MAPSRACE\"."
-        case .zstdOfAStream: "not a mapsrace trace: \(name): a zstd frame that does not record its content size."
+        case .text, .randomBytes: "\(name): not a mapsrace trace: it does not start with a zstd frame."
+        case .empty: "\(name): not a mapsrace trace: it is empty."
+        case .zstdOfAFile: "\(name): not a mapsrace trace: its first block does not start with \"MAPSRACE\"."
+        case .zstdOfAStream: "\(name): not a mapsrace trace: a zstd frame that does not record its content size."
         }
     }
 
@@ -679,7 +679,7 @@ struct RecordAndSurveyCommandLine {
         let run = try scratch.run("record", "--pages", "300", "--snapshots", "2", "-o", target)
         // Nothing on stdout: no recording summary, because nothing was recorded.
         expectFailure(run, exit: 22, saying: [
-            "cannot write the trace to \(target): \(target): No such file or directory (errno 2).",
+            "cannot write the trace to \(target): No such file or directory (errno 2).",
         ])
         #expect(!scratch.exists("no-such-dir"))
     }
