@@ -64,6 +64,19 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
         self.populatedBytes = populatedBytes ?? byteCapacity
     }
 
+    /// What the reader cannot run with: no snapshots, more than its snapshot
+    /// table holds, a negative descriptor or buffer size.
+    /// `invalidConfiguration` (exit 64) naming the option otherwise.
+    public func validate() throws(RecordingError) {
+        if let problem = Self.snapshotTableProblem(snapshots: snapshotCount, strategy: strategy) {
+            throw .invalidConfiguration(problem)
+        }
+        for (option, value) in [("--log-fd", Int(logFD)), ("--ready-fd", Int(readyFD)),
+                                ("--buffer-bytes", byteCapacity), ("--populate-bytes", populatedBytes)] where value < 0 {
+            throw .invalidConfiguration("\(option) must not be negative (got \(value))")
+        }
+    }
+
     /// The command-line arguments of `_reader` that describe this configuration.
     var arguments: [String] {
         [

@@ -31,12 +31,23 @@ struct ReaderProcessCommand: ParsableCommand {
     @Option(help: "Bytes of that buffer to fault in before the first snapshot (default: all).")
     var populateBytes: Int?
 
+    func validate() throws {
+        do {
+            try configuration().validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     func run() throws {
         try reportingFailures {
-            let configuration = ReaderProcessConfiguration(
-                targetPID: pid, strategy: try ReaderStrategy(parsing: reader), snapshotCount: snapshots,
-                logFD: logFd, readyFD: readyFd, byteCapacity: bufferBytes, populatedBytes: populateBytes)
-            try runReaderProcess(configuration)
+            try runReaderProcess(try configuration())
         }
+    }
+
+    private func configuration() throws(RecordingError) -> ReaderProcessConfiguration {
+        ReaderProcessConfiguration(
+            targetPID: pid, strategy: try ReaderStrategy(parsing: reader), snapshotCount: snapshots,
+            logFD: logFd, readyFD: readyFd, byteCapacity: bufferBytes, populatedBytes: populateBytes)
     }
 }
