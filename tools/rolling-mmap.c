@@ -12,9 +12,11 @@
  * chosen strategy while the loop runs, using real stdio FILEs.
  *
  *   cc -O2 -o rolling-mmap tools/rolling-mmap.c
- *   ./rolling-mmap [--pages N] [--snapshots K] [--seed S] [--reader chromium|pmap|read:SIZE]
+ *   ./rolling-mmap [--pages N] [--snapshots K] [--seed S] [--reader chromium|pmap|cat|read:SIZE]
  *
- * Prints one line: pages, seed, reader, snapshots, bytes read, loop ns.
+ * Prints two lines: the reader's "reader bytes=B" (bytes read over all
+ * snapshots), then "pages=N seed=S reader=R snapshots=K mutator_loop_ns=T".
+ * A bad or missing option value is a usage error (exit 64).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -97,37 +99,62 @@ static size_t read_plain(const char *path, char *buffer, size_t size) {
     return total;
 }
 
+/* The largest read:SIZE, as in mapsrace. */
+#define MAXIMUM_READ_SIZE 4194304ULL
+
+static int usage(const char *program, const char *problem, const char *value) {
+    if (problem != NULL) fprintf(stderr, "%s: %s%s\n", program, problem, value != NULL ? value : "");
+    fprintf(stderr, "usage: %s [--pages N] [--snapshots K] [--seed S] [--reader chromium|pmap|cat|read:SIZE]\n", program);
+    return 64;
+}
+
+/* A whole decimal number from `minimum` to `maximum`, nothing after it. */
+static int parse_number(const char *text, unsigned long long minimum, unsigned long long maximum,
+                        unsigned long long *value) {
+    if (text[0] < '0' || text[0] > '9') return -1;
+    char *end;
+    errno = 0;
+    unsigned long long parsed = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || parsed < minimum || parsed > maximum) return -1;
+    *value = parsed;
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    long pages = 65000, snapshots = 20;
-    uint64_t seed = 1;
+    unsigned long long pages = 65000, snapshots = 20, seed = 1;
     const char *reader = "chromium";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--pages") == 0) pages = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--snapshots") == 0) snapshots = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--seed") == 0) seed = strtoull(argv[i + 1], NULL, 10);
-        else if (strcmp(argv[i], "--reader") == 0) reader = argv[i + 1];
-        else {
-            fprintf(stderr, "usage: %s [--pages N] [--snapshots K] [--seed S] [--reader chromium|pmap|read:SIZE]\n", argv[0]);
-            return 64;
-        }
+    for (int i = 1; i < argc; i += 2) {
+        const char *option = argv[i];
+        if (i + 1 >= argc) return usage(argv[0], "missing value for ", option);
+        const char *value = argv[i + 1];
+        int bad;
+        if (strcmp(option, "--pages") == 0) bad = parse_number(value, 2, UINT32_MAX, &pages);
+        else if (strcmp(option, "--snapshots") == 0) bad = parse_number(value, 1, 1000000, &snapshots);
+        else if (strcmp(option, "--seed") == 0) bad = parse_number(value, 0, UINT64_MAX, &seed);
+        else if (strcmp(option, "--reader") == 0) { reader = value; bad = 0; }
+        else return usage(argv[0], "unknown option ", option);
+        if (bad) return usage(argv[0], "bad value ", value);
     }
     size_t read_size = 0;
-    if (strncmp(reader, "read:", 5) == 0) read_size = (size_t)atol(reader + 5);
-    else if (strcmp(reader, "cat") == 0) read_size = 131072;
-    else if (strcmp(reader, "chromium") != 0 && strcmp(reader, "pmap") != 0) {
-        fprintf(stderr, "unknown reader %s\n", reader);
-        return 64;
+    if (strncmp(reader, "read:", 5) == 0) {
+        unsigned long long size;
+        if (parse_number(reader + 5, 1, MAXIMUM_READ_SIZE, &size) != 0)
+            return usage(argv[0], "read:SIZE needs SIZE from 1 to 4194304, got ", reader);
+        read_size = (size_t)size;
+    } else if (strcmp(reader, "cat") == 0) {
+        read_size = 131072;
+    } else if (strcmp(reader, "chromium") != 0 && strcmp(reader, "pmap") != 0) {
+        return usage(argv[0], "unknown reader ", reader);
     }
-    if (pages < 2 || snapshots < 1) return 64;
 
     size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
     uint32_t *order = malloc((size_t)pages * sizeof *order);
     char *read_buffer = malloc(read_size > 65536 ? read_size : 65536);
     if (order == NULL || read_buffer == NULL) die("malloc");
-    for (long i = 0; i < pages; i++) order[i] = (uint32_t)i;
+    for (unsigned long long i = 0; i < pages; i++) order[i] = (uint32_t)i;
     splitmix_state = seed;
-    for (long i = pages - 1; i > 0; i--) {
-        long j = (long)splitmix_below((uint64_t)i + 1);
+    for (unsigned long long i = pages - 1; i > 0; i--) {
+        unsigned long long j = splitmix_below((uint64_t)i + 1);
         uint32_t swap = order[i];
         order[i] = order[j];
         order[j] = swap;
@@ -141,7 +168,7 @@ int main(int argc, char **argv) {
              MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
         die("mmap guard");
     char *arena = mapping + page_size;
-    for (long i = 0; i < pages; i += 2)
+    for (unsigned long long i = 0; i < pages; i += 2)
         if (mprotect(arena + (size_t)i * page_size, page_size, PROT_READ) != 0) die("mprotect read");
     if (mprotect(arena + (size_t)order[0] * page_size, page_size, PROT_READ | PROT_WRITE) != 0)
         die("mprotect read-write");
@@ -157,7 +184,7 @@ int main(int argc, char **argv) {
         if (write(ready[1], "r", 1) != 1) _exit(1);
         close(ready[1]);
         size_t total = 0;
-        for (long k = 0; k < snapshots; k++) {
+        for (unsigned long long k = 0; k < snapshots; k++) {
             if (read_size > 0) total += read_plain(path, read_buffer, read_size);
             else if (strcmp(reader, "pmap") == 0) total += read_pmap(path, read_buffer);
             else total += read_chromium(path, read_buffer);
@@ -172,7 +199,7 @@ int main(int argc, char **argv) {
     close(ready[0]);
 
     uint64_t begin = now_ns();
-    for (long i = 1; i < pages; i++) {
+    for (unsigned long long i = 1; i < pages; i++) {
         if (mprotect(arena + (size_t)order[i] * page_size, page_size, PROT_READ | PROT_WRITE) != 0)
             die("mprotect read-write");
         if (mprotect(arena + (size_t)order[i - 1] * page_size, page_size, PROT_NONE) != 0)
@@ -183,7 +210,7 @@ int main(int argc, char **argv) {
     int status;
     if (waitpid(child, &status, 0) != child) die("waitpid");
     fflush(stdout);
-    printf("pages=%ld seed=%" PRIu64 " reader=%s snapshots=%ld mutator_loop_ns=%" PRIu64 "\n",
+    printf("pages=%llu seed=%llu reader=%s snapshots=%llu mutator_loop_ns=%" PRIu64 "\n",
            pages, seed, reader, snapshots, end - begin);
     munmap(mapping, (size_t)(pages + 2) * page_size);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
