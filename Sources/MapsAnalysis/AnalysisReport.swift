@@ -175,6 +175,37 @@ public struct SnapshotAnalysis: Codable, Sendable, Equatable {
         case noOverlap = "no_overlap"
         case completeCoverage = "complete_coverage"
     }
+
+    /// Written out so that `explaining_state` and `pause_ns` are `null` when
+    /// absent, never left out (docs/analysis-json.md); synthesized encoding
+    /// would skip them.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(index, forKey: .index)
+        try container.encode(lines, forKey: .lines)
+        try container.encode(arenaLines, forKey: .arenaLines)
+        try container.encode(reads, forKey: .reads)
+        try container.encode(bytes, forKey: .bytes)
+        try container.encode(consistent, forKey: .consistent)
+        try container.encode(explainingState, forKey: .explainingState)
+        try container.encode(epochs, forKey: .epochs)
+        try container.encode(epochList, forKey: .epochList)
+        try container.encode(afterMutatorFinished, forKey: .afterMutatorFinished)
+        try container.encode(complete, forKey: .complete)
+        try container.encode(retryAttempt, forKey: .retryAttempt)
+        try container.encode(accepted, forKey: .accepted)
+        try container.encode(pauseNs, forKey: .pauseNs)
+        try container.encode(stateLo, forKey: .stateLo)
+        try container.encode(stateHi, forKey: .stateHi)
+        try container.encode(durationNs, forKey: .durationNs)
+        try container.encode(rwPagesObserved, forKey: .rwPagesObserved)
+        try container.encode(rwPagesTruthMin, forKey: .rwPagesTruthMin)
+        try container.encode(rwPagesTruthMax, forKey: .rwPagesTruthMax)
+        try container.encode(anomalies, forKey: .anomalies)
+        try container.encode(unmodeledLines, forKey: .unmodeledLines)
+        try container.encode(noOverlap, forKey: .noOverlap)
+        try container.encode(completeCoverage, forKey: .completeCoverage)
+    }
 }
 
 /// The kernel's documented promises, checked on this trace.
@@ -299,5 +330,29 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
         case snapshotCount = "snapshot_count"
         case consistentSnapshots = "consistent_snapshots"
         case snapshots, guarantees, totals
+    }
+
+    /// Written out so that `pages` is `null` when absent, never left out
+    /// (docs/analysis-json.md); synthesized encoding would skip it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(trace, forKey: .trace)
+        try container.encode(kernelRelease, forKey: .kernelRelease)
+        try container.encode(workload, forKey: .workload)
+        try container.encode(reader, forKey: .reader)
+        try container.encode(pages, forKey: .pages)
+        try container.encode(seed, forKey: .seed)
+        try container.encode(arenaStart, forKey: .arenaStart)
+        try container.encode(arenaEnd, forKey: .arenaEnd)
+        try container.encode(mutations, forKey: .mutations)
+        try container.encode(traceComplete, forKey: .traceComplete)
+        try container.encode(interrupted, forKey: .interrupted)
+        try container.encode(modelValidated, forKey: .modelValidated)
+        try container.encode(model, forKey: .model)
+        try container.encode(snapshotCount, forKey: .snapshotCount)
+        try container.encode(consistentSnapshots, forKey: .consistentSnapshots)
+        try container.encode(snapshots, forKey: .snapshots)
+        try container.encode(guarantees, forKey: .guarantees)
+        try container.encode(totals, forKey: .totals)
     }
 }

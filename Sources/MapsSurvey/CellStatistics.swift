@@ -132,6 +132,17 @@ public struct FailedRecording: Sendable, Equatable, Codable {
         case exitCode = "exit_code"
         case message
     }
+
+    /// Written out so that `trace` is `null` when no trace was written, never
+    /// left out (docs/survey.md); synthesized encoding would skip it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(repetition, forKey: .repetition)
+        try container.encode(seed, forKey: .seed)
+        try container.encode(trace, forKey: .trace)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(message, forKey: .message)
+    }
 }
 
 /// Anomalies of each kind per 100 delivered snapshots.

@@ -6,7 +6,8 @@ import Testing
 
 /// A minimal trace with a chosen arena, reader and snapshot reads, written
 /// with TraceWriter: enough for TraceContext.load and one snapshot.
-private struct SmallTrace {
+/// (No pages parameter, no reader pauses.)
+struct SmallTrace {
     var arena = ArenaRecord(start: 0x7f00_0000_0000, end: 0x7f00_0000_4000)
     var reader = "chromium"
     var initialMaps = "7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n"
