@@ -300,6 +300,12 @@ public final class TraceReader {
         payload.end = payload.position + Int(payloadLength)
         blockPosition = payload.end - blockStart
 
+        // Nothing, not even a record of a kind to skip, may come between the
+        // fragments of a quiescent maps text.
+        if let pending = pendingText, kind != RecordKind.quiescentFragment.rawValue {
+            throw payload.malformed(
+                "it interrupts the \(pending.role) quiescent maps text after \(pending.received) of \(pending.totalLength) bytes")
+        }
         guard let known = RecordKind(rawValue: kind) else {
             if kind >= RecordKind.firstSkippableKind && headerSeen && !trailerSeen {
                 unknownRecordsSkipped += 1
@@ -309,10 +315,6 @@ public final class TraceReader {
         }
         if !headerSeen && known != .header { throw payload.malformed("it comes before the header") }
         if trailerSeen { throw payload.malformed("it follows the trailer") }
-        if let pending = pendingText, known != .quiescentFragment {
-            throw payload.malformed(
-                "it interrupts the \(pending.role) quiescent maps text after \(pending.received) of \(pending.totalLength) bytes")
-        }
 
         // The two kinds that make up nearly every trace are decoded here, in
         // line; the rest out of line, to keep the hot path short.

@@ -213,6 +213,26 @@ import Testing
         #expect(readWhatCan(pastEnd.trace).error?.malformedOffset == pastEndOffset)
     }
 
+    @Test func aSkippableRecordInsideAQuiescentTextIsMalformed() {
+        func fragment(offset: UInt64, _ byte: UInt8) -> [UInt8] {
+            leb(0) + [0] + leb(5) + leb(2) + leb(offset) + leb(1) + [byte]
+        }
+        var builder = RawTraceBuilder()
+        builder.appendRecord(kind: RecordKind.quiescentFragment.rawValue, payload: fragment(offset: 0, 0x41))
+        let skippableOffset = builder.offset
+        builder.appendRecord(kind: 0x41, payload: [1, 2, 3])
+        builder.appendRecord(kind: RecordKind.quiescentFragment.rawValue, payload: fragment(offset: 1, 0x0A))
+        let (recovered, error, _) = readWhatCan(builder.trace)
+        #expect(recovered == [.header(TraceFixtures.header)])
+        guard case .malformedRecord(let at, let kind, let reason) = error else {
+            Issue.record("expected malformedRecord, got \(String(describing: error))")
+            return
+        }
+        #expect(at == skippableOffset)
+        #expect(kind == 0x41)
+        #expect(reason == "it interrupts the initial quiescent maps text after 1 of 2 bytes")
+    }
+
     @Test func missingFileIsAnIOError() {
         #expect(throws: TraceError.io(path: "/nonexistent/trace.mrtrace", errno: ENOENT)) {
             try TraceReader(path: "/nonexistent/trace.mrtrace")
