@@ -45,24 +45,25 @@ struct AnalyzeCommand: ParsableCommand {
     var failOnAnomaly = false
 
     func run() throws {
-        let report = try reportingFailures(about: trace) {
-            try TraceAnalysis(.file(trace)).run(only: snapshot)
-        }
+        let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
+        let report = try reportingFailures(about: trace) { try analysis.run(only: snapshot) }
         print(json ? ReportText.json(report) : ReportText.human(report, details: !brief), terminator: "")
         if json { print() }
-        try exitForTruncation(of: trace, complete: report.traceComplete)
+        try exitForTruncation(of: trace, completion: analysis.context.completion)
         if failOnAnomaly && report.totals.raceAnomalies > 0 { throw ExitCode(1) }
     }
 }
 
 /// After the output for a trace's readable prefix: warn and exit 13 when
-/// the trace was cut short.
-func exitForTruncation(of path: String, complete: Bool) throws {
-    guard !complete else { return }
-    let summary = try? TraceSummary.read(path: path)
-    if let cut = summary?.truncation {
+/// the trace was cut short (`completion` is what the analysis already read).
+func exitForTruncation(of path: String, completion: TraceCompletion) throws {
+    switch completion {
+    case .complete:
+        return
+    case .truncated(let cut):
         printError("mapsrace: warning: \(path): \(TraceError.truncated(cut).description)")
         throw ExitCode(TraceError.truncated(cut).exitCode)
+    case .missingTrailer:
+        printError("mapsrace: warning: \(path): the trace has no trailer; it was not closed properly, everything before was analysed")
     }
-    printError("mapsrace: warning: \(path): the trace has no trailer; it was not closed properly, everything before was analysed")
 }

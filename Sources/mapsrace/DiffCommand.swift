@@ -64,6 +64,6 @@ struct DiffCommand: ParsableCommand {
         print(SnapshotDiff.render(
             verdict: verdict, reconstructed: analysis.maps(at: chosen), state: chosen, stateLabel: label,
             origin: analysis.context.header.originNs, context: context, color: useColor), terminator: "")
-        try exitForTruncation(of: trace, complete: analysis.context.completion == .complete)
+        try exitForTruncation(of: trace, completion: analysis.context.completion)
     }
 }

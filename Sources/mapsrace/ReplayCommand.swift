@@ -37,6 +37,6 @@ struct ReplayCommand: ParsableCommand {
         var text = ""
         for line in analysis.maps(at: chosen) { text += line.description + "\n" }
         print(text, terminator: "")
-        try exitForTruncation(of: trace, complete: analysis.context.completion == .complete)
+        try exitForTruncation(of: trace, completion: analysis.context.completion)
     }
 }
