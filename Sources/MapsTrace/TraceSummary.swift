@@ -100,36 +100,6 @@ public struct TraceSummary: Sendable, Equatable {
         return summary
     }
 
-    /// Counts one owned record (the same accounting as `summarize`).
-    public mutating func add(_ record: TraceRecord) {
-        switch record {
-        case .header(let header):
-            self.header = header
-        case .arena(let arena):
-            self.arena = arena
-        case .mutation(let mutation):
-            mutations += 1
-            observe(mutation.tBegin, mutation.tEnd)
-        case .snapshotBegin(let begin):
-            snapshotBegins += 1
-            observe(begin.tBegin, begin.tBegin)
-        case .snapshotEnd(let end):
-            snapshotEnds += 1
-            observe(end.tEnd, end.tEnd)
-        case .readChunk(let chunk):
-            countReadChunk(returned: chunk.returned, chunk.tBegin, chunk.tEnd)
-        case .quiescentMaps(let maps):
-            quiescentMaps += 1
-            observe(maps.tBegin, maps.tEnd)
-        case .pause(let pause):
-            pauses += 1
-            observe(pause.tRequested, pause.tResumed)
-        case .trailer(let trailer):
-            self.trailer = trailer
-            observe(trailer.mutatorLoopBegin, trailer.mutatorLoopEnd)
-        }
-    }
-
     private mutating func countReadChunk(returned: Int64, _ tBegin: UInt64, _ tEnd: UInt64) {
         readChunks += 1
         if returned > 0 {
