@@ -33,9 +33,6 @@ public struct AnalysedRecording: Sendable, Equatable {
     public var trace: String
     public var seed: UInt64
     public var report: AnalysisReport
-    /// How each snapshot ended, by snapshot index (from its end record).
-    /// Empty when unknown: every snapshot then counts as delivered.
-    public var snapshotFlags: [Int: SnapshotFlags]
     /// A retrying reader's attempt limit (its `max_attempts` trace
     /// parameter): a run of that many attempts without an accepted one is a
     /// snapshot the reader gave up on. nil: no limit known.
@@ -46,20 +43,19 @@ public struct AnalysedRecording: Sendable, Equatable {
 
     public init(
         repetition: Int = 0, trace: String, seed: UInt64, report: AnalysisReport,
-        snapshotFlags: [Int: SnapshotFlags] = [:], maxAttempts: Int? = nil, targetPausesNs: [UInt64] = []
+        maxAttempts: Int? = nil, targetPausesNs: [UInt64] = []
     ) {
         self.repetition = repetition
         self.trace = trace
         self.seed = seed
         self.report = report
-        self.snapshotFlags = snapshotFlags
         self.maxAttempts = maxAttempts
         self.targetPausesNs = targetPausesNs
     }
 
     /// Some snapshot is one attempt of a reader that re-reads until two agree.
     public var readerRetries: Bool {
-        report.snapshots.contains { snapshotFlags[$0.index]?.contains(.retryAttempt) == true }
+        report.snapshots.contains(where: \.retryAttempt)
     }
 
     /// What the reader handed to its user, and what it read for nothing.
@@ -88,7 +84,7 @@ public struct AnalysedRecording: Sendable, Equatable {
         for snapshot in report.snapshots {
             roundNs += snapshot.durationNs
             roundAttempts += 1
-            if snapshotFlags[snapshot.index]?.contains(.accepted) == true {
+            if snapshot.accepted {
                 result.delivered.append(DeliveredSnapshot(analysis: snapshot, readingNs: roundNs, attempts: roundAttempts))
             } else if let maxAttempts, roundAttempts >= maxAttempts {
                 result.gaveUp += 1
@@ -193,9 +189,6 @@ public struct SurveyCell: Sendable, Equatable {
         self.failures = failures
     }
 
-    /// Every delivered snapshot of every analysed recording.
-    public var deliveredSnapshots: [DeliveredSnapshot] { recordings.flatMap(\.delivered) }
-
     public var statistics: CellStatistics { CellStatistics(self) }
 }
 
@@ -259,8 +252,9 @@ public struct CellStatistics: Sendable, Equatable {
         for snapshot in delivered.map(\.analysis) {
             for anomaly in snapshot.anomalies { counts[anomaly.kind] += 1 }
             counts.unmodeled += snapshot.unmodeledLines.count
-            if !snapshot.noOverlap || snapshot.anomalies.contains(where: { $0.kind == .duplicated }) { noOverlap += 1 }
-            if !snapshot.completeCoverage || snapshot.anomalies.contains(where: { $0.kind == .missing }) { coverage += 1 }
+            // The analysis sets both from the snapshot's anomalies (and line order).
+            if !snapshot.noOverlap { noOverlap += 1 }
+            if !snapshot.completeCoverage { coverage += 1 }
         }
         anomalies = counts
         anomaliesPer100 = AnomalyRates(counts: counts, snapshots: delivered.count)

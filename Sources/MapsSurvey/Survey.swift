@@ -127,16 +127,14 @@ public struct Survey {
         }
     }
 
-    /// Analyses a trace and notes how each snapshot ended.
+    /// Analyses a trace (each snapshot's analysis carries how it ended:
+    /// retry attempt, accepted).
     func analyse(trace: String, seed: UInt64, repetition: Int) throws(AnalysisError) -> AnalysedRecording {
-        var flags: [Int: SnapshotFlags] = [:]
         let analysis = try TraceAnalysis(.file(trace))
-        let report = try analysis.run { verdict in
-            if let end = verdict.snapshot.end { flags[verdict.snapshot.index] = end.flags }
-        }
+        let report = try analysis.run()
         let maxAttempts = analysis.context.header.readerParameters[parameter: "max_attempts"].flatMap { Int($0) }
         return AnalysedRecording(
-            repetition: repetition, trace: trace, seed: seed, report: report, snapshotFlags: flags,
+            repetition: repetition, trace: trace, seed: seed, report: report,
             maxAttempts: maxAttempts,
             targetPausesNs: analysis.context.pauses.sorted { $0.key < $1.key }.map(\.value.pauseNs))
     }

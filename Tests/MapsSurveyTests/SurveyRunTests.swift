@@ -63,7 +63,7 @@ func jsonObject(atPath path: String) throws -> [String: Any] {
         #expect(recording.report.seed == 11)
         #expect(recording.report.reader == cell.reader)
         #expect(recording.report.pages == 300)
-        #expect(recording.snapshotFlags.count == 3)
+        #expect(recording.report.snapshots.count == 3)
         #expect(cell.statistics.deliveredSnapshots == 3)
         #expect(cell.statistics.snapshots + cell.statistics.quietSnapshots == 3)
         #expect(access(recording.trace, R_OK) == 0)

@@ -10,7 +10,7 @@ import Testing
 /// One snapshot verdict: consistent unless it has anomalies.
 func snapshot(
     _ index: Int, durationNs: UInt64, anomalies kinds: [AnomalyKind] = [], noOverlap: Bool? = nil,
-    afterMutatorFinished: Bool = false
+    afterMutatorFinished: Bool = false, retryAttempt: Bool = false, accepted: Bool = false
 ) -> SnapshotAnalysis {
     let anomalies = kinds.map { kind in
         Anomaly(
@@ -20,7 +20,8 @@ func snapshot(
     return SnapshotAnalysis(
         index: index, lines: 100, arenaLines: 90, reads: 3, bytes: 9000, consistent: kinds.isEmpty,
         explainingState: kinds.isEmpty ? 5 : nil, epochs: kinds.isEmpty ? 1 : 2, epochList: [],
-        afterMutatorFinished: afterMutatorFinished, complete: true, stateLo: 1, stateHi: 9, durationNs: durationNs,
+        afterMutatorFinished: afterMutatorFinished, complete: true, retryAttempt: retryAttempt, accepted: accepted,
+        stateLo: 1, stateHi: 9, durationNs: durationNs,
         rwPagesObserved: 1, rwPagesTruthMin: 1, rwPagesTruthMax: 2, anomalies: anomalies, unmodeledLines: [],
         noOverlap: noOverlap ?? !kinds.contains(.duplicated), completeCoverage: !kinds.contains(.missing))
 }
@@ -109,20 +110,13 @@ func report(_ snapshots: [SnapshotAnalysis], reader: String = "chromium", modelV
 
 @Test func aRetryingReaderDeliversOnlyAcceptedAttemptsChargedWithEveryAttempt() {
     let attempts = report([
-        snapshot(0, durationNs: 100, anomalies: [.torn]),
-        snapshot(1, durationNs: 110),
-        snapshot(2, durationNs: 120),
-        snapshot(3, durationNs: 130, anomalies: [.duplicated]),
-        snapshot(4, durationNs: 140),
+        snapshot(0, durationNs: 100, anomalies: [.torn], retryAttempt: true),
+        snapshot(1, durationNs: 110, retryAttempt: true, accepted: true),
+        snapshot(2, durationNs: 120, retryAttempt: true, accepted: true),
+        snapshot(3, durationNs: 130, anomalies: [.duplicated], retryAttempt: true),
+        snapshot(4, durationNs: 140, retryAttempt: true),
     ], reader: "retry-stable")
-    let flags: [Int: SnapshotFlags] = [
-        0: [.reachedEOF, .retryAttempt],
-        1: [.reachedEOF, .retryAttempt, .accepted],
-        2: [.reachedEOF, .retryAttempt, .accepted],
-        3: [.reachedEOF, .retryAttempt],
-        4: [.reachedEOF, .retryAttempt],
-    ]
-    let recording = AnalysedRecording(trace: "r.mrtrace", seed: 1, report: attempts, snapshotFlags: flags)
+    let recording = AnalysedRecording(trace: "r.mrtrace", seed: 1, report: attempts)
     #expect(recording.readerRetries)
     #expect(recording.delivered.map(\.analysis.index) == [1, 2])
     #expect(recording.delivered.map(\.readingNs) == [210, 120])
@@ -145,11 +139,10 @@ func report(_ snapshots: [SnapshotAnalysis], reader: String = "chromium", modelV
 @Test func aRoundOfMaxAttemptsWithoutAgreementIsGivenUpNotChargedToTheNextSnapshot() {
     // Limit 3: attempts 0-2 never agree (given up), 3-4 agree, 5 is the
     // first attempt of a round the recording ended in.
-    let attempts = report((0..<6).map { snapshot($0, durationNs: 10 * UInt64($0 + 1)) }, reader: "retry-stable")
-    var flags: [Int: SnapshotFlags] = [:]
-    for index in 0..<6 { flags[index] = [.reachedEOF, .retryAttempt] }
-    flags[4] = [.reachedEOF, .retryAttempt, .accepted]
-    let recording = AnalysedRecording(trace: "r.mrtrace", seed: 1, report: attempts, snapshotFlags: flags, maxAttempts: 3)
+    let attempts = report(
+        (0..<6).map { snapshot($0, durationNs: 10 * UInt64($0 + 1), retryAttempt: true, accepted: $0 == 4) },
+        reader: "retry-stable")
+    let recording = AnalysedRecording(trace: "r.mrtrace", seed: 1, report: attempts, maxAttempts: 3)
     let deliveries = recording.deliveries
     #expect(deliveries.delivered.map(\.analysis.index) == [4])
     #expect(deliveries.delivered.map(\.attempts) == [2])
@@ -164,10 +157,9 @@ func report(_ snapshots: [SnapshotAnalysis], reader: String = "chromium", modelV
     #expect(stats.attemptsPerSnapshot == 2)
 }
 
-@Test func flagsWithoutRetriesDeliverEverySnapshot() {
+@Test func snapshotsWithoutRetriesAreEveryOneDelivered() {
     let plain = report([snapshot(0, durationNs: 7), snapshot(1, durationNs: 9, anomalies: [.phantom])])
-    let recording = AnalysedRecording(
-        trace: "p.mrtrace", seed: 3, report: plain, snapshotFlags: [0: .reachedEOF, 1: .reachedEOF])
+    let recording = AnalysedRecording(trace: "p.mrtrace", seed: 3, report: plain)
     #expect(!recording.readerRetries)
     #expect(recording.delivered.count == 2)
     #expect(recording.deliveries.abandonedAttempts == 0)
