@@ -84,7 +84,7 @@ public struct TraceAnalysis {
     /// that had returned by then.
     public func state(atNanoseconds nanoseconds: UInt64) -> Int {
         let instant = context.header.originNs &+ nanoseconds
-        let done = context.mutations.partitionPoint { $0.tEnd > instant }
+        let done = analyzer.clock.states(from: instant, to: instant).lowerBound
         return min(max(done, truth.baseState), truth.finalState)
     }
 

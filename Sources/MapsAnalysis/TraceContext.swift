@@ -223,7 +223,7 @@ public struct TraceContext: Sendable {
     /// The state the initial quiescent maps shows: every mutation that had
     /// returned before that read began.
     public var baseState: Int {
-        mutations.partitionPoint { $0.tEnd > initialMaps.tBegin }
+        MutationClock(mutations).states(from: initialMaps.tBegin, to: initialMaps.tBegin).lowerBound
     }
 
     /// Builds the ground-truth replay.
