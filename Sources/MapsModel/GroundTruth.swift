@@ -300,16 +300,6 @@ public final class GroundTruth {
         return value
     }
 
-    /// The protection of `page` at `state`.
-    public func protection(page: Int, at state: Int) -> PageProtection {
-        pageState(page, at: state).protection
-    }
-
-    /// Read-write pages in the arena at `state`.
-    public func readWritePages(at state: Int) -> Int {
-        Int(readWriteCount[min(max(state, baseState), finalState) - baseState])
-    }
-
     /// Smallest and largest read-write page count over `states`.
     public func readWritePageRange(over states: ClosedRange<Int>) -> ClosedRange<Int> {
         let low = min(max(states.lowerBound, baseState), finalState) - baseState
