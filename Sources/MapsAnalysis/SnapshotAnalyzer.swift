@@ -213,8 +213,9 @@ public final class SnapshotAnalyzer {
         }
         // A gap inside an epoch must be unmapped at the state that explains
         // the epoch: the lines around it then cover exactly what that state
-        // had mapped. When no explaining state has it unmapped, the snapshot
-        // left out something that was there.
+        // had mapped. When no explaining state has it unmapped, the lines and
+        // the gap never coexisted: torn (not `missing`, which is for ranges
+        // mapped throughout, the kernel's guarantee).
         let epochOfLine = lineEpochs
         if let gap = openTailGap, let last = arenaLineIndexes.last(where: { epochOfLine[$0] != nil }),
            let epochIndex = epochOfLine[last] {
@@ -222,7 +223,7 @@ public final class SnapshotAnalyzer {
             if narrowed.isEmpty {
                 let span = "\(addressString(gap.lowerBound))-\(addressString(gap.upperBound))"
                 anomalies.append(makeAnomaly(
-                    kind: .missing,
+                    kind: .torn,
                     boundary: Boundary(
                         beforeRead: lineReads[last], afterRead: max(reads.count - 1, lineReads[last]),
                         byteOffset: UInt64(snapshot.bytes.count), line: last + 2),
@@ -257,7 +258,7 @@ public final class SnapshotAnalyzer {
                 fallBackToAll: false)
             let span = "\(addressString(gap.range.lowerBound))-\(addressString(gap.range.upperBound))"
             anomalies.append(makeAnomaly(
-                kind: .missing, boundary: place, range: gap.range, culprits: culprits,
+                kind: .torn, boundary: place, range: gap.range, culprits: culprits,
                 detail: "\(span) was mapped at every state that explains the lines around it (\(epochs[epochIndex].states)), but no line shows it"))
         }
 
