@@ -14,9 +14,10 @@ struct MapsRace: ParsableCommand {
             duplicated, missing or torn line (analyze), and shows the difference (diff).
 
             Typical session:
-              mapsrace record -o seed.mrtrace        # the seed experiment, 65000 pages, 20 snapshots
-              mapsrace analyze seed.mrtrace          # which snapshots never existed, and why
+              mapsrace record -o seed.mrtrace       # the seed experiment
+              mapsrace analyze seed.mrtrace         # what never existed, and why
               mapsrace diff seed.mrtrace --snapshot 3
+              mapsrace survey                       # every reader, every workload
             """,
         version: mapsraceVersion,
         subcommands: [
