@@ -6,7 +6,7 @@ import MapsTrace
 /// observed line that differs tagged with its epoch.
 public enum SnapshotDiff {
     public static func render(
-        verdict: SnapshotVerdict, reconstructed: [MapsLine], state: Int, stateLabel: String,
+        verdict: SnapshotVerdict, reconstructed: [MapsLine], stateLabel: String,
         origin: UInt64, context: Int = 3, color: Bool = false
     ) -> String {
         let observed = verdict.text.lines

@@ -53,17 +53,3 @@ struct AnalyzeCommand: ParsableCommand {
         if failOnAnomaly && report.totals.raceAnomalies > 0 { throw ExitCode(1) }
     }
 }
-
-/// After the output for a trace's readable prefix: warn and exit 13 when
-/// the trace was cut short (`completion` is what the analysis already read).
-func exitForTruncation(of path: String, completion: TraceCompletion) throws {
-    switch completion {
-    case .complete:
-        return
-    case .truncated(let cut):
-        printError("mapsrace: warning: \(path): \(TraceError.truncated(cut).description)")
-        throw ExitCode(TraceError.truncated(cut).exitCode)
-    case .missingTrailer:
-        printError("mapsrace: warning: \(path): the trace has no trailer; it was not closed properly, everything before was analysed")
-    }
-}

@@ -62,7 +62,7 @@ struct DiffCommand: ParsableCommand {
         }
         let useColor = color == .always || (color == .auto && isatty(STDOUT_FILENO) == 1)
         print(SnapshotDiff.render(
-            verdict: verdict, reconstructed: analysis.maps(at: chosen), state: chosen, stateLabel: label,
+            verdict: verdict, reconstructed: analysis.maps(at: chosen), stateLabel: label,
             origin: analysis.context.header.originNs, context: context, color: useColor), terminator: "")
         try exitForTruncation(of: trace, completion: analysis.context.completion)
     }

@@ -49,15 +49,7 @@ struct ExtractCommand: ParsableCommand {
             }
             return result.completion
         }
-        switch completion {
-        case .complete:
-            break
-        case .missingTrailer:
-            printError("mapsrace: warning: \(trace): the trace has no trailer (the recorder did not finish); everything in it was written.")
-        case .truncated(let cut):
-            printError("mapsrace: warning: \(trace): \(TraceError.truncated(cut).description)")
-            throw ExitCode(TraceError.truncated(cut).exitCode)
-        }
+        try exitForTruncation(of: trace, completion: completion, done: "written")
     }
 }
 

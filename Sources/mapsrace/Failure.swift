@@ -34,3 +34,18 @@ func printError(_ message: String) {
         bytes = bytes.dropFirst(written)
     }
 }
+
+/// After the output for a trace's readable prefix: a cut trace is warned
+/// about and exits 13; a trace without a trailer is only warned about.
+/// `done` says what happened to what was read ("analysed", "written").
+func exitForTruncation(of path: String, completion: TraceCompletion, done: String = "analysed") throws {
+    switch completion {
+    case .complete:
+        return
+    case .truncated(let cut):
+        printError("mapsrace: warning: \(path): \(TraceError.truncated(cut).description)")
+        throw ExitCode(TraceError.truncated(cut).exitCode)
+    case .missingTrailer:
+        printError("mapsrace: warning: \(path): the trace has no trailer (the recorder did not finish); everything in it was \(done)")
+    }
+}

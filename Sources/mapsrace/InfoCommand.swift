@@ -24,9 +24,8 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         let summary = try reportingFailures(about: trace) { try TraceSummary.read(path: trace) }
         print(json ? InfoJSON(summary).text : InfoText(summary, path: trace).text)
-        if let cut = summary.truncation {
-            printError("mapsrace: warning: \(trace): \(TraceError.truncated(cut).description)")
-            throw ExitCode(TraceError.truncated(cut).exitCode)
+        if case .truncated = summary.completion {
+            try exitForTruncation(of: trace, completion: summary.completion)
         }
     }
 }

@@ -93,7 +93,7 @@ struct SmallTrace {
         // A line the model does not have, so that the read's marker is shown.
         let reconstructed = [MapsLine(start: 0x1000, end: 0x2000, permissions: Permissions(prot: 1))]
         let text = SnapshotDiff.render(
-            verdict: found, reconstructed: reconstructed, state: 0, stateLabel: "state 0", origin: SmallTrace.origin)
+            verdict: found, reconstructed: reconstructed, stateLabel: "state 0", origin: SmallTrace.origin)
         #expect(text.contains("## read 0: bytes \(UInt64.max - 10)-\(UInt64.max), requested 65536"))
     }
 
@@ -116,7 +116,7 @@ struct SmallTrace {
         let found = try #require(verdict)
         #expect(found.text.lines.count == 3)
         let text = SnapshotDiff.render(
-            verdict: found, reconstructed: analysis.maps(at: 0), state: 0, stateLabel: "state 0",
+            verdict: found, reconstructed: analysis.maps(at: 0), stateLabel: "state 0",
             origin: SmallTrace.origin)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(!text.contains("kB"))

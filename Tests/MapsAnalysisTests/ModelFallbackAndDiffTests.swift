@@ -43,7 +43,7 @@ struct ModelFallbackAndDiffTests {
         var verdict: SnapshotVerdict?
         _ = try analysis.run(only: 0) { verdict = $0 }
         let diff = SnapshotDiff.render(
-            verdict: try #require(verdict), reconstructed: analysis.maps(at: 0), state: 0, stateLabel: "state 0",
+            verdict: try #require(verdict), reconstructed: analysis.maps(at: 0), stateLabel: "state 0",
             origin: PlantedTrace.origin, context: 1)
         let lines = diff.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         // At state 0 pages 2 and 4 were read-only; the snapshot shows them
