@@ -4,7 +4,10 @@ import PackageDescription
 // The pipeline, one library per stage:
 //   MapsRecorder (record) -> MapsTrace (trace) -> MapsModel (replay) -> MapsAnalysis (analysis, report)
 //   MapsSurvey runs the whole pipeline for every reader against every workload.
-// `mapsrace` is a thin command-line layer over them.
+// Under them, MapsSystem is the one system layer (clocks, uname, spawning and
+// waiting, the stop-signal flag, memfd, PROCMAP_QUERY and ptrace, errno and
+// EINTR) over swift-system. Over them, `mapsrace` is the one command layer:
+// arguments, output, and the only map from errors to exit statuses.
 let package = Package(
     name: "mapsrace",
     products: [
@@ -15,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .systemLibrary(
@@ -22,26 +26,46 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
-        // glibc calls the Swift Glibc overlay hides (they need _GNU_SOURCE):
-        // fopencookie and memfd_create.
+        // The C half of MapsSystem: calls the Swift Glibc overlay hides or
+        // cannot make (_GNU_SOURCE-only, variadic, newer than the headers):
+        // fopencookie, memfd_create, mremap, PROCMAP_QUERY, ptrace, and the
+        // async-signal-safe stop-signal handler. Only MapsSystem imports it.
         .target(name: "CProcfs"),
-        .target(name: "MapsTrace", dependencies: ["CZstd"]),
+        // The system layer every other target calls instead of libc for
+        // clocks (MonotonicClock, WallClock), KernelIdentity (uname),
+        // PreparedSpawn + waitForProcess + WaitStatus, StopSignal, memfd,
+        // procmapQuery, ptrace, and errno/EINTR (retryingOnInterrupt,
+        // Errno.afterFailedCall). It re-exports swift-system's SystemPackage.
+        .target(
+            name: "MapsSystem",
+            dependencies: ["CProcfs", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .target(name: "MapsTrace", dependencies: ["CZstd", "MapsSystem"]),
         .target(name: "MapsModel", dependencies: ["MapsTrace"]),
-        .target(name: "MapsRecorder", dependencies: ["MapsTrace", "MapsModel", "CProcfs"]),
-        .target(name: "MapsAnalysis", dependencies: ["MapsTrace", "MapsModel"]),
+        .target(name: "MapsRecorder", dependencies: ["MapsTrace", "MapsModel", "MapsSystem"]),
+        .target(name: "MapsAnalysis", dependencies: ["MapsTrace", "MapsModel", "MapsSystem"]),
         // Every reader against every workload, recorded and analysed: `mapsrace survey`.
-        .target(name: "MapsSurvey", dependencies: ["MapsRecorder", "MapsAnalysis", "MapsTrace"]),
+        .target(name: "MapsSurvey", dependencies: ["MapsRecorder", "MapsAnalysis", "MapsTrace", "MapsSystem"]),
         .executableTarget(
             name: "mapsrace",
             dependencies: [
-                "MapsTrace", "MapsModel", "MapsRecorder", "MapsAnalysis", "MapsSurvey",
+                "MapsTrace", "MapsModel", "MapsRecorder", "MapsAnalysis", "MapsSurvey", "MapsSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "MapsTraceTests", dependencies: ["MapsTrace"]),
-        .testTarget(name: "MapsModelTests", dependencies: ["MapsModel", "MapsTrace"]),
-        .testTarget(name: "MapsRecorderTests", dependencies: ["MapsRecorder", "MapsTrace", "MapsModel", "MapsAnalysis"]),
-        .testTarget(name: "MapsAnalysisTests", dependencies: ["MapsAnalysis", "MapsTrace", "MapsModel"]),
-        .testTarget(name: "MapsSurveyTests", dependencies: ["MapsSurvey", "MapsAnalysis", "MapsRecorder"]),
+        // What tests share: the `mapsrace` binary locator and runner,
+        // temporary directories. (The PRNG is MapsSystem's SplitMix64.)
+        .target(name: "MapsTestSupport", dependencies: ["MapsSystem"], path: "Tests/MapsTestSupport"),
+        .testTarget(name: "MapsTraceTests", dependencies: ["MapsTrace", "MapsSystem"]),
+        .testTarget(name: "MapsModelTests", dependencies: ["MapsModel", "MapsTrace", "MapsSystem"]),
+        .testTarget(
+            name: "MapsRecorderTests",
+            dependencies: ["MapsRecorder", "MapsTrace", "MapsModel", "MapsAnalysis", "MapsSystem", "MapsTestSupport"]),
+        .testTarget(name: "MapsAnalysisTests", dependencies: ["MapsAnalysis", "MapsTrace", "MapsModel", "MapsSystem"]),
+        .testTarget(
+            name: "MapsSurveyTests",
+            dependencies: ["MapsSurvey", "MapsAnalysis", "MapsRecorder", "MapsSystem", "MapsTestSupport"]),
+        // The command layer: the exit-status table against the README, JSON keys against docs/.
+        .testTarget(name: "MapsraceCommandTests", dependencies: ["mapsrace", "MapsTestSupport"]),
     ]
 )

@@ -1,3 +1,4 @@
+import MapsSystem
 // `extract`: the observed snapshots of a trace back as the seed's files, so
 // the seed's own scripts run on them unchanged:
 //   saved-maps.txt      the initial quiescent maps
@@ -44,7 +45,7 @@ public struct ExtractionResult: Sendable, Equatable {
 }
 
 /// Why an extraction stopped, beyond the trace reader's own errors.
-public enum ExtractError: MapsRaceFailure, Equatable {
+public enum ExtractError: Error, CustomStringConvertible, Equatable {
     /// The output directory or a file in it could not be created or written.
     case outputNotWritable(path: String, errno: Int32)
     /// `--snapshot N` named a snapshot the (readable part of the) trace does
@@ -52,18 +53,10 @@ public enum ExtractError: MapsRaceFailure, Equatable {
     /// is the truncation (13, as `analyze` and `diff` report it), not 31.
     case noSuchSnapshot(UInt32, available: [UInt32], truncated: Bool)
 
-    public var exitCode: Int32 {
-        switch self {
-        case .outputNotWritable: 22
-        case .noSuchSnapshot(_, _, truncated: false): 31
-        case .noSuchSnapshot(_, _, truncated: true): 13
-        }
-    }
-
     public var description: String {
         switch self {
         case let .outputNotWritable(path, code):
-            return "\(path): \(String(cString: strerror(code))) (errno \(code))."
+            return "\(path): \(errorText(code)) (errno \(code))."
         case let .noSuchSnapshot(index, available, truncated):
             let held = available.isEmpty
                 ? "holds no snapshots"
@@ -179,8 +172,8 @@ private func makeDirectory(_ path: String) throws(ExtractError) {
     var prefix = path.hasPrefix("/") ? "/" : ""
     for component in path.split(separator: "/") {
         prefix += component
-        if mkdir(prefix, 0o755) != 0 {
-            let code = errno
+        if case .failure(let failure) = checkedCall({ mkdir(prefix, 0o755) }) {
+            let code = failure.rawValue
             var status = stat()
             guard code == EEXIST, stat(prefix, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
                 throw .outputNotWritable(path: prefix, errno: code == EEXIST ? ENOTDIR : code)
@@ -193,25 +186,21 @@ private func makeDirectory(_ path: String) throws(ExtractError) {
 /// Writes `pieces` one after another to `path` (created or truncated);
 /// returns the number of bytes written.
 private func writeFile(_ path: String, _ pieces: [[UInt8]]) throws(ExtractError) -> Int {
-    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw .outputNotWritable(path: path, errno: errno) }
+    let descriptor: Int32
+    switch openFile(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644) {
+    case .success(let opened): descriptor = opened
+    case .failure(let code): throw .outputNotWritable(path: path, errno: code.rawValue)
+    }
     var total = 0
     for piece in pieces {
-        var written = 0
-        while written < piece.count {
-            let result = piece.withUnsafeBytes { bytes in
-                write(descriptor, bytes.baseAddress.map { $0 + written }, bytes.count - written)
-            }
-            if result < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                close(descriptor)
-                throw .outputNotWritable(path: path, errno: code)
-            }
-            written += result
+        if case .failure(let code) = piece.withUnsafeBytes({ writeAll(descriptor, $0) }) {
+            close(descriptor)
+            throw .outputNotWritable(path: path, errno: code.rawValue)
         }
-        total += written
+        total += piece.count
     }
-    guard close(descriptor) == 0 else { throw .outputNotWritable(path: path, errno: errno) }
+    if case .failure(let code) = checkedCall({ close(descriptor) }) {
+        throw .outputNotWritable(path: path, errno: code.rawValue)
+    }
     return total
 }

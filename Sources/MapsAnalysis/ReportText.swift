@@ -5,16 +5,13 @@ import FoundationEssentials
 import Foundation
 #endif
 import MapsModel
+import MapsTrace
 
 /// Renders an analysis for people (summary first, then each snapshot) or as
 /// the JSON documented in docs/analysis-json.md.
 public enum ReportText {
     public static func json(_ report: AnalysisReport) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        // Encoding these plain value types cannot fail.
-        let data = (try? encoder.encode(report)) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        JSONOutput.text(report)
     }
 
     public static func human(_ report: AnalysisReport, details: Bool = true) -> String {

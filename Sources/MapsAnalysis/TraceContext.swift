@@ -2,7 +2,7 @@ import MapsModel
 import MapsTrace
 
 /// Why a trace could not be analyzed.
-public enum AnalysisError: MapsRaceFailure, Equatable {
+public enum AnalysisError: Error, CustomStringConvertible, Equatable {
     case trace(TraceError)
     case missingRecord(String)
     /// An arena record the replay cannot use (empty, reversed, unaligned or
@@ -14,15 +14,6 @@ public enum AnalysisError: MapsRaceFailure, Equatable {
     /// The snapshot asked for is not in what could be read of a cut trace.
     case snapshotLostToTruncation(Int, available: Int, TraceTruncation)
     case noSuchState(Int, first: Int, last: Int)
-
-    public var exitCode: Int32 {
-        switch self {
-        case .trace(let error): error.exitCode
-        case .missingRecord, .unusableArena, .unparsableQuiescentMaps, .replay: 15
-        case .noSuchSnapshot, .noSuchState: 31
-        case .snapshotLostToTruncation(_, _, let cut): TraceError.truncated(cut).exitCode
-        }
-    }
 
     public var description: String {
         switch self {

@@ -1,3 +1,4 @@
+import MapsSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,13 +31,13 @@ final class Arena {
         mappingLength = (pageCount + 2) * pageSize
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | (noReserve ? MAP_NORESERVE : 0)
         guard let address = mmap(nil, mappingLength, PROT_NONE, flags, -1, 0), address != MAP_FAILED else {
-            throw .systemCallFailed("mmap of the \(pageCount)-page arena", errno: errno)
+            throw .systemCallFailed("mmap of the \(pageCount)-page arena", errno: Errno.afterFailedCall.rawValue)
         }
         mapping = address
         for guardPage in [address, address + (pageCount + 1) * pageSize] {
             let placed = mmap(guardPage, pageSize, PROT_NONE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
             if placed == MAP_FAILED {
-                let code = errno
+                let code = Errno.afterFailedCall.rawValue
                 munmap(address, mappingLength)
                 throw .systemCallFailed("mmap of an arena guard page", errno: code)
             }

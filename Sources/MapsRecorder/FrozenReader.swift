@@ -1,4 +1,4 @@
-internal import CProcfs
+import MapsSystem
 
 #if canImport(Glibc)
 import Glibc
@@ -78,7 +78,7 @@ final class TargetFreeze {
             let thread = threads[index]
             guard thread.tid > 0 else { continue }  // exited while being stopped
             // ESRCH here means it exited meanwhile: nothing left to resume.
-            _ = mapsrace_ptrace(Int32(MAPSRACE_PTRACE_DETACH), thread.tid, UInt(thread.pendingSignal))
+            _ = ptrace(.detach, thread.tid, data: UInt(thread.pendingSignal))
         }
         threadCount = 0
     }
@@ -87,7 +87,7 @@ final class TargetFreeze {
     /// not seized yet: how many, and an errno if one could not be seized.
     private func seizeUnseizedThreads() -> (added: Int, failure: Int32) {
         guard let directory = taskDirectory.withUnsafeBufferPointer({ opendir($0.baseAddress!) }) else {
-            return (0, errno)
+            return (0, Errno.afterFailedCall.rawValue)
         }
         defer { closedir(directory) }
         var added = 0
@@ -95,15 +95,15 @@ final class TargetFreeze {
             let tid = withUnsafeBytes(of: entry.pointee.d_name) { Self.parseThreadID($0) }
             guard let tid, !isSeized(tid) else { continue }
             guard threadCount < threads.count else { return (added, E2BIG) }
-            if mapsrace_ptrace(Int32(MAPSRACE_PTRACE_SEIZE), tid, 0) != 0 {
-                if errno == ESRCH { continue }  // exited since the listing
-                return (added, errno)
+            if let failure = ptrace(.seize, tid) {
+                if failure == .noSuchProcess { continue }  // exited since the listing
+                return (added, failure.rawValue)
             }
             threads[threadCount] = FrozenThread(tid: tid, pendingSignal: 0, stopped: false)
             threadCount += 1
             added += 1
-            if mapsrace_ptrace(Int32(MAPSRACE_PTRACE_INTERRUPT), tid, 0) != 0 && errno != ESRCH {
-                return (added, errno)
+            if let failure = ptrace(.interrupt, tid), failure != .noSuchProcess {
+                return (added, failure.rawValue)
             }
         }
         return (added, 0)
@@ -117,27 +117,26 @@ final class TargetFreeze {
     /// Waits until `thread` is in a ptrace stop. 0, or an errno.
     private func waitForStop(_ thread: inout FrozenThread) -> Int32 {
         while !thread.stopped {
-            var status: Int32 = 0
-            let result = waitpid(thread.tid, &status, Int32(MAPSRACE_WAIT_ALL))
-            if result < 0 {
-                if errno == EINTR { continue }  // a stop signal for the reader: finish the stop first
-                if errno == ECHILD {  // exited and reaped elsewhere
-                    thread.stopped = true
-                    thread.tid = -1
-                    break
-                }
-                return errno
+            // EINTR (a stop signal for the reader) is retried: finish the stop first.
+            let status: WaitStatus
+            switch waitForProcess(thread.tid, options: .allThreads) {
+            case .success(let changed?): status = changed
+            case .success(nil): continue
+            case .failure(.noChildProcess):  // exited and reaped elsewhere
+                thread.stopped = true
+                thread.tid = -1
+                return 0
+            case .failure(let code): return code.rawValue
             }
-            let stoppedBySignal = status & 0xff == 0x7f
-            guard stoppedBySignal else {
+            guard status.isStopped else {
                 // It exited: nothing left to stop or to detach.
                 thread.stopped = true
                 thread.tid = -1
                 break
             }
-            let event = status >> 16
-            let signal = (status >> 8) & 0xff
-            if event != Int32(MAPSRACE_PTRACE_EVENT_STOP) {
+            let event = status.ptraceEvent
+            let signal = status.stopSignal
+            if event != PtraceRequest.eventStop {
                 // A signal-delivery stop: keep the signal for the detach.
                 thread.pendingSignal = signal
             }

@@ -1,4 +1,4 @@
-internal import CProcfs
+import MapsSystem
 import MapsTrace
 
 #if canImport(Glibc)
@@ -87,7 +87,7 @@ final class MutationLog {
 
     /// mremap(address, length, newLength, flags, newAddress); `newAddress`
     /// only counts with MREMAP_FIXED. glibc declares mremap variadic, which
-    /// Swift cannot call: `mapsrace_mremap` (CProcfs) passes all five
+    /// Swift cannot call: `remapMemory` (MapsSystem) passes all five
     /// arguments to it.
     @inline(__always)
     func remap(
@@ -95,7 +95,7 @@ final class MutationLog {
         newAddress: UnsafeMutableRawPointer? = nil
     ) -> Bool {
         issue(.mremap, address, length, flags: flags, newAddress: newAddress, newLength: newLength) {
-            Int64(Int(bitPattern: mapsrace_mremap(address, length, newLength, flags, newAddress)))
+            Int64(Int(bitPattern: remapMemory(address, length, newLength, flags, newAddress)))
         }
     }
 
@@ -120,17 +120,17 @@ final class MutationLog {
         let result: Int64
         let code: Int32
         if let slots {
-            let tBegin = monotonicNanoseconds()
+            let tBegin = MonotonicClock.now()
             result = call()
-            code = result == -1 ? errno : 0
-            let tEnd = monotonicNanoseconds()
+            code = result == -1 ? Errno.afterFailedCall.rawValue : 0
+            let tEnd = MonotonicClock.now()
             slots[sequence] = MutationSlot(
                 tBegin: tBegin, tEnd: tEnd, address: UInt64(UInt(bitPattern: address)), length: UInt64(length),
                 newAddress: UInt64(UInt(bitPattern: newAddress)), newLength: UInt64(newLength), result: result,
                 prot: prot, flags: flags, errno: code, kind: kind)
         } else {
             result = call()
-            code = result == -1 ? errno : 0
+            code = result == -1 ? Errno.afterFailedCall.rawValue : 0
         }
         guard result != -1 else {
             if failure == nil {

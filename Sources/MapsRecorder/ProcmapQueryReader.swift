@@ -1,5 +1,5 @@
-internal import CProcfs
 
+import MapsSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,7 +23,7 @@ final class ProcmapQueryWalk {
 
     private let answerRegion: PreallocatedRegion
     private let nameRegion: PreallocatedRegion
-    private let answers: UnsafeMutableBufferPointer<mapsrace_procmap_query>
+    private let answers: UnsafeMutableBufferPointer<ProcmapQuery>
     private let names: UnsafeMutableRawBufferPointer
     private var nameBytesUsed = 0
     /// Answers stored by this walk so far.
@@ -34,9 +34,9 @@ final class ProcmapQueryWalk {
     ///   - nameBytes: bytes for all names of one walk.
     init(capacity: Int, nameBytes: Int) throws(RecordingError) {
         answerRegion = try PreallocatedRegion(
-            byteCount: capacity * MemoryLayout<mapsrace_procmap_query>.stride, purpose: "the PROCMAP_QUERY answers")
+            byteCount: capacity * MemoryLayout<ProcmapQuery>.stride, purpose: "the PROCMAP_QUERY answers")
         answers = UnsafeMutableBufferPointer(
-            rebasing: answerRegion.bytes.bindMemory(to: mapsrace_procmap_query.self)[0..<capacity])
+            rebasing: answerRegion.bytes.bindMemory(to: ProcmapQuery.self)[0..<capacity])
         nameRegion = try PreallocatedRegion(byteCount: max(nameBytes, Self.nameRoom), purpose: "the PROCMAP_QUERY names")
         names = nameRegion.bytes
     }
@@ -56,13 +56,13 @@ final class ProcmapQueryWalk {
     @inline(__always)
     func query(_ mapsFD: Int32, at address: UInt64) -> Int32 {
         let slot = answers.baseAddress! + count
-        slot.pointee = mapsrace_procmap_query()
-        slot.pointee.size = UInt64(MemoryLayout<mapsrace_procmap_query>.size)
-        slot.pointee.query_flags = UInt64(MAPSRACE_PROCMAP_QUERY_COVERING_OR_NEXT_VMA)
+        slot.pointee = ProcmapQuery()
+        slot.pointee.size = UInt64(MemoryLayout<ProcmapQuery>.size)
+        slot.pointee.query_flags = ProcmapQueryFlags.coveringOrNextMapping
         slot.pointee.query_addr = address
         slot.pointee.vma_name_addr = UInt64(UInt(bitPattern: names.baseAddress! + nameBytesUsed))
         slot.pointee.vma_name_size = UInt32(Self.nameRoom)
-        guard mapsrace_procmap_query(mapsFD, slot) == 0 else { return errno }
+        if let failure = procmapQuery(mapsFD, slot) { return failure.rawValue }
         nameBytesUsed += Int(slot.pointee.vma_name_size)
         count += 1
         return 0
@@ -87,10 +87,10 @@ final class ProcmapQueryWalk {
         line.hex(answer.vma_end, width: 8)
         line.byte(UInt8(ascii: " "))
         let flags = Int(answer.vma_flags)
-        line.byte(flags & Int(MAPSRACE_PROCMAP_QUERY_VMA_READABLE) != 0 ? UInt8(ascii: "r") : UInt8(ascii: "-"))
-        line.byte(flags & Int(MAPSRACE_PROCMAP_QUERY_VMA_WRITABLE) != 0 ? UInt8(ascii: "w") : UInt8(ascii: "-"))
-        line.byte(flags & Int(MAPSRACE_PROCMAP_QUERY_VMA_EXECUTABLE) != 0 ? UInt8(ascii: "x") : UInt8(ascii: "-"))
-        line.byte(flags & Int(MAPSRACE_PROCMAP_QUERY_VMA_SHARED) != 0 ? UInt8(ascii: "s") : UInt8(ascii: "p"))
+        line.byte(flags & Int(ProcmapQueryFlags.readable) != 0 ? UInt8(ascii: "r") : UInt8(ascii: "-"))
+        line.byte(flags & Int(ProcmapQueryFlags.writable) != 0 ? UInt8(ascii: "w") : UInt8(ascii: "-"))
+        line.byte(flags & Int(ProcmapQueryFlags.executable) != 0 ? UInt8(ascii: "x") : UInt8(ascii: "-"))
+        line.byte(flags & Int(ProcmapQueryFlags.shared) != 0 ? UInt8(ascii: "s") : UInt8(ascii: "p"))
         line.byte(UInt8(ascii: " "))
         line.hex(answer.vma_offset, width: 8)
         line.byte(UInt8(ascii: " "))
@@ -114,14 +114,17 @@ final class ProcmapQueryWalk {
     /// `pid`: nil if it does, the reason otherwise.
     static func unsupportedReason(pid: Int32) -> RecordingError? {
         let path = "/proc/\(pid)/maps"
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .mapsNotReadable(path: path, errno: errno) }
+        let fd: Int32
+        switch openFile(path, O_RDONLY) {
+        case .success(let opened): fd = opened
+        case .failure(let code): return .mapsNotReadable(path: path, errno: code.rawValue)
+        }
         defer { close(fd) }
-        var query = mapsrace_procmap_query()
-        query.size = UInt64(MemoryLayout<mapsrace_procmap_query>.size)
-        query.query_flags = UInt64(MAPSRACE_PROCMAP_QUERY_COVERING_OR_NEXT_VMA)
-        if mapsrace_procmap_query(fd, &query) == 0 { return nil }
-        switch errno {
+        var query = ProcmapQuery()
+        query.size = UInt64(MemoryLayout<ProcmapQuery>.size)
+        query.query_flags = ProcmapQueryFlags.coveringOrNextMapping
+        guard let failure = procmapQuery(fd, &query) else { return nil }
+        switch failure.rawValue {
         case ENOENT: return nil
         case ENOTTY, EINVAL: return .readerFailed(unsupportedMessage)
         case let code: return .systemCallFailed("ioctl(PROCMAP_QUERY) on \(path)", errno: code)

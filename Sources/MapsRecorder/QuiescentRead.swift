@@ -1,3 +1,4 @@
+import MapsSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,23 +33,26 @@ final class QuiescentBuffer {
     /// buffer. Allocates nothing.
     func read() throws(RecordingError) -> Outcome {
         length = 0
-        tBegin = monotonicNanoseconds()
-        let fd = open(Self.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .mapsNotReadable(path: Self.path, errno: errno) }
+        tBegin = MonotonicClock.now()
+        let fd: Int32
+        switch openFile(Self.path, O_RDONLY) {
+        case .success(let opened): fd = opened
+        case .failure(let code): throw .mapsNotReadable(path: Self.path, errno: code.rawValue)
+        }
         defer { close(fd) }
         let start = region.bytes.baseAddress!
         while true {
             let room = region.bytes.count - length
             if room == 0 { return .bufferFilled }
-            let count = Glibc.read(fd, start + length, room)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .mapsNotReadable(path: Self.path, errno: errno)
+            let count: Int
+            switch readSome(fd, into: UnsafeMutableRawBufferPointer(start: start + length, count: room)) {
+            case .success(let read): count = read
+            case .failure(let code): throw .mapsNotReadable(path: Self.path, errno: code.rawValue)
             }
             if count == 0 { break }
             length += count
         }
-        tEnd = monotonicNanoseconds()
+        tEnd = MonotonicClock.now()
         return .complete
     }
 

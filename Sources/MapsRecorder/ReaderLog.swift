@@ -1,3 +1,4 @@
+import MapsSystem
 import MapsTrace
 
 #if canImport(Glibc)
@@ -160,12 +161,12 @@ struct ReaderLog {
     static func read(fromFD fd: Int32, strategy: String) -> Result<ReaderLog, RecordingError> {
         var status = stat()
         guard fstat(fd, &status) == 0 else {
-            return .failure(.readerFailed("cannot stat its log: \(errorText(errno))"))
+            return .failure(.readerFailed("cannot stat its log: \(Errno.afterFailedCall.text)"))
         }
         let size = Int(status.st_size)
         guard size > 0 else { return .failure(.readerFailed("it handed over no log")) }
         guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
-            return .failure(.readerFailed("cannot map its \(size)-byte log: \(errorText(errno))"))
+            return .failure(.readerFailed("cannot map its \(size)-byte log: \(Errno.afterFailedCall.text)"))
         }
         defer { munmap(address, size) }
         return decode(UnsafeRawBufferPointer(start: address, count: size), strategy: strategy)

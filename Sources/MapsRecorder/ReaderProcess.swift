@@ -1,4 +1,4 @@
-internal import CProcfs
+import MapsSystem
 import MapsTrace
 
 #if canImport(Glibc)
@@ -39,7 +39,7 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
     /// memory, at most 4 GiB (at least 64 MiB). A recording that needs more
     /// ends with a bufferFull snapshot, which `record` reports.
     public static var maximumByteCapacity: Int {
-        min(max(physicalMemoryBytes / 4, 64 << 20), 4 << 30)
+        min(max(MachineLimits.physicalMemoryBytes / 4, 64 << 20), 4 << 30)
     }
     /// The smallest byte buffer a reader maps.
     public static let minimumByteCapacity = 64 << 10
@@ -154,8 +154,8 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
 /// SIGTERM. A `frozen` reader that cannot stop the target hands over what it
 /// has and then fails.
 public func runReaderProcess(_ configuration: ReaderProcessConfiguration) throws(RecordingError) {
-    guard mapsrace_install_stop_handlers() == 0 else {
-        throw .systemCallFailed("sigaction", errno: errno)
+    if case .failure(let code) = StopSignal.install() {
+        throw .systemCallFailed("sigaction", errno: code.rawValue)
     }
     if configuration.strategy == .procmapQuery,
         let reason = ProcmapQueryWalk.unsupportedReason(pid: configuration.targetPID)
@@ -247,7 +247,7 @@ private final class MapsReader {
         case .procmapQuery:
             // One walk answers every mapping once: at most vm.max_map_count
             // of them (plus slack for a kernel that reports one twice).
-            let mappings = (maxMapCount() ?? 65530) + 1024
+            let mappings = (MachineLimits.maxMapCount() ?? 65530) + 1024
             procmapWalk = try ProcmapQueryWalk(capacity: mappings, nameBytes: 4 << 20)
             freeze = nil
         case .frozen:
@@ -268,16 +268,16 @@ private final class MapsReader {
         switch configuration.strategy {
         case .retryStable(let maxAttempts):
             for _ in 0..<configuration.snapshotCount {
-                if mapsrace_stop_signal() != 0 || !readUntilStable(maxAttempts: maxAttempts) { break }
+                if StopSignal.received != 0 || !readUntilStable(maxAttempts: maxAttempts) { break }
             }
         case .frozen:
             for number in 0..<configuration.snapshotCount {
                 if number > 0 { letTheTargetRun() }
-                if mapsrace_stop_signal() != 0 || !readFrozenSnapshot() { break }
+                if StopSignal.received != 0 || !readFrozenSnapshot() { break }
             }
         default:
             for _ in 0..<configuration.snapshotCount {
-                if mapsrace_stop_signal() != 0 || !readSnapshot() { break }
+                if StopSignal.received != 0 || !readSnapshot() { break }
             }
         }
     }
@@ -289,7 +289,7 @@ private final class MapsReader {
     private func readUntilStable(maxAttempts: Int) -> Bool {
         var previous: Range<Int>?  // bytes of the last complete attempt
         for _ in 0..<maxAttempts {
-            if mapsrace_stop_signal() != 0 { return false }
+            if StopSignal.received != 0 { return false }
             let start = bytesUsed
             let keepGoing = readSnapshot(flags: .retryAttempt)
             let current = start..<bytesUsed
@@ -316,9 +316,8 @@ private final class MapsReader {
         let last = snapshots[snapshotCount - 1]
         guard last.tResumed > last.tInterruptRequested else { return }
         let pause = last.tResumed - last.tInterruptRequested
-        var remaining = timespec(tv_sec: Int(pause / 1_000_000_000), tv_nsec: Int(pause % 1_000_000_000))
         // A stop signal ends the sleep early (EINTR); the caller looks at it.
-        _ = nanosleep(&remaining, nil)
+        MonotonicClock.sleep(nanoseconds: pause)
     }
 
     /// `frozen`: stop every thread of the target, take one snapshot with
@@ -327,17 +326,17 @@ private final class MapsReader {
     /// further snapshot can succeed.
     private func readFrozenSnapshot() -> Bool {
         guard let freeze else { return false }
-        let tInterruptRequested = monotonicNanoseconds()
+        let tInterruptRequested = MonotonicClock.now()
         let failure = freeze.stop()
         guard failure == 0 else {
             stopFailure = failure
             return false
         }
-        let tStoppedConfirmed = monotonicNanoseconds()
+        let tStoppedConfirmed = MonotonicClock.now()
         let logged = snapshotCount
         let keepGoing = readSnapshot()
         freeze.resume()
-        let tResumed = monotonicNanoseconds()
+        let tResumed = MonotonicClock.now()
         guard snapshotCount > logged else { return false }
         snapshots[snapshotCount - 1].tInterruptRequested = tInterruptRequested
         snapshots[snapshotCount - 1].tStoppedConfirmed = tStoppedConfirmed
@@ -364,10 +363,10 @@ private final class MapsReader {
         outcome = flags
         failureErrno = 0
         let firstChunk = chunkCount
-        let tBegin = monotonicNanoseconds()
+        let tBegin = MonotonicClock.now()
         fd = path.withUnsafeBufferPointer { open($0.baseAddress!, O_RDONLY | O_CLOEXEC) }
         if fd < 0 {
-            failureErrno = errno
+            failureErrno = Errno.afterFailedCall.rawValue
             outcome.insert(.failed)
         } else {
             switch configuration.strategy {
@@ -378,7 +377,7 @@ private final class MapsReader {
             case .procmapQuery: procmapQueryLoop()
             }
         }
-        let tEnd = monotonicNanoseconds()
+        let tEnd = MonotonicClock.now()
         if fd >= 0 { close(fd) }
         fd = -1
         snapshots[snapshotCount] = ReaderSnapshotEntry(
@@ -393,20 +392,20 @@ private final class MapsReader {
     /// Refuses (ENOBUFS) a read whose result might not fit, and stops (EINTR)
     /// once a stop signal arrived.
     func loggedRead(into destination: UnsafeMutableRawPointer, requested: Int, readsInPlace: Bool) -> Int {
-        if mapsrace_stop_signal() != 0 {
+        if StopSignal.received != 0 {
             outcome.insert(.interrupted)
-            errno = EINTR
+            Errno.setForCaller(.interrupted)
             return -1
         }
         guard chunkCount < chunks.count, bytes.count - bytesUsed >= requested else {
             outcome.insert(.bufferFull)
-            errno = ENOBUFS
+            Errno.setForCaller(.noBufferSpace)
             return -1
         }
-        let tBegin = monotonicNanoseconds()
+        let tBegin = MonotonicClock.now()
         let returned = read(fd, destination, requested)
-        let code = returned < 0 ? errno : 0
-        let tEnd = monotonicNanoseconds()
+        let code = returned < 0 ? Errno.afterFailedCall.rawValue : 0
+        let tEnd = MonotonicClock.now()
         if returned > 0 && !readsInPlace {
             (bytes.baseAddress! + bytesUsed).copyMemory(from: destination, byteCount: returned)
         }
@@ -424,7 +423,7 @@ private final class MapsReader {
         } else {
             outcome.insert(.failed)
             failureErrno = code
-            errno = code
+            Errno.setForCaller(Errno(rawValue: code))
         }
         return returned
     }
@@ -439,15 +438,16 @@ private final class MapsReader {
     /// goes through glibc's own underflow, so its reads are a real FILE's.
     private func openLoggedStream() -> UnsafeMutablePointer<FILE>? {
         let cookie = Unmanaged.passUnretained(self).toOpaque()
-        guard let stream = mapsrace_open_logged_stream(cookie, { cookie, buffer, size in
+        let opened = MapsSystem.openLoggedStream(cookie: cookie, read: { cookie, buffer, size in
             guard let cookie, let buffer else { return -1 }
             // The reader outlives its stream: borrow it without a retain and
             // release around every read(2).
             return Unmanaged<MapsReader>.fromOpaque(cookie)._withUnsafeGuaranteedRef {
                 $0.loggedRead(into: buffer, requested: size, readsInPlace: false)
             }
-        }) else {
-            failureErrno = errno
+        })
+        guard case .success(let stream) = opened else {
+            if case .failure(let code) = opened { failureErrno = code.rawValue }
             outcome.insert(.failed)
             return nil
         }
@@ -535,7 +535,7 @@ private final class MapsReader {
         let firstChunk = chunkCount
         var address: UInt64 = 0
         while true {
-            if mapsrace_stop_signal() != 0 {
+            if StopSignal.received != 0 {
                 outcome.insert(.interrupted)
                 break
             }
@@ -543,9 +543,9 @@ private final class MapsReader {
                 outcome.insert(.bufferFull)
                 break
             }
-            let tBegin = monotonicNanoseconds()
+            let tBegin = MonotonicClock.now()
             let code = walk.query(fd, at: address)
-            let tEnd = monotonicNanoseconds()
+            let tEnd = MonotonicClock.now()
             chunks[chunkCount] = ReaderChunkEntry(
                 snapshot: snapshotIndex, sequence: sequence, offset: 0, requested: address,
                 returned: code == 0 || code == ENOENT ? 0 : -1, errno: code == ENOENT ? 0 : code, reserved: 0,
@@ -609,8 +609,8 @@ private final class MapsReader {
         let returnedBytes = UnsafeRawBufferPointer(rebasing: bytes[0..<bytesUsed])
         var position = headerBytes
         for part in [snapshotBytes, chunkBytes, returnedBytes] {
-            if let failure = writeFully(configuration.logFD, part, at: position) {
-                throw .systemCallFailed("writing the reader log", errno: failure.code)
+            if case .failure(let code) = writeAll(configuration.logFD, part, at: position) {
+                throw .systemCallFailed("writing the reader log", errno: code.rawValue)
             }
             position += part.count
         }
@@ -619,9 +619,9 @@ private final class MapsReader {
             snapshotStride: UInt64(MemoryLayout<ReaderSnapshotEntry>.stride),
             chunkStride: UInt64(MemoryLayout<ReaderChunkEntry>.stride),
             snapshotCount: UInt64(snapshotCount), chunkCount: UInt64(chunkCount), byteCount: UInt64(bytesUsed))
-        let failure = withUnsafeBytes(of: &header) { writeFully(configuration.logFD, $0, at: 0) }
-        if let failure {
-            throw .systemCallFailed("writing the reader log header", errno: failure.code)
+        let written = withUnsafeBytes(of: &header) { writeAll(configuration.logFD, $0, at: 0) }
+        if case .failure(let code) = written {
+            throw .systemCallFailed("writing the reader log header", errno: code.rawValue)
         }
     }
 }

@@ -1,4 +1,4 @@
-internal import CProcfs
+import MapsSystem
 import MapsTrace
 
 /// How the reader process reads `/proc/PID/maps`: the read(2) pattern of a
@@ -185,7 +185,7 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
             [
                 TraceParameter("api", "ioctl"),
                 TraceParameter("ioctl", "PROCMAP_QUERY"),
-                TraceParameter("query_flags", "0x\(String(MAPSRACE_PROCMAP_QUERY_COVERING_OR_NEXT_VMA, radix: 16))"),
+                TraceParameter("query_flags", "0x\(String(ProcmapQueryFlags.coveringOrNextMapping, radix: 16))"),
                 // How a query is stored as a read chunk (docs/recording.md).
                 TraceParameter("chunk_requested", "query_address"),
                 TraceParameter("chunk_bytes", "rendered_maps_line"),

@@ -1,4 +1,4 @@
-internal import CProcfs
+import MapsSystem
 import MapsTrace
 
 #if canImport(Glibc)
@@ -23,10 +23,10 @@ import Glibc
 /// written, marked interrupted, and the summary says which signal it was.
 public func record(_ configuration: RecordingConfiguration) throws(RecordingError) -> RecordingSummary {
     try configuration.validate()
-    guard mapsrace_install_stop_handlers() == 0 else {
-        throw .systemCallFailed("sigaction", errno: errno)
+    if case .failure(let code) = StopSignal.install() {
+        throw .systemCallFailed("sigaction", errno: code.rawValue)
     }
-    defer { mapsrace_restore_stop_handlers() }
+    defer { StopSignal.restore() }
     return try Recording(configuration).run()
 }
 
@@ -34,10 +34,10 @@ public func record(_ configuration: RecordingConfiguration) throws(RecordingErro
 private final class Recording {
     let configuration: RecordingConfiguration
     let kernel = KernelIdentity.current()
-    let pageSize = systemPageSize
-    let originNs = monotonicNanoseconds()
-    let startWallClockNs = wallClockNanoseconds()
-    let threadID = mapsrace_gettid()
+    let pageSize = MachineLimits.pageSize
+    let originNs = MonotonicClock.now()
+    let startWallClockNs = WallClock.now()
+    let threadID = currentThreadID
 
     /// Extra map entries the preallocated buffers may add next to the arena's.
     static let preallocationMapEntries = 16
@@ -55,7 +55,7 @@ private final class Recording {
         let currentMaps: [UInt8]
         switch readWholeFile(QuiescentBuffer.path) {
         case .success(let bytes): currentMaps = bytes
-        case .failure(let failure): throw .mapsNotReadable(path: QuiescentBuffer.path, errno: failure.code)
+        case .failure(let failure): throw .mapsNotReadable(path: QuiescentBuffer.path, errno: failure.rawValue)
         }
         if let unusable = configuration.reader.unusableReason(pid: getpid()) { throw unusable }
         // smaps is measured as it is now (about 800 bytes per mapping where
@@ -65,13 +65,13 @@ private final class Recording {
             let path = "/proc/self/smaps"
             switch readWholeFile(path) {
             case .success(let bytes): currentSmapsBytes = bytes.count
-            case .failure(let failure): throw .mapsNotReadable(path: path, errno: failure.code)
+            case .failure(let failure): throw .mapsNotReadable(path: path, errno: failure.rawValue)
             }
         }
         let currentEntries = currentMaps.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
         let arenaEntries = configuration.workload.maximumArenaLines(pageCount: pageCount) + 2
         let neededEntries = currentEntries + arenaEntries + Self.preallocationMapEntries
-        if let limit = maxMapCount(), neededEntries > limit {
+        if let limit = MachineLimits.maxMapCount(), neededEntries > limit {
             throw .arenaExceedsMapCount(limit: limit, needed: neededEntries, pages: pageCount)
         }
         // The trace is written beside its path and renamed over it once
@@ -134,24 +134,24 @@ private final class Recording {
         }
 
         var readerStarted = false
-        var loopBegin = monotonicNanoseconds()
+        var loopBegin = MonotonicClock.now()
         var loopEnd = loopBegin
-        if setupSucceeded && mapsrace_stop_signal() == 0 {
+        if setupSucceeded && StopSignal.received == 0 {
             try reader.start()
             readerStarted = true
             if reader.waitUntilReady() == .ready {
-                loopBegin = monotonicNanoseconds()
+                loopBegin = MonotonicClock.now()
                 mutator.runLoop(on: arena!)
-                loopEnd = monotonicNanoseconds()
+                loopEnd = MonotonicClock.now()
             } else {
-                loopBegin = monotonicNanoseconds()
+                loopBegin = MonotonicClock.now()
                 loopEnd = loopBegin
             }
         }
         let finalComplete = try finalMaps.read() == .complete
 
         // 5. Reap the reader, take its log, unmap the arena.
-        let stopSignal = mapsrace_stop_signal()
+        let stopSignal = StopSignal.received
         var readerLog = ReaderLog(snapshots: [])
         var readerFailure: RecordingError?
         if readerStarted {
@@ -159,25 +159,25 @@ private final class Recording {
             switch ReaderLog.read(fromFD: reader.logFD, strategy: configuration.reader.description) {
             case .success(let log): readerLog = log
             case .failure(let failure):
-                if mapsrace_stop_signal() != 0 && killedByStopSignal(status) {
+                if StopSignal.received != 0 && status.killedByStopSignal {
                     // Asked to stop, and so was the reader: it has no snapshots
                     // to give, and that is not a failure.
                     break
                 }
-                readerFailure = exitedCleanly(status)
-                    ? failure : .readerFailed("\(describeWaitStatus(status)) without handing over its log")
+                readerFailure = status.exitedCleanly
+                    ? failure : .readerFailed("\(status) without handing over its log")
             }
-            if readerFailure == nil, !exitedCleanly(status), mapsrace_stop_signal() == 0 {
-                readerFailure = .readerFailed(describeWaitStatus(status))
+            if readerFailure == nil, !status.exitedCleanly, StopSignal.received == 0 {
+                readerFailure = .readerFailed(status.description)
             }
         }
         arena = nil
 
-        let interruptSignal = mapsrace_stop_signal()
+        let interruptSignal = StopSignal.received
         if readerFailure == nil, let first = readerLog.snapshots.first,
             first.chunks.isEmpty, first.end.flags.contains(.failed)
         {
-            readerFailure = .mapsNotReadable(path: "/proc/\(getpid())/maps", errno: first.end.errno)
+            readerFailure = .mapsNotReadable(path: "/proc/\(currentProcessID)/maps", errno: first.end.errno)
         }
 
         // The trace.
@@ -234,7 +234,7 @@ private final class Recording {
         let header = TraceHeader(
             toolVersion: configuration.toolVersion, kernelRelease: kernel.release, kernelVersion: kernel.version,
             machine: kernel.machine, pageSize: UInt64(pageSize), clockID: CLOCK_MONOTONIC,
-            clockResolutionNs: monotonicResolutionNanoseconds(), startWallClockNs: startWallClockNs,
+            clockResolutionNs: MonotonicClock.resolution, startWallClockNs: startWallClockNs,
             originNs: originNs, mutatorPID: getpid(), readerPID: readerPID,
             workload: configuration.workload.rawValue,
             workloadParameters: [
@@ -304,7 +304,7 @@ private final class PartialOutput {
     func publish() throws(RecordingError) {
         guard !published else { return }
         guard rename(partialPath, finalPath) == 0 else {
-            throw .outputNotWritable(path: finalPath, reason: "cannot rename \(partialPath) over it: \(errorText(errno))")
+            throw .outputNotWritable(path: finalPath, reason: "cannot rename \(partialPath) over it: \(Errno.afterFailedCall.text)")
         }
         published = true
     }

@@ -1,3 +1,4 @@
+import MapsSystem
 import MapsTrace
 
 /// What `record` runs: the workload, the reader and where the trace goes.
@@ -172,8 +173,6 @@ public struct RecordingSummary: Sendable, Equatable, Codable {
         try container.encode(readerBufferBytes, forKey: .readerBufferBytes)
     }
 
-    /// The exit code `record` ends with: 0, or 128 + the signal.
-    public var exitCode: Int32 { interrupted ? 128 + signal : 0 }
 }
 
 extension RecordingSummary {

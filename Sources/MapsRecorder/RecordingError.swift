@@ -1,12 +1,13 @@
+import MapsSystem
 import MapsTrace
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Everything that can stop `record` or the reader process, with the
-/// project's exit codes (README, "Exit codes").
-public enum RecordingError: MapsRaceFailure, Equatable {
+/// Everything that can stop `record` or the reader process (the command
+/// line's ExitStatus maps each case to an exit status).
+public enum RecordingError: Error, CustomStringConvertible, Equatable {
     case invalidReaderStrategy(String, reason: String)
     case invalidWorkload(String)
     case invalidConfiguration(String)
@@ -26,17 +27,6 @@ public enum RecordingError: MapsRaceFailure, Equatable {
     /// trace was still written.
     case mutationFailed(
         sequence: UInt64, kind: MutationKind, address: UInt64, length: UInt64, errno: Int32, trace: String?)
-
-    public var exitCode: Int32 {
-        switch self {
-        case .invalidReaderStrategy, .invalidWorkload, .invalidConfiguration: 64
-        case .arenaExceedsMapCount: 20
-        case .mapsNotReadable: 21
-        case .outputNotWritable: 22
-        case .readerFailed: 23
-        case .systemCallFailed, .mutationFailed: 24
-        }
-    }
 
     public var description: String {
         switch self {
@@ -63,10 +53,4 @@ public enum RecordingError: MapsRaceFailure, Equatable {
                 + (trace.map { "the trace up to it was written to \($0)" } ?? "no trace was written")
         }
     }
-}
-
-/// strerror(3) text for an errno value.
-func errorText(_ code: Int32) -> String {
-    guard let text = strerror(code) else { return "error \(code)" }
-    return String(cString: text)
 }

@@ -1,4 +1,4 @@
-internal import CProcfs
+import MapsSystem
 import MapsTrace
 
 #if canImport(Glibc)
@@ -61,7 +61,7 @@ final class RollingMutator: LoggingMutator {
         let log = self.log
         var index = 1
         while index < pageCount {
-            if mapsrace_stop_signal() != 0 { break }
+            if StopSignal.received != 0 { break }
             guard log.protect(first + Int(order[index]) * pageSize, pageSize, RollingWorkload.readWrite),
                   log.protect(first + Int(order[index - 1]) * pageSize, pageSize, PROT_NONE)
             else { break }

@@ -1,4 +1,4 @@
-internal import CProcfs
+import MapsSystem
 import MapsTrace
 
 #if canImport(Glibc)
@@ -115,7 +115,7 @@ final class SplitMergeMutator: LoggingMutator {
         let innerPages = Self.groupPages - 2
         var generator = SplitMix64(seed: seed)
         for _ in 0..<plan.iterations {
-            if mapsrace_stop_signal() != 0 { break }
+            if StopSignal.received != 0 { break }
             let group = randomIndex(&generator, below: groups)
             let page = group * Self.groupPages + 1 + randomIndex(&generator, below: innerPages)
             let address = pageAddress(first, page, pageSize)
@@ -187,7 +187,7 @@ final class ResizeMutator: LoggingMutator {
         let shrunk = Self.shrunkPages * pageSize
         var generator = SplitMix64(seed: seed)
         for _ in 0..<plan.iterations {
-            if mapsrace_stop_signal() != 0 { break }
+            if StopSignal.received != 0 { break }
             let address = pageAddress(first, randomIndex(&generator, below: plan.cells) * Self.cellPages, pageSize)
             guard log.remap(address, full, to: shrunk, flags: 0),
                   log.remap(address, shrunk, to: full, flags: 0)
@@ -263,7 +263,7 @@ final class RemapMutator: LoggingMutator {
         let pageSize = arena.pageSize
         var generator = SplitMix64(seed: seed)
         for _ in 0..<plan.iterations {
-            if mapsrace_stop_signal() != 0 { break }
+            if StopSignal.received != 0 { break }
             let cell = randomIndex(&generator, below: plan.cells) * Self.cellPages
             let middle = pageAddress(first, cell + Self.hostPages / 2, pageSize)
             let donor = pageAddress(first, cell + Self.hostPages, pageSize)
@@ -344,7 +344,7 @@ final class ChurnMutator: LoggingMutator {
         let protectionCount = Self.protections.count
         var generator = SplitMix64(seed: seed)
         for _ in 0..<plan.iterations {
-            if mapsrace_stop_signal() != 0 { break }
+            if StopSignal.received != 0 { break }
             let page = randomIndex(&generator, below: pageCount)
             let pages = min(1 + randomIndex(&generator, below: Self.largestMappingPages), pageCount - page)
             let draw = randomIndex(&generator, below: Self.unmapOdds * protectionCount)

@@ -1,5 +1,6 @@
 import MapsAnalysis
 import MapsRecorder
+import MapsSystem
 import MapsTrace
 
 #if canImport(Glibc)
@@ -40,9 +41,14 @@ public struct SurveyResult: Sendable, Equatable {
 /// `mapsrace record` process, and analyses each trace in-process.
 public struct Survey {
     public let plan: SurveyPlan
+    /// The exit status the command line gives an error (its ExitStatus
+    /// table): a failed cell records it for a name the recorder refuses, a
+    /// recorder that cannot be started, and an analysis that fails.
+    public let exitStatus: (any Error) -> Int32
 
-    public init(plan: SurveyPlan) {
+    public init(plan: SurveyPlan, exitStatus: @escaping (any Error) -> Int32) {
         self.plan = plan
+        self.exitStatus = exitStatus
     }
 
     /// Runs the plan: creates the directory (or takes an empty one), records
@@ -52,26 +58,26 @@ public struct Survey {
     public func run(progress: (SurveyProgress) -> Void = { _ in }) throws(SurveyError) -> SurveyResult {
         try plan.validate()
         try prepareDirectory(plan.directory)
-        let (kernelRelease, machine) = systemName()
-        let start = monotonicNanoseconds()
+        let kernel = KernelIdentity.current()
+        let start = MonotonicClock.now()
         var result = SurveyResult(
-            plan: plan, kernelRelease: kernelRelease, machine: machine, startWallClockNs: wallClockNanoseconds(),
+            plan: plan, kernelRelease: kernel.release, machine: kernel.machine, startWallClockNs: WallClock.now(),
             elapsedNs: 0, cells: [], signal: 0)
         let pairs = plan.workloads.flatMap { workload in plan.readers.map { (workload, $0) } }
         survey: for (number, (workload, reader)) in pairs.enumerated() {
-            if SurveyInterruption.signal != 0 { break }
+            if StopSignal.received != 0 { break }
             var cell = SurveyCell(workload: workload, reader: reader)
             defer { result.cells.append(cell) }
-            if let reason = unknownName(workload: workload, reader: reader) {
+            if let refusal = unknownName(workload: workload, reader: reader) {
                 cell.failures = (0..<plan.repetitions).map { repetition in
                     FailedRecording(
                         repetition: repetition, seed: plan.seed(forRepetition: repetition), trace: nil,
-                        exitCode: 64, message: reason)
+                        exitCode: exitStatus(refusal), message: refusal.description)
                 }
                 continue
             }
             for repetition in 0..<plan.repetitions {
-                if SurveyInterruption.signal != 0 { break survey }
+                if StopSignal.received != 0 { break survey }
                 progress(SurveyProgress(
                     cell: number + 1, cells: pairs.count, workload: workload, reader: reader,
                     recording: repetition + 1, repetitions: plan.repetitions))
@@ -81,21 +87,21 @@ public struct Survey {
                 }
             }
         }
-        result.signal = SurveyInterruption.signal
-        result.elapsedNs = monotonicNanoseconds() - start
+        result.signal = StopSignal.received
+        result.elapsedNs = MonotonicClock.now() - start
         try write(SurveyTable.json(result), to: plan.directory + "/survey.json")
         try write(SurveyTable.markdown(result), to: plan.directory + "/survey.md")
         return result
     }
 
     /// Why the recorder would refuse this workload or reader, nil if it takes both.
-    func unknownName(workload: String, reader: String) -> String? {
+    func unknownName(workload: String, reader: String) -> RecordingError? {
         do {
             _ = try Workload(parsing: workload)
             _ = try ReaderStrategy(parsing: reader)
             return nil
         } catch {
-            return error.description
+            return error
         }
     }
 
@@ -104,25 +110,32 @@ public struct Survey {
         let seed = plan.seed(forRepetition: repetition)
         let trace = plan.tracePath(workload: workload, reader: reader, repetition: repetition)
         let errorPath = trace.dropLast(".mrtrace".count) + ".stderr"
+        let outcomePath = trace.dropLast(".mrtrace".count) + ".outcome.json"
         let arguments = [
             "record", "--workload=\(workload)", "--reader=\(reader)", "--pages=\(plan.pageCount)",
             "--snapshots=\(plan.snapshotCount)", "--seed=\(seed)", "--output=\(trace)",
         ]
-        let outcome = runRecordProcess(executable: plan.recorderExecutable, arguments: arguments, errorPath: String(errorPath))
+        let outcome = runRecordProcess(
+            executable: plan.recorderExecutable, arguments: arguments, errorPath: String(errorPath),
+            outcomePath: String(outcomePath))
         // Keep the reader's or recorder's complaints next to the trace only when there are any.
         if fileSize(String(errorPath)) == 0 { unlink(String(errorPath)) }
         let written = fileSize(trace).map { $0 > 0 } ?? false
-        guard outcome.exitCode == 0 else {
-            let message = outcome.message.isEmpty ? "mapsrace record exited with code \(outcome.exitCode)" : outcome.message
+        if let surveyError = outcome.surveyError {
             return .failed(FailedRecording(
                 repetition: repetition, seed: seed, trace: written ? trace : nil,
-                exitCode: outcome.exitCode, message: message))
+                exitCode: exitStatus(surveyError), message: outcome.message))
+        }
+        guard outcome.exitStatus == 0 else {
+            return .failed(FailedRecording(
+                repetition: repetition, seed: seed, trace: written ? trace : nil,
+                exitCode: outcome.exitStatus, message: outcome.message))
         }
         do throws(AnalysisError) {
             return .analysed(try analyse(trace: trace, seed: seed, repetition: repetition))
         } catch {
             return .failed(FailedRecording(
-                repetition: repetition, seed: seed, trace: trace, exitCode: error.exitCode,
+                repetition: repetition, seed: seed, trace: trace, exitCode: exitStatus(error),
                 message: "analysis failed: \(error.description)"))
         }
     }
@@ -149,9 +162,9 @@ enum RecordingOutcome {
 /// survey never mixes its traces with another's.
 func prepareDirectory(_ path: String) throws(SurveyError) {
     if mkdir(path, 0o755) == 0 { return }
-    let code = errno
-    guard code == EEXIST else {
-        throw .directoryNotWritable(path: path, reason: String(cString: strerror(code)))
+    let code = Errno.afterFailedCall
+    guard code == .fileExists else {
+        throw .directoryNotWritable(path: path, reason: code.text)
     }
     guard let directory = opendir(path) else {
         throw .directoryNotWritable(path: path, reason: "it exists and is not a readable directory")
@@ -169,7 +182,7 @@ func prepareDirectory(_ path: String) throws(SurveyError) {
 
 func write(_ text: String, to path: String) throws(SurveyError) {
     guard let file = fopen(path, "w") else {
-        throw .directoryNotWritable(path: path, reason: String(cString: strerror(errno)))
+        throw .directoryNotWritable(path: path, reason: Errno.afterFailedCall.text)
     }
     let bytes = Array(text.utf8)
     let written = fwrite(bytes, 1, bytes.count, file)
@@ -177,28 +190,6 @@ func write(_ text: String, to path: String) throws(SurveyError) {
     guard written == bytes.count && closed == 0 else {
         throw .directoryNotWritable(path: path, reason: "short write")
     }
-}
-
-/// `uname -r` and `uname -m`.
-func systemName() -> (release: String, machine: String) {
-    var name = utsname()
-    guard uname(&name) == 0 else { return ("unknown", "unknown") }
-    func text<T>(_ field: T) -> String {
-        withUnsafeBytes(of: field) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-    }
-    return (text(name.release), text(name.machine))
-}
-
-func monotonicNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}
-
-func wallClockNanoseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }
 
 /// `survey-20261129-142501`: the default directory name, local time.

@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import MapsAnalysis
+import MapsTrace
 
 /// Renders a survey: an aligned table for people, a Markdown table for the
 /// README, and the JSON document described in docs/survey.md.
@@ -140,10 +141,7 @@ public enum SurveyTable {
     // MARK: JSON
 
     public static func json(_ result: SurveyResult) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(SurveyDocument(result))) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        JSONOutput.text(SurveyDocument(result))
     }
 
     // MARK: Number formatting

@@ -349,8 +349,3 @@ public enum TraceRecord: Sendable, Equatable {
     case trailer(TraceTrailer)
 }
 
-/// An error that the command line reports with its own exit code.
-public protocol MapsRaceFailure: Error, CustomStringConvertible {
-    /// The process exit code for this failure (documented in the README).
-    var exitCode: Int32 { get }
-}

@@ -1,3 +1,4 @@
+import MapsSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,7 +29,7 @@ public enum TraceCompletion: Sendable, Equatable {
 }
 
 /// Why a trace could not be written or read.
-public enum TraceError: MapsRaceFailure, Equatable {
+public enum TraceError: Error, CustomStringConvertible, Equatable {
     /// open/read/write/close failed; `path` is the file (or "fd N"). The
     /// description leaves the path out: whoever reports it names the file
     /// (see `file`).
@@ -57,21 +58,10 @@ public enum TraceError: MapsRaceFailure, Equatable {
         if case .io(let path, _) = self { path } else { nil }
     }
 
-    public var exitCode: Int32 {
-        switch self {
-        case .io: 10
-        case .notATrace: 11
-        case .unsupportedVersion: 12
-        case .truncated: 13
-        case .checksumMismatch, .corruptBlock: 14
-        case .malformedBlock, .malformedRecord: 15
-        }
-    }
-
     public var description: String {
         switch self {
         case let .io(_, code):
-            return "\(String(cString: strerror(code))) (errno \(code))."
+            return "\(errorText(code)) (errno \(code))."
         case let .notATrace(reason):
             return "not a mapsrace trace: \(reason)."
         case let .unsupportedVersion(version):

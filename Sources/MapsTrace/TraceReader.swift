@@ -1,3 +1,4 @@
+import MapsSystem
 import CZstd
 
 #if canImport(Glibc)
@@ -66,8 +67,11 @@ public final class TraceReader {
     private var assembler = QuiescentTextAssembler()
 
     public init(path: String, limits: TraceLimits = .standard) throws(TraceError) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .io(path: path, errno: errno) }
+        let descriptor: Int32
+        switch openFile(path, O_RDONLY) {
+        case .success(let opened): descriptor = opened
+        case .failure(let code): throw .io(path: path, errno: code.rawValue)
+        }
         self.path = path
         self.limits = limits
         input = CompressedInput(source: .file(descriptor), path: path)
@@ -491,10 +495,9 @@ private struct CompressedInput {
     private mutating func fill(_ destination: UnsafeMutableRawPointer, _ room: Int) throws(TraceError) -> Int {
         switch source {
         case .file(let descriptor):
-            while true {
-                let got = read(descriptor, destination, room)
-                if got >= 0 { return got }
-                if errno != EINTR { throw .io(path: path, errno: errno) }
+            switch readSome(descriptor, into: UnsafeMutableRawBufferPointer(start: destination, count: room)) {
+            case .success(let got): return got
+            case .failure(let code): throw .io(path: path, errno: code.rawValue)
             }
         case .memory(let bytes, let consumed):
             let count = min(room, bytes.count - consumed)

@@ -1,3 +1,4 @@
+import MapsSystem
 import CZstd
 
 #if canImport(Glibc)
@@ -40,8 +41,11 @@ public final class TraceWriter {
 
     /// Creates (or truncates) the file at `path`.
     public convenience init(path: String, blockSize: Int = 1 << 20, compressionLevel: Int32 = 3) throws(TraceError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw .io(path: path, errno: errno) }
+        let descriptor: Int32
+        switch openFile(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644) {
+        case .success(let opened): descriptor = opened
+        case .failure(let code): throw .io(path: path, errno: code.rawValue)
+        }
         try self.init(
             fileDescriptor: descriptor, path: path, closeWhenFinished: true,
             blockSize: blockSize, compressionLevel: compressionLevel)
@@ -184,16 +188,9 @@ public final class TraceWriter {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(TraceError) {
-        guard var next = bytes.baseAddress else { return }
-        var remaining = bytes.count
-        while remaining > 0 {
-            let written = write(fileDescriptor, next, remaining)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, errno: errno)
-            }
-            next += written
-            remaining -= written
+        guard bytes.baseAddress != nil else { return }
+        if case .failure(let code) = MapsSystem.writeAll(fileDescriptor, bytes) {
+            throw .io(path: path, errno: code.rawValue)
         }
     }
 

@@ -50,6 +50,6 @@ struct AnalyzeCommand: ParsableCommand {
         print(json ? ReportText.json(report) : ReportText.human(report, details: !brief), terminator: "")
         if json { print() }
         try exitForTruncation(of: trace, completion: analysis.context.completion)
-        if failOnAnomaly && report.totals.raceAnomalies > 0 { throw ExitCode(1) }
+        if failOnAnomaly && report.totals.raceAnomalies > 0 { throw ExitStatus.anomalyFound.exitCode }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MapsSystem
 import MapsModel
 import MapsTrace
 
@@ -94,18 +95,13 @@ struct CountRWCommand: ParsableCommand {
 
 extension MapsFormat: ExpressibleByArgument {}
 
-/// An input file that could not be read or parsed (exit 30).
-struct InputFileFailure: MapsRaceFailure {
-    var path: String
-    var reason: String
-    var exitCode: Int32 { 30 }
-    var description: String { "\(path): \(reason)" }
-}
-
 /// The whole contents of `path`, or of standard input for `-`.
 func readInputFile(_ path: String) throws(InputFileFailure) -> [UInt8] {
-    let descriptor = path == "-" ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { throw InputFileFailure(path: path, reason: systemErrorText(errno)) }
+    let descriptor: Int32
+    switch path == "-" ? .success(STDIN_FILENO) : openFile(path, O_RDONLY) {
+    case .success(let opened): descriptor = opened
+    case .failure(let code): throw InputFileFailure(path: path, reason: code.text)
+    }
     defer { if descriptor != STDIN_FILENO { close(descriptor) } }
 
     var contents: [UInt8] = []
@@ -115,17 +111,11 @@ func readInputFile(_ path: String) throws(InputFileFailure) -> [UInt8] {
     }
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-        let returned = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        if returned == 0 { return contents }
-        if returned < 0 {
-            let code = errno
-            if code == EINTR { continue }
-            throw InputFileFailure(path: path, reason: systemErrorText(code))
+        switch chunk.withUnsafeMutableBytes({ readSome(descriptor, into: $0) }) {
+        case .success(0): return contents
+        case .success(let returned): contents.append(contentsOf: chunk[..<returned])
+        case .failure(let code): throw InputFileFailure(path: path, reason: code.text)
         }
-        contents.append(contentsOf: chunk[..<returned])
     }
 }
 
-private func systemErrorText(_ code: Int32) -> String {
-    String(cString: strerror(code))
-}

@@ -1,38 +1,32 @@
 import ArgumentParser
+import MapsSystem
 import MapsTrace
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Prints a failure the way every subcommand reports one and turns it into
-/// the failure's own exit code. `subject` (a file) prefixes the message; a
-/// trace I/O error reported without one is prefixed with its own file.
-func exit(reporting failure: any MapsRaceFailure, about subject: String? = nil) -> ExitCode {
-    let message = (subject ?? (failure as? TraceError)?.file).map { "\($0): \(failure.description)" }
-        ?? failure.description
-    printError("mapsrace: error: \(message)")
-    return ExitCode(failure.exitCode)
+/// its exit status (ExitStatus.swift). `subject` (a file) prefixes the
+/// message; a trace I/O error reported without one is prefixed with its own file.
+func reportFailure(_ failure: any ReportedFailure, about subject: String? = nil) -> ExitCode {
+    printError("mapsrace: error: \(failureMessage(failure, about: subject))")
+    return failure.exitStatus.exitCode
 }
 
-/// Runs `body`, reporting any `MapsRaceFailure` with its exit code.
+/// What `mapsrace: error: ` is followed by for `failure`.
+func failureMessage(_ failure: any ReportedFailure, about subject: String? = nil) -> String {
+    (subject ?? (failure as? TraceError)?.file).map { "\($0): \(failure.description)" } ?? failure.description
+}
+
+/// Runs `body`, reporting any library failure with its exit status.
 func reportingFailures<T>(about subject: String? = nil, _ body: () throws -> T) throws -> T {
     do {
         return try body()
-    } catch let failure as any MapsRaceFailure {
-        throw exit(reporting: failure, about: subject)
+    } catch let failure as any ReportedFailure {
+        throw reportFailure(failure, about: subject)
     }
 }
 
 /// Writes one line to standard error.
 func printError(_ message: String) {
-    var bytes = Array((message + "\n").utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-        if written < 0 && errno == EINTR { continue }
-        if written <= 0 { return }
-        bytes = bytes.dropFirst(written)
-    }
+    writeLineToStandardError(message)
 }
 
 /// After the output for a trace's readable prefix: a cut trace is warned
@@ -44,7 +38,7 @@ func exitForTruncation(of path: String, completion: TraceCompletion, done: Strin
         return
     case .truncated(let cut):
         printError("mapsrace: warning: \(path): \(TraceError.truncated(cut).description)")
-        throw ExitCode(TraceError.truncated(cut).exitCode)
+        throw ExitStatus.truncated.exitCode
     case .missingTrailer:
         printError("mapsrace: warning: \(path): the trace has no trailer (the recorder did not finish); everything in it was \(done)")
     }

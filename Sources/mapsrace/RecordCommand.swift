@@ -1,5 +1,8 @@
 import ArgumentParser
 import MapsRecorder
+import MapsTrace
+import MapsSurvey
+import MapsSystem
 
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,6 +70,11 @@ struct RecordCommand: ParsableCommand {
     @Flag(help: "Print the summary as a JSON object (keys: docs/record-json.md).")
     var json = false
 
+    /// Where `survey` learns how this recording ended: a RecordingOutcomeReport
+    /// (exit status and message) written when the recording ends by itself.
+    @Option(help: .private)
+    var outcomeFile: String?
+
     func validate() throws {
         let strategy = try readerStrategy()
         do {
@@ -106,12 +114,16 @@ struct RecordCommand: ParsableCommand {
 
     func run() throws {
         let strategy = try readerStrategy()
-        let summary = try reportingFailures {
+        let summary: RecordingSummary
+        do {
             let configuration = RecordingConfiguration(
                 workload: try Workload(parsing: workload), pageCount: pages, noReserve: !noNoreserve,
                 seed: seed ?? RecordingConfiguration.randomSeed(), reader: strategy, snapshotCount: snapshots,
                 outputPath: output, logMutations: !noLog, toolVersion: mapsraceVersion)
-            return try record(configuration)
+            summary = try record(configuration)
+        } catch {
+            reportOutcome(exitStatus: error.exitStatus.rawValue, message: failureMessage(error))
+            throw reportFailure(error)
         }
         if json {
             print(summary.jsonText)
@@ -122,9 +134,20 @@ struct RecordCommand: ParsableCommand {
             printError(warning)
         }
         if summary.interrupted {
-            printError("mapsrace: recording interrupted by signal \(summary.signal); the trace holds what was recorded")
-            throw ExitCode(summary.exitCode)
+            let message = "recording interrupted by signal \(summary.signal); the trace holds what was recorded"
+            printError("mapsrace: " + message)
+            reportOutcome(exitStatus: ExitStatus.interruptedCode(by: summary.signal), message: message)
+            throw ExitStatus.interrupted(by: summary.signal)
         }
+        reportOutcome(exitStatus: ExitStatus.done.rawValue, message: "")
+    }
+
+    /// Writes the outcome report for `survey` when --outcome-file asks for one.
+    private func reportOutcome(exitStatus: Int32, message: String) {
+        guard let outcomeFile else { return }
+        let report = RecordingOutcomeReport(exitStatus: exitStatus, message: message)
+        guard let bytes = try? JSONOutput.encoded(report) else { return }
+        _ = writeWholeFile(outcomeFile, bytes)
     }
 
     /// The stderr warning for a recording whose reader ran out of buffer, nil

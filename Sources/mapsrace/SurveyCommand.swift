@@ -1,4 +1,5 @@
 import ArgumentParser
+import MapsSystem
 import MapsRecorder
 import MapsSurvey
 
@@ -94,10 +95,12 @@ struct SurveyCommand: ParsableCommand {
         let cells = plan.workloads.count * plan.readers.count
         printError("mapsrace: survey of \(cells) cell(s) × \(plan.repetitions) recording(s); traces go to \(plan.directory)/")
 
-        SurveyInterruption.install()
+        if case .failure(let code) = StopSignal.install() {
+            throw reportFailure(RecordingError.systemCallFailed("sigaction", errno: code.rawValue))
+        }
         let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
         let result = try reportingFailures {
-            try Survey(plan: plan).run { step in
+            try Survey(plan: plan, exitStatus: { ExitStatus.of($0) ?? ExitStatus.recordingFailed.rawValue }).run { step in
                 progress.show(
                     "cell \(step.cell)/\(step.cells) \(step.workload) × \(step.reader): recording \(step.recording)/\(step.repetitions)")
             }
@@ -114,11 +117,11 @@ struct SurveyCommand: ParsableCommand {
         printError("mapsrace: traces, survey.json and survey.md are in \(plan.directory)/")
         if result.interrupted {
             printError("mapsrace: survey interrupted by signal \(result.signal); the table holds what was recorded")
-            throw ExitCode(128 + result.signal)
+            throw ExitStatus.interrupted(by: result.signal)
         }
         if result.cells.allSatisfy({ $0.recordings.isEmpty }) {
             printError("mapsrace: error: no recording of the survey succeeded (see the notes column)")
-            throw ExitCode(24)
+            throw ExitStatus.recordingFailed.exitCode
         }
     }
 }
@@ -138,12 +141,7 @@ struct ProgressLine {
     }
 
     private func emit(_ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return }
-            bytes = bytes.dropFirst(written)
-        }
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { writeAll(STDERR_FILENO, $0) }
     }
 }

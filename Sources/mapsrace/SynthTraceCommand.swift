@@ -1,4 +1,5 @@
 import ArgumentParser
+import MapsSystem
 import MapsTrace
 
 #if canImport(Glibc)
@@ -42,10 +43,10 @@ struct SynthTraceCommand: ParsableCommand {
     }
 
     func run() throws {
-        let started = monotonicNs()
+        let started = MonotonicClock.now()
         var generator = SplitMix64(seed: seed)
         let maps = SyntheticMaps(pages: pages)
-        let origin = monotonicNs()
+        let origin = MonotonicClock.now()
         var clock = origin
         let header = TraceHeader(
             toolVersion: mapsraceVersion, kernelRelease: "synthetic", kernelVersion: "#1 synthetic",
@@ -59,9 +60,9 @@ struct SynthTraceCommand: ParsableCommand {
         var records = 0
         let writer = try reportingFailures { try TraceWriter(path: output, blockSize: blockSize) }
         func append(_ record: TraceRecord) throws {
-            let before = monotonicNs()
+            let before = MonotonicClock.now()
             try reportingFailures { try writer.append(record) }
-            writerNs += monotonicNs() - before
+            writerNs += MonotonicClock.now() - before
             records += 1
         }
 
@@ -118,10 +119,10 @@ struct SynthTraceCommand: ParsableCommand {
         try append(.trailer(TraceTrailer(
             mutations: sequence, snapshots: UInt64(snapshots), readChunks: UInt64(chunkCount), quiescentMaps: 2,
             interrupted: false, mutatorLoopBegin: loopBegin, mutatorLoopEnd: loopEnd)))
-        let finishStarted = monotonicNs()
+        let finishStarted = MonotonicClock.now()
         try reportingFailures { try writer.finish() }
-        writerNs += monotonicNs() - finishStarted
-        let totalNs = monotonicNs() - started
+        writerNs += MonotonicClock.now() - finishStarted
+        let totalNs = MonotonicClock.now() - started
 
         let raw = writer.rawBytesWritten, compressed = writer.compressedBytesWritten
         let writerMBps = Double(raw) / 1e6 / (Double(writerNs) / 1e9)
@@ -223,24 +224,6 @@ private func kernelChunks(_ text: [UInt8]) -> [Range<Int>] {
     }
     chunks.append(text.count ..< text.count)
     return chunks
-}
-
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-private func monotonicNs() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
 private func formatted(_ value: Double) -> String {

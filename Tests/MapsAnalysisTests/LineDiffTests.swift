@@ -1,3 +1,4 @@
+import MapsSystem
 import Testing
 @testable import MapsAnalysis
 
@@ -98,17 +99,6 @@ private func diffText(_ old: [String], _ new: [String], context: Int = 3) -> Str
     }
 }
 
-/// A small deterministic generator (SplitMix64), so a failing case reproduces.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Length of a longest common subsequence, by the textbook O(NM) table.
 private func longestCommonSubsequence(_ a: [Character], _ b: [Character]) -> Int {
@@ -153,7 +143,7 @@ private func apply(_ hunks: [DiffHunk], to old: [Character], taking new: [Charac
 @Suite struct LineDiffPropertyTests {
     @Test(arguments: [0, 1, 3])
     func randomInputsPatchAndAreMinimal(context: Int) {
-        var random = SplitMix64(state: 0x6D61_7073 &+ UInt64(context))
+        var random = SplitMix64(seed: 0x6D61_7073 &+ UInt64(context))
         let alphabet: [Character] = ["a", "b", "c", "d"]
         for _ in 0..<2_000 {
             let old = (0..<Int.random(in: 0...14, using: &random)).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] }

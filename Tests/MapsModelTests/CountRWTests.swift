@@ -1,3 +1,4 @@
+import MapsSystem
 import Testing
 @testable import MapsModel
 
@@ -99,17 +100,6 @@ private func count(_ text: String, format: MapsFormat = .linux, _ range: Range<U
     }
 }
 
-/// A small deterministic generator (SplitMix64), so a failing case reproduces.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A seed-like address space: an arena of pages with random permissions,
 /// adjacent equal pages merged into one mapping as the kernel does, between
@@ -176,7 +166,7 @@ private struct GeneratedAddressSpace {
 
 @Suite struct CountReadWriteGeneratedTests {
     @Test func matchesThePageByPageCountOnGeneratedMaps() throws {
-        var random = SplitMix64(state: 65000)
+        var random = SplitMix64(seed: 65000)
         for _ in 0..<200 {
             let space = GeneratedAddressSpace(using: &random)
             let linux = try count(space.linuxText, format: .linux, space.range)

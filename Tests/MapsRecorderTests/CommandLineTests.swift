@@ -8,6 +8,7 @@ import Foundation
 import MapsAnalysis
 import MapsRecorder
 import MapsTrace
+import MapsTestSupport
 import Testing
 
 // MARK: - Inputs

@@ -6,6 +6,7 @@
 import MapsAnalysis
 import MapsModel
 import MapsTrace
+import MapsTestSupport
 import Testing
 
 @testable import MapsRecorder
@@ -125,25 +126,11 @@ private struct Recorded {
     var report: AnalysisReport
 }
 
-/// Runs `mapsrace` in `directory` with `variables` (NAME=value) added to an
-/// otherwise empty environment; its exit code and standard error.
+/// Runs `mapsrace` in `directory` with `variables` (NAME=value) as its
+/// environment; its exit code and standard error.
 private func runMapsrace(_ arguments: [String], in directory: String, variables: [String]) throws -> (Int32, String) {
-    let binary = try #require(MapsraceBinary.path, "build mapsrace first (swift build) or set MAPSRACE_BINARY")
-    let stderrPath = directory + "/stderr"
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    let words = ["/usr/bin/env", "-C", directory] + variables + [binary] + arguments
-    let argv = words.map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var pid: pid_t = 0
-    try #require(posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, nil) == 0)
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return (code, readText(stderrPath))
+    let run = try MapsTestSupport.runMapsrace(arguments, in: directory, environment: variables)
+    return (run.exitCode, run.standardError)
 }
 
 /// Records with `reader` into a fresh directory, loads the trace and

@@ -3,6 +3,8 @@
 
 import MapsModel
 import MapsTrace
+import MapsSystem
+import MapsTestSupport
 import Testing
 
 @testable import MapsRecorder
@@ -210,7 +212,7 @@ private func pageIndex(_ mutation: MutationRecord, in arena: ArenaRecord, pageSi
 
 @Suite(.serialized) struct RecordingErrors {
     @Test func anArenaOverTheMapCountIsRefusedBeforeMapping() throws {
-        let limit = try #require(maxMapCount())
+        let limit = try #require(MachineLimits.maxMapCount())
         let directory = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(directory) }
         let run = try runMapsrace(["record", "--pages", "\(limit + 10)", "-o", "t.mrtrace"], in: directory)

@@ -5,6 +5,7 @@
 import MapsAnalysis
 import MapsModel
 import MapsTrace
+import MapsTestSupport
 import Testing
 
 @testable import MapsRecorder

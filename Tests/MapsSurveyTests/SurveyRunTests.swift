@@ -4,25 +4,14 @@
 
 import Foundation
 import MapsAnalysis
+import MapsRecorder
 @testable import MapsSurvey
+import MapsTestSupport
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-enum MapsraceBinary {
-    static var path: String? {
-        if let override = getenv("MAPSRACE_BINARY") { return String(cString: override) }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return nil }
-        let bundle = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = bundle.lastIndex(of: "/") else { return nil }
-        let candidate = String(bundle[..<slash]) + "/mapsrace"
-        return access(candidate, X_OK) == 0 ? candidate : nil
-    }
-}
 
 /// A fresh, empty directory path under /tmp (created by the survey itself).
 func freshDirectoryPath() throws -> String {
@@ -50,7 +39,7 @@ func jsonObject(atPath path: String) throws -> [String: Any] {
         workloads: ["rolling"], readers: ["chromium", "read:4096"], repetitions: 1, pageCount: 300,
         snapshotCount: 3, seed: 11, directory: directory, recorderExecutable: binary, toolVersion: "test")
     var steps: [SurveyProgress] = []
-    let result = try Survey(plan: plan).run { steps.append($0) }
+    let result = try Survey(plan: plan, exitStatus: exitStatusByKind).run { steps.append($0) }
 
     #expect(steps.map(\.cell) == [1, 2])
     #expect(steps.allSatisfy { $0.cells == 2 && $0.recording == 1 && $0.repetitions == 1 })
@@ -100,13 +89,26 @@ func jsonObject(atPath path: String) throws -> [String: Any] {
     #expect(tableRows[2].hasPrefix("| rolling | chromium |"))
 }
 
+/// The survey asks the command line's exit-status table (ExitStatus in the
+/// `mapsrace` target, tested there) for the status of an error it records;
+/// this stand-in tells the kinds of error apart so a test sees which one the
+/// survey passed.
+func exitStatusByKind(_ error: any Error) -> Int32 {
+    switch error {
+    case RecordingError.invalidReaderStrategy, RecordingError.invalidWorkload: 64
+    case is RecordingError: 24
+    case is AnalysisError: 15
+    default: 1
+    }
+}
+
 @Test func anUnknownReaderFailsItsCellNotTheSurvey() throws {
     let directory = try freshDirectoryPath()
     defer { remove(directory) }
     let plan = SurveyPlan(
         workloads: ["rolling"], readers: ["no-such-reader"], repetitions: 2, pageCount: 300, snapshotCount: 3,
         directory: directory, recorderExecutable: "/nonexistent/mapsrace", toolVersion: "test")
-    let result = try Survey(plan: plan).run()
+    let result = try Survey(plan: plan, exitStatus: exitStatusByKind).run()
 
     let cell = try #require(result.cells.first)
     #expect(result.cells.count == 1)
@@ -125,14 +127,33 @@ func jsonObject(atPath path: String) throws -> [String: Any] {
     let plan = SurveyPlan(
         workloads: ["rolling"], readers: ["chromium", "pmap"], repetitions: 1, pageCount: 300, snapshotCount: 3,
         directory: directory, recorderExecutable: "/nonexistent/mapsrace", toolVersion: "test")
-    let result = try Survey(plan: plan).run()
+    let result = try Survey(plan: plan, exitStatus: exitStatusByKind).run()
     #expect(result.cells.count == 2)
     for cell in result.cells {
         #expect(cell.recordings.isEmpty)
         let failure = try #require(cell.failures.first)
         #expect(failure.message.contains("cannot start /nonexistent/mapsrace"))
+        #expect(failure.exitCode == 24)
         #expect(failure.trace == nil)
     }
+}
+
+@Test func aFailedRecordingIsReportedFromItsOutcomeFile() throws {
+    let binary = try #require(MapsraceBinary.path, "build mapsrace first (swift build) or set MAPSRACE_BINARY")
+    let directory = try freshDirectoryPath()
+    defer { remove(directory) }
+    // An arena far over vm.max_map_count: `record` refuses it before mapping anything.
+    let plan = SurveyPlan(
+        workloads: ["rolling"], readers: ["chromium"], repetitions: 1, pageCount: 2_000_000, snapshotCount: 3,
+        directory: directory, recorderExecutable: binary, toolVersion: "test")
+    let result = try Survey(plan: plan, exitStatus: exitStatusByKind).run()
+    let failure = try #require(result.cells.first?.failures.first)
+    #expect(failure.exitCode == 20)
+    #expect(failure.message.hasPrefix("an arena of 2000000 pages needs about "))
+    #expect(failure.message.contains("vm.max_map_count is"))
+    // The outcome report is read and removed; the recorder's stderr stays beside the trace.
+    let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+    #expect(!names.contains { $0.hasSuffix(".outcome.json") })
 }
 
 @Test func aSurveyRefusesADirectoryThatHoldsFiles() throws {
@@ -142,7 +163,7 @@ func jsonObject(atPath path: String) throws -> [String: Any] {
     #expect(FileManager.default.createFile(atPath: directory + "/old.mrtrace", contents: Data([1])))
     let plan = SurveyPlan(workloads: ["rolling"], readers: ["chromium"], directory: directory, toolVersion: "test")
     #expect(throws: SurveyError.directoryNotWritable(path: directory, reason: "it exists and is not empty")) {
-        try Survey(plan: plan).run()
+        try Survey(plan: plan, exitStatus: exitStatusByKind).run()
     }
 }
 

@@ -1,0 +1,151 @@
+import ArgumentParser
+import MapsSystem
+import MapsAnalysis
+import MapsRecorder
+import MapsSurvey
+import MapsTrace
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every exit status of `mapsrace`: the one table. The libraries throw typed
+/// errors that say what went wrong and carry no exit codes; this file alone
+/// maps them (the `ReportedFailure` conformances below) to a status. The
+/// README's "Exit status" table is checked against `ExitStatus.allCases`
+/// and `meaning` by ExitStatusTableTests.
+enum ExitStatus: Int32, CaseIterable, Sendable {
+    case done = 0
+    case anomalyFound = 1
+    case inputUnreadable = 10
+    case notATrace = 11
+    case unsupportedVersion = 12
+    case truncated = 13
+    case corruptBlock = 14
+    case malformed = 15
+    case arenaExceedsMapCount = 20
+    case mapsNotReadable = 21
+    case outputNotWritable = 22
+    case readerFailed = 23
+    case recordingFailed = 24
+    case countRWInput = 30
+    case noSuchSnapshotOrState = 31
+    case usage = 64
+    /// 128 + the signal: 130 for SIGINT, 143 for SIGTERM (see `interrupted(by:)`).
+    case interrupted = 128
+
+    /// The README's words for the status.
+    var meaning: String {
+        switch self {
+        case .done: "done (for `analyze`: the analysis ran, whatever it found)"
+        case .anomalyFound: "`analyze --fail-on-anomaly` found a race anomaly"
+        case .inputUnreadable: "the trace (or an input) cannot be opened or read"
+        case .notATrace: "not a mapsrace trace"
+        case .unsupportedVersion: "unsupported trace format version"
+        case .truncated: "the trace was cut short: output covers what was recovered, then this code"
+        case .corruptBlock: "a block fails its checksum or does not decompress"
+        case .malformed: "malformed record, a length over a hard limit, or an arena analysis cannot use"
+        case .arenaExceedsMapCount: "the arena needs more mappings than `vm.max_map_count` allows"
+        case .mapsNotReadable: "the maps file cannot be read"
+        case .outputNotWritable: "the output (trace, extract or survey directory) cannot be written"
+        case .readerFailed: "the reader process failed"
+        case .recordingFailed: "another recording failure"
+        case .countRWInput: "a `count-rw` input cannot be read or parsed"
+        case .noSuchSnapshotOrState: "no such snapshot or state in the trace"
+        case .usage: "bad command line"
+        case .interrupted: "recording interrupted by SIGINT, SIGTERM (the trace is still written, marked interrupted)"
+        }
+    }
+
+    /// The codes the README lists for the status ("130, 143" for `interrupted`).
+    var readmeCodes: String {
+        self == .interrupted ? "\(Self.interruptedCode(by: SIGINT)), \(Self.interruptedCode(by: SIGTERM))" : "\(rawValue)"
+    }
+
+    /// What a command throws to end with this status.
+    var exitCode: ExitCode { ExitCode(rawValue) }
+
+    /// 128 + `signal`, the status of a run a stop signal ended.
+    static func interruptedCode(by signal: Int32) -> Int32 { ExitStatus.interrupted.rawValue + signal }
+
+    /// What a command throws to end as interrupted by `signal`.
+    static func interrupted(by signal: Int32) -> ExitCode { ExitCode(interruptedCode(by: signal)) }
+
+    /// The status for any library error; nil for one that is not a mapsrace
+    /// failure (ArgumentParser's own, which it reports itself).
+    static func of(_ error: any Error) -> Int32? {
+        (error as? any ReportedFailure)?.exitStatus.rawValue
+    }
+}
+
+/// A library error the command line reports as `mapsrace: error: ...` and
+/// ends with its `exitStatus`.
+protocol ReportedFailure: Error, CustomStringConvertible {
+    var exitStatus: ExitStatus { get }
+}
+
+extension TraceError: ReportedFailure {
+    var exitStatus: ExitStatus {
+        switch self {
+        case .io: .inputUnreadable
+        case .notATrace: .notATrace
+        case .unsupportedVersion: .unsupportedVersion
+        case .truncated: .truncated
+        case .checksumMismatch, .corruptBlock: .corruptBlock
+        case .malformedBlock, .malformedRecord: .malformed
+        }
+    }
+}
+
+extension AnalysisError: ReportedFailure {
+    var exitStatus: ExitStatus {
+        switch self {
+        case .trace(let error): error.exitStatus
+        case .missingRecord, .unusableArena, .unparsableQuiescentMaps, .replay: .malformed
+        case .noSuchSnapshot, .noSuchState: .noSuchSnapshotOrState
+        case .snapshotLostToTruncation: .truncated
+        }
+    }
+}
+
+extension ExtractError: ReportedFailure {
+    var exitStatus: ExitStatus {
+        switch self {
+        case .outputNotWritable: .outputNotWritable
+        // Lost to the cut of a truncated trace: that is the truncation, as
+        // `analyze` and `diff` report it.
+        case .noSuchSnapshot(_, _, truncated: true): .truncated
+        case .noSuchSnapshot(_, _, truncated: false): .noSuchSnapshotOrState
+        }
+    }
+}
+
+extension RecordingError: ReportedFailure {
+    var exitStatus: ExitStatus {
+        switch self {
+        case .invalidReaderStrategy, .invalidWorkload, .invalidConfiguration: .usage
+        case .arenaExceedsMapCount: .arenaExceedsMapCount
+        case .mapsNotReadable: .mapsNotReadable
+        case .outputNotWritable: .outputNotWritable
+        case .readerFailed: .readerFailed
+        case .systemCallFailed, .mutationFailed: .recordingFailed
+        }
+    }
+}
+
+extension SurveyError: ReportedFailure {
+    var exitStatus: ExitStatus {
+        switch self {
+        case .invalidPlan: .usage
+        case .directoryNotWritable: .outputNotWritable
+        }
+    }
+}
+
+/// A `count-rw` input that cannot be opened or read.
+struct InputFileFailure: ReportedFailure {
+    var path: String
+    var reason: String
+    var exitStatus: ExitStatus { .countRWInput }
+    var description: String { "\(path): \(reason)" }
+}
