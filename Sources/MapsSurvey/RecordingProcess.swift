@@ -12,20 +12,6 @@ import MapsTrace
 import Glibc
 #endif
 
-/// Why a survey could not run at all (a failing recording only fails its cell).
-public enum SurveyError: Error, CustomStringConvertible, Equatable {
-    case invalidPlan(String)
-    /// The survey directory could not be created or written.
-    case directoryNotWritable(path: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .invalidPlan(let reason): reason
-        case .directoryNotWritable(let path, let reason): "cannot use \(path) for the survey: \(reason)"
-        }
-    }
-}
-
 /// What `mapsrace record --outcome-file PATH` writes there when it ends by
 /// itself: its exit status and, for a failure, the message it printed. The
 /// survey learns from it why a recording failed, as data.

@@ -185,7 +185,7 @@ private func quietSnapshots(_ report: AnalysisReport) throws -> [SnapshotAnalysi
     return quiet
 }
 
-@Suite(.serialized) struct NewReaders {
+@Suite(.serialized) struct ReaderStrategyRecordings {
     @Test func frozenSnapshotsAreAllConsistent() throws {
         var total = 0
         var duringTheLoop = 0

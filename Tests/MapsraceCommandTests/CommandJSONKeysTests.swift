@@ -1,0 +1,112 @@
+// Every command's JSON against its document in docs/: the top-level keys a
+// real run prints are the keys the document's first table lists, in the
+// document's order where it promises one (record, info) and sorted where it
+// promises that (analyze, survey).
+
+import Foundation
+import MapsTestSupport
+import Testing
+
+/// The keys of the first `| key | ...` table of a document, in order; a
+/// cell listing several (`a`, `b`) gives each.
+func documentedKeys(_ document: String) throws -> [String] {
+    let text = try String(contentsOfFile: packageRoot + "/docs/" + document, encoding: .utf8)
+    var keys: [String] = []
+    var inTable = false
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        if line.hasPrefix("| key |") { inTable = true; continue }
+        guard inTable else { continue }
+        guard line.hasPrefix("|") else { if !keys.isEmpty { break } else { continue } }
+        let cell = line.split(separator: "|", omittingEmptySubsequences: false)[1]
+        // Only the backquoted names of the key column.
+        let parts = cell.split(separator: "`", omittingEmptySubsequences: false)
+        for (index, part) in parts.enumerated() where index % 2 == 1 { keys.append(String(part)) }
+    }
+    return keys
+}
+
+/// The keys of a JSON object's outermost level, in the order printed.
+func topLevelKeys(_ json: String) -> [String] {
+    var keys: [String] = []
+    var depth = 0
+    var inString = false
+    var escaped = false
+    var current = ""
+    var lastString: String?
+    for character in json {
+        if inString {
+            if escaped { escaped = false; current.append(character); continue }
+            if character == "\\" { escaped = true; continue }
+            if character == "\"" { inString = false; lastString = current; continue }
+            current.append(character)
+            continue
+        }
+        switch character {
+        case "\"": inString = true; current = ""
+        case "{", "[": depth += 1; lastString = nil
+        case "}", "]": depth -= 1; lastString = nil
+        case ":": if depth == 1, let key = lastString { keys.append(key) }; lastString = nil
+        case ",": lastString = nil
+        default: break
+        }
+    }
+    return keys
+}
+
+@Suite(.serialized) struct CommandJSONKeys {
+    let directory: String
+    init() throws { directory = try makeTemporaryDirectory("json-keys") }
+
+    func run(_ arguments: [String]) throws -> String {
+        let run = try runMapsrace(arguments, in: directory)
+        try #require(run.exitCode == 0, "mapsrace \(arguments): \(run.standardError)")
+        return run.standardOutput
+    }
+
+    func recordSmallTrace() throws -> String {
+        _ = try run(["record", "--pages", "300", "--snapshots", "3", "--seed", "1", "-o", "t.mrtrace"])
+        return directory + "/t.mrtrace"
+    }
+
+    @Test func recordJSONHasTheDocumentedKeysInOrder() throws {
+        defer { removeTemporaryDirectory(directory) }
+        let json = try run(["record", "--pages", "300", "--snapshots", "3", "--seed", "1", "--json", "-o", "t.mrtrace"])
+        let documented = try documentedKeys("record-json.md")
+        #expect(documented.count == 18)
+        #expect(topLevelKeys(json) == documented)
+    }
+
+    @Test func infoJSONHasTheDocumentedKeysInOrder() throws {
+        defer { removeTemporaryDirectory(directory) }
+        let trace = try recordSmallTrace()
+        let documented = try documentedKeys("info-json.md")
+        #expect(documented.first == "format_version")
+        #expect(topLevelKeys(try run(["info", "--json", trace])) == documented)
+    }
+
+    @Test func analyzeJSONHasTheDocumentedKeysSorted() throws {
+        defer { removeTemporaryDirectory(directory) }
+        let trace = try recordSmallTrace()
+        let keys = topLevelKeys(try run(["analyze", "--json", trace]))
+        #expect(keys.contains("snapshots") && keys.contains("arena_start") && keys.contains("arena_end"))
+        #expect(keys == keys.sorted())
+        #expect(keys.sorted() == (try documentedKeys("analysis-json.md")).sorted())
+    }
+
+    @Test func surveyJSONHasTheDocumentedKeysSorted() throws {
+        defer { removeTemporaryDirectory(directory) }
+        let json = try run([
+            "survey", "--workloads", "rolling", "--readers", "chromium", "--repeat", "1", "--pages", "300",
+            "--snapshots", "3", "--dir", directory + "/survey", "--json",
+        ])
+        for name in ["survey.json", "survey.md"] { unlink(directory + "/survey/" + name) }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory + "/survey")) ?? [] {
+            unlink(directory + "/survey/" + name)
+        }
+        rmdir(directory + "/survey")
+        let keys = topLevelKeys(json)
+        #expect(keys.contains("cells") && keys.contains("machine"))
+        #expect(keys == keys.sorted())
+        #expect(keys.sorted() == (try documentedKeys("survey.md")).sorted())
+    }
+}
