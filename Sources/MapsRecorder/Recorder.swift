@@ -48,16 +48,65 @@ private final class Recording {
         self.configuration = configuration
     }
 
+    /// The five stages, in order; each hands the next what it made.
     func run() throws(RecordingError) -> RecordingSummary {
-        let pageCount = configuration.pageCount
+        let checked = try checkBeforeMapping()
+        let prepared = try preallocate(checked)
+        var experiment = try runExperiment(prepared)
+        let handover = collectReader(prepared, &experiment)
+        return try writeAndSummarize(checked, prepared, experiment, handover)
+    }
 
-        // 1. Checks, before anything is mapped.
+    /// What stage 1 learnt, and the trace output it opened.
+    struct Preflight {
+        var currentMaps: [UInt8]
+        /// Size of /proc/self/smaps now, for a reader of smaps.
+        var currentSmapsBytes: Int?
+        var currentEntries: Int
+        /// The most map entries the arena can take, guards included.
+        var arenaEntries: Int
+        var writer: TraceWriter?
+        var output: PartialOutput?
+    }
+
+    /// What stage 2 allocated and touched before the arena exists.
+    struct Preallocation {
+        var mutator: any ArenaMutator
+        var initialMaps: QuiescentBuffer
+        var finalMaps: QuiescentBuffer
+        var readerBuffer: ReaderBufferPlan
+        var reader: ReaderSpawn
+    }
+
+    /// Stages 3 and 4: the arena (still mapped: the reader may still be
+    /// reading), the loop's times, and whether the final read was complete.
+    struct ExperimentRun {
+        var arena: Arena?
+        var arenaRecord: ArenaRecord
+        var readerStarted: Bool
+        var loopBegin: UInt64
+        var loopEnd: UInt64
+        var finalComplete: Bool
+    }
+
+    /// Stage 5: the reader's log, or why the reader failed, and the stop
+    /// signal that ended the recording (0 if none).
+    struct ReaderHandover {
+        var readerLog: ReaderLog
+        var readerFailure: RecordingError?
+        var interruptSignal: Int32
+    }
+
+    /// 1. Checks, before anything is mapped: the maps readable, the reader
+    /// usable on this kernel, vm.max_map_count, the output file opened.
+    private func checkBeforeMapping() throws(RecordingError) -> Preflight {
+        let pageCount = configuration.pageCount
         let currentMaps: [UInt8]
         switch readWholeFile(QuiescentBuffer.path) {
         case .success(let bytes): currentMaps = bytes
         case .failure(let failure): throw .mapsNotReadable(path: QuiescentBuffer.path, errno: failure.rawValue)
         }
-        if let unusable = configuration.reader.unusableReason(pid: getpid()) { throw unusable }
+        if let unusable = configuration.reader.unusableReason(pid: currentProcessID) { throw unusable }
         // smaps is measured as it is now (about 800 bytes per mapping where
         // maps has about 60), to size the reader's buffer for it.
         var currentSmapsBytes: Int?
@@ -76,8 +125,8 @@ private final class Recording {
         }
         // The trace is written beside its path and renamed over it once
         // finished: a failed recording leaves whatever was there untouched.
-        let writer: TraceWriter?
-        let output: PartialOutput?
+        var writer: TraceWriter?
+        var output: PartialOutput?
         if configuration.logMutations {
             let partial = PartialOutput(finalPath: configuration.outputPath)
             do {
@@ -86,16 +135,20 @@ private final class Recording {
                 throw .outputNotWritable(path: configuration.outputPath, reason: error.description)
             }
             output = partial
-        } else {
-            writer = nil
-            output = nil
         }
+        return Preflight(
+            currentMaps: currentMaps, currentSmapsBytes: currentSmapsBytes, currentEntries: currentEntries,
+            arenaEntries: arenaEntries, writer: writer, output: output)
+    }
 
-        // 2. Preallocation.
+    /// 2. Preallocation: the workload's mutator and log, the quiescent
+    /// buffers, the reader's buffer plan and its prepared spawn.
+    private func preallocate(_ checked: Preflight) throws(RecordingError) -> Preallocation {
+        let pageCount = configuration.pageCount
         let mutator = try configuration.workload.makeMutator(
             pageCount: pageCount, seed: configuration.seed, noReserve: configuration.noReserve,
             logMutations: configuration.logMutations)
-        let quiescentCapacity = currentMaps.count + (pageCount + 2) * Self.arenaLineBytes + (64 << 10)
+        let quiescentCapacity = checked.currentMaps.count + (pageCount + 2) * Self.arenaLineBytes + (64 << 10)
         let initialMaps = try QuiescentBuffer(capacity: quiescentCapacity)
         let finalMaps = try QuiescentBuffer(capacity: quiescentCapacity)
         // Every snapshot is about one text of the file the reader reads (a
@@ -104,57 +157,73 @@ private final class Recording {
         // 64 bytes for each ~49-byte arena line; for smaps the current smaps
         // plus the arena's lines at the current average entry size.
         let snapshotBytes: Int
-        if let currentSmapsBytes {
-            let bytesPerEntry = (currentSmapsBytes + currentEntries - 1) / max(currentEntries, 1)
-            snapshotBytes = currentSmapsBytes + arenaEntries * bytesPerEntry + (64 << 10)
+        if let currentSmapsBytes = checked.currentSmapsBytes {
+            let bytesPerEntry = (currentSmapsBytes + checked.currentEntries - 1) / max(checked.currentEntries, 1)
+            snapshotBytes = currentSmapsBytes + checked.arenaEntries * bytesPerEntry + (64 << 10)
         } else {
-            snapshotBytes = currentMaps.count + arenaEntries * Self.arenaLineBytes + (64 << 10)
+            snapshotBytes = checked.currentMaps.count + checked.arenaEntries * Self.arenaLineBytes + (64 << 10)
         }
         let readerBuffer = Self.testReaderBuffer()
             ?? configuration.reader.bufferPlan(
                 snapshotBytes: snapshotBytes, snapshots: configuration.snapshotCount,
                 limit: ReaderProcessConfiguration.maximumByteCapacity)
+        let configuration = configuration
         let reader = try ReaderSpawn(executable: configuration.readerExecutable) { logFD, readyFD in
             ReaderProcessConfiguration(
-                targetPID: getpid(), strategy: configuration.reader, snapshotCount: configuration.snapshotCount,
+                targetPID: currentProcessID, strategy: configuration.reader, snapshotCount: configuration.snapshotCount,
                 logFD: logFD, readyFD: readyFD, byteCapacity: readerBuffer.capacityBytes,
                 populatedBytes: readerBuffer.populatedBytes)
         }
+        return Preallocation(
+            mutator: mutator, initialMaps: initialMaps, finalMaps: finalMaps, readerBuffer: readerBuffer,
+            reader: reader)
+    }
 
-        // 3. The arena and the setup mutations.
-        var arena: Arena? = try Arena(pageCount: pageCount, pageSize: pageSize, noReserve: configuration.noReserve)
-        let arenaRecord = ArenaRecord(start: arena!.start, end: arena!.end)
-        let setupSucceeded = mutator.runSetup(on: arena!)
+    /// 3. The arena and the setup mutations; 4. the initial quiescent read,
+    /// the reader started, the workload's loop once the reader is about to
+    /// open the maps, the final quiescent read.
+    private func runExperiment(_ prepared: Preallocation) throws(RecordingError) -> ExperimentRun {
+        let mutator = prepared.mutator
+        let arena = try Arena(pageCount: configuration.pageCount, pageSize: pageSize, noReserve: configuration.noReserve)
+        let arenaRecord = ArenaRecord(start: arena.start, end: arena.end)
+        let setupSucceeded = mutator.runSetup(on: arena)
 
-        // 4. Initial quiescent read (grown and retaken if the buffers were too small).
-        while try initialMaps.read() == .bufferFilled {
-            let bigger = initialMaps.capacity * 2
-            try initialMaps.grow(to: bigger)
-            try finalMaps.grow(to: bigger)
+        // The initial quiescent read (grown and retaken if the buffers were too small).
+        while try prepared.initialMaps.read() == .bufferFilled {
+            let bigger = prepared.initialMaps.capacity * 2
+            try prepared.initialMaps.grow(to: bigger)
+            try prepared.finalMaps.grow(to: bigger)
         }
 
         var readerStarted = false
         var loopBegin = MonotonicClock.now()
         var loopEnd = loopBegin
         if setupSucceeded && StopSignal.received == 0 {
-            try reader.start()
+            try prepared.reader.start()
             readerStarted = true
-            if reader.waitUntilReady() == .ready {
+            if prepared.reader.waitUntilReady() == .ready {
                 loopBegin = MonotonicClock.now()
-                mutator.runLoop(on: arena!)
+                mutator.runLoop(on: arena)
                 loopEnd = MonotonicClock.now()
             } else {
                 loopBegin = MonotonicClock.now()
                 loopEnd = loopBegin
             }
         }
-        let finalComplete = try finalMaps.read() == .complete
+        let finalComplete = try prepared.finalMaps.read() == .complete
+        return ExperimentRun(
+            arena: arena, arenaRecord: arenaRecord, readerStarted: readerStarted, loopBegin: loopBegin,
+            loopEnd: loopEnd, finalComplete: finalComplete)
+    }
 
-        // 5. Reap the reader, take its log, unmap the arena.
+    /// 5. Reaps the reader (stops it first after a stop signal), takes its
+    /// log, then unmaps the arena.
+    private func collectReader(_ prepared: Preallocation, _ experiment: inout ExperimentRun) -> ReaderHandover {
+        let reader = prepared.reader
         let stopSignal = StopSignal.received
         var readerLog = ReaderLog(snapshots: [])
         var readerFailure: RecordingError?
-        if readerStarted {
+        if experiment.readerStarted {
             let status = stopSignal != 0 ? reader.stop() : reader.reap()
             switch ReaderLog.read(fromFD: reader.logFD, strategy: configuration.reader.description) {
             case .success(let log): readerLog = log
@@ -171,7 +240,7 @@ private final class Recording {
                 readerFailure = .readerFailed(status.description)
             }
         }
-        arena = nil
+        experiment.arena = nil
 
         let interruptSignal = StopSignal.received
         if readerFailure == nil, let first = readerLog.snapshots.first,
@@ -179,39 +248,51 @@ private final class Recording {
         {
             readerFailure = .mapsNotReadable(path: "/proc/\(currentProcessID)/maps", errno: first.end.errno)
         }
+        return ReaderHandover(readerLog: readerLog, readerFailure: readerFailure, interruptSignal: interruptSignal)
+    }
 
-        // The trace.
+    /// The trace written and published (also when a mutation failed: it
+    /// holds the mutations up to that one), then the failure or the summary.
+    private func writeAndSummarize(
+        _ checked: Preflight, _ prepared: Preallocation, _ experiment: ExperimentRun, _ handover: ReaderHandover
+    ) throws(RecordingError) -> RecordingSummary {
+        let mutator = prepared.mutator
+        let readerLog = handover.readerLog
         var traceBytes: UInt64?
-        if let writer {
+        if let writer = checked.writer {
             traceBytes = try writeTrace(
-                to: writer, arena: arenaRecord, mutator: mutator, readerPID: reader.pid,
-                initial: initialMaps, final: finalComplete ? finalMaps : nil, readerLog: readerLog,
-                interruptSignal: interruptSignal, loopBegin: loopBegin, loopEnd: loopEnd)
+                to: writer, arena: experiment.arenaRecord, mutator: mutator, readerPID: prepared.reader.pid,
+                initial: prepared.initialMaps, final: experiment.finalComplete ? prepared.finalMaps : nil,
+                readerLog: readerLog, interruptSignal: handover.interruptSignal, loopBegin: experiment.loopBegin,
+                loopEnd: experiment.loopEnd)
         }
 
         if let failure = mutator.failure {
             // The error names the trace, which holds the mutations up to the failed one.
-            try output?.publish()
+            try checked.output?.publish()
             throw .mutationFailed(
                 sequence: UInt64(failure.sequence), kind: failure.kind, address: failure.address,
-                length: failure.length, errno: failure.errno, trace: writer == nil ? nil : configuration.outputPath)
+                length: failure.length, errno: failure.errno,
+                trace: checked.writer == nil ? nil : configuration.outputPath)
         }
-        if let readerFailure { throw readerFailure }
-        if !finalComplete {
-            throw .systemCallFailed("the final quiescent read (maps grew past \(finalMaps.capacity) bytes)", errno: ENOBUFS)
+        if let readerFailure = handover.readerFailure { throw readerFailure }
+        if !experiment.finalComplete {
+            throw .systemCallFailed(
+                "the final quiescent read (maps grew past \(prepared.finalMaps.capacity) bytes)",
+                errno: Errno.noBufferSpace.rawValue)
         }
-        try output?.publish()
+        try checked.output?.publish()
 
         return RecordingSummary(
-            trace: writer == nil ? nil : configuration.outputPath, traceBytes: traceBytes,
-            kernelRelease: kernel.release, workload: configuration.workload.rawValue, pages: pageCount,
+            trace: checked.writer == nil ? nil : configuration.outputPath, traceBytes: traceBytes,
+            kernelRelease: kernel.release, workload: configuration.workload.rawValue, pages: configuration.pageCount,
             pageSize: pageSize, seed: configuration.seed, reader: configuration.reader.description,
             logMutations: configuration.logMutations, mutations: UInt64(mutator.issued),
             snapshots: UInt64(readerLog.snapshots.count), reads: UInt64(readerLog.readCount),
-            bytesRead: UInt64(readerLog.bytesRead), mutatorLoopNs: loopEnd - loopBegin,
-            interrupted: interruptSignal != 0, signal: interruptSignal,
+            bytesRead: UInt64(readerLog.bytesRead), mutatorLoopNs: experiment.loopEnd - experiment.loopBegin,
+            interrupted: handover.interruptSignal != 0, signal: handover.interruptSignal,
             bufferFullSnapshots: UInt64(readerLog.snapshots.count { $0.end.flags.contains(.bufferFull) }),
-            readerBufferBytes: UInt64(readerBuffer.capacityBytes))
+            readerBufferBytes: UInt64(prepared.readerBuffer.capacityBytes))
     }
 
     /// `MAPSRACE_TEST_READER_BUFFER_BYTES=N`: a reader buffer of N bytes (at
