@@ -29,8 +29,8 @@ struct AnalyzeCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The trace file (from `mapsrace record`).")
-    var trace: String
+    @OptionGroup var input: TraceArgument
+    var trace: String { input.trace }
 
     @Flag(help: "Print one JSON object (schema: docs/analysis-json.md).")
     var json = false

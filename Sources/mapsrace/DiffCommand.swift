@@ -23,8 +23,8 @@ struct DiffCommand: ParsableCommand {
         case auto, always, never
     }
 
-    @Argument(help: "The trace file.")
-    var trace: String
+    @OptionGroup var input: TraceArgument
+    var trace: String { input.trace }
 
     @Option(help: "The snapshot to show (0-based).")
     var snapshot: Int

@@ -22,8 +22,8 @@ struct ExtractCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The trace to read.")
-    var trace: String
+    @OptionGroup var input: TraceArgument
+    var trace: String { input.trace }
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "Directory to write the files into.")
     var directory: String

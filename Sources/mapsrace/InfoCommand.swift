@@ -15,8 +15,8 @@ struct InfoCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The trace file.")
-    var trace: String
+    @OptionGroup var input: TraceArgument
+    var trace: String { input.trace }
 
     @Flag(help: "Print one JSON object (keys: docs/info-json.md).")
     var json = false

@@ -13,8 +13,10 @@ struct ReaderProcessCommand: ParsableCommand {
     @Option(help: "The mutator whose maps are read.")
     var pid: Int32
 
-    @Option(help: ArgumentHelp("How to read the maps, one of these:", discussion: ReaderStrategy.catalogHelp()))
-    var reader: String
+    @Option(
+        help: ArgumentHelp("How to read the maps, one of these:", discussion: ReaderStrategy.catalogHelp()),
+        transform: ReaderStrategy.init(parsing:))
+    var reader: ReaderStrategy
 
     @Option(help: "Snapshots to take.")
     var snapshots: Int
@@ -47,7 +49,7 @@ struct ReaderProcessCommand: ParsableCommand {
 
     private func configuration() throws(RecordingError) -> ReaderProcessConfiguration {
         ReaderProcessConfiguration(
-            targetPID: pid, strategy: try ReaderStrategy(parsing: reader), snapshotCount: snapshots,
+            targetPID: pid, strategy: reader, snapshotCount: snapshots,
             logFD: logFd, readyFD: readyFd, byteCapacity: bufferBytes, populatedBytes: populateBytes)
     }
 }

@@ -34,8 +34,11 @@ struct RecordCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The workload: rolling, split-merge, resize, remap or churn.")
-    var workload: String = Workload.rolling.rawValue
+    // Typed options with a transform show no default of their own: it is in the help text.
+    @Option(
+        help: "The workload: rolling, split-merge, resize, remap or churn. (default: rolling)",
+        transform: Workload.init(parsing:))
+    var workload: Workload = .rolling
 
     @Option(help: "Pages in the arena (default: 65000 for rolling, 16384 for the others).")
     var pages: Int?
@@ -48,8 +51,10 @@ struct RecordCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "How the reader process reads the maps, one of these:", discussion: ReaderStrategy.catalogHelp()))
-    var reader: String = "chromium"
+            "How the reader process reads the maps, one of these: (default: chromium)",
+            discussion: ReaderStrategy.catalogHelp()),
+        transform: ReaderArgument.init)
+    var reader: ReaderArgument = .chromium
 
     @Option(
         help: """
@@ -81,7 +86,7 @@ struct RecordCommand: ParsableCommand {
             // The library's own bounds (pages, snapshots, the reader's tables):
             // the seed and output path do not take part.
             try RecordingConfiguration(
-                workload: try Workload(parsing: workload), pageCount: pages, seed: 0, reader: strategy,
+                workload: workload, pageCount: pages, seed: 0, reader: strategy,
                 snapshotCount: snapshots, outputPath: "", toolVersion: mapsraceVersion
             ).validate()
         } catch {
@@ -91,12 +96,7 @@ struct RecordCommand: ParsableCommand {
 
     /// --reader, with --max-attempts folded in.
     func readerStrategy() throws -> ReaderStrategy {
-        let strategy: ReaderStrategy
-        do {
-            strategy = try ReaderStrategy(parsing: reader)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        let strategy = reader.strategy
         guard let maxAttempts else { return strategy }
         guard case .retryStable(let attemptsFromName) = strategy else {
             throw ValidationError("--max-attempts applies only to --reader retry-stable (got --reader \(reader))")
@@ -106,7 +106,7 @@ struct RecordCommand: ParsableCommand {
             throw ValidationError(
                 "--max-attempts must be from \(range.lowerBound) to \(range.upperBound) (got \(maxAttempts))")
         }
-        if reader.contains(":") && attemptsFromName != maxAttempts {
+        if reader.text.contains(":") && attemptsFromName != maxAttempts {
             throw ValidationError("--reader \(reader) and --max-attempts \(maxAttempts) disagree; give the limit once")
         }
         return .retryStable(maxAttempts: maxAttempts)
@@ -117,7 +117,7 @@ struct RecordCommand: ParsableCommand {
         let summary: RecordingSummary
         do {
             let configuration = RecordingConfiguration(
-                workload: try Workload(parsing: workload), pageCount: pages, noReserve: !noNoreserve,
+                workload: workload, pageCount: pages, noReserve: !noNoreserve,
                 seed: seed ?? RecordingConfiguration.randomSeed(), reader: strategy, snapshotCount: snapshots,
                 outputPath: output, logMutations: !noLog, toolVersion: mapsraceVersion)
             summary = try record(configuration)

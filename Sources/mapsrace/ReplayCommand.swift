@@ -15,8 +15,8 @@ struct ReplayCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The trace file.")
-    var trace: String
+    @OptionGroup var input: TraceArgument
+    var trace: String { input.trace }
 
     @Option(help: "The state: mutations applied.")
     var state: Int?
