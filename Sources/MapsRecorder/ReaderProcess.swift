@@ -26,14 +26,10 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
     /// it is reached).
     public var populatedBytes: Int
 
-    /// Test-only environment variable: milliseconds the reader waits between
-    /// telling the recorder it is ready and its first snapshot, so that a
-    /// test gets snapshots no mutation overlaps (the mutator's loop is over).
-    static let testStartDelayVariable = "MAPSRACE_TEST_READER_DELAY_MS"
-
-    /// Test-only environment variable of `record`: the reader's byte buffer
-    /// in bytes, instead of the planned size, so that a test can fill it.
-    public static let testBufferBytesVariable = "MAPSRACE_TEST_READER_BUFFER_BYTES"
+    /// For tests: milliseconds the reader waits between telling the recorder
+    /// it is ready and its first snapshot (`_reader --start-delay-ms`), so
+    /// that a test gets snapshots no mutation overlaps (the mutator's loop is over).
+    public var startDelayMilliseconds = 0
 
     /// The largest byte buffer a reader maps: a quarter of the machine's
     /// memory, at most 4 GiB (at least 64 MiB). A recording that needs more
@@ -77,13 +73,20 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
         }
     }
 
+    /// The same configuration with `startDelayMilliseconds` set.
+    public func withStartDelay(milliseconds: Int) -> ReaderProcessConfiguration {
+        var configuration = self
+        configuration.startDelayMilliseconds = milliseconds
+        return configuration
+    }
+
     /// The command-line arguments of `_reader` that describe this configuration.
     var arguments: [String] {
         [
             "--pid", "\(targetPID)", "--reader", strategy.exactSpelling, "--snapshots", "\(snapshotCount)",
             "--log-fd", "\(logFD)", "--ready-fd", "\(readyFD)", "--buffer-bytes", "\(byteCapacity)",
             "--populate-bytes", "\(populatedBytes)",
-        ]
+        ] + (startDelayMilliseconds > 0 ? ["--start-delay-ms", "\(startDelayMilliseconds)"] : [])
     }
 
     /// Read chunks the table must hold for `byteCapacity` bytes: every
@@ -261,9 +264,8 @@ private final class MapsReader {
 
     func readAllSnapshots() {
         signalReady()
-        if let text = getenv(ReaderProcessConfiguration.testStartDelayVariable), let milliseconds = Int(String(cString: text)), milliseconds > 0 {
-            var delay = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
-            _ = nanosleep(&delay, nil)
+        if configuration.startDelayMilliseconds > 0 {
+            MonotonicClock.sleep(nanoseconds: UInt64(configuration.startDelayMilliseconds) * 1_000_000)
         }
         switch configuration.strategy {
         case .retryStable(let maxAttempts):

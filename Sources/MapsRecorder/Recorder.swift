@@ -163,16 +163,18 @@ private final class Recording {
         } else {
             snapshotBytes = checked.currentMaps.count + checked.arenaEntries * Self.arenaLineBytes + (64 << 10)
         }
-        let readerBuffer = Self.testReaderBuffer()
+        let readerBuffer = testReaderBuffer()
             ?? configuration.reader.bufferPlan(
                 snapshotBytes: snapshotBytes, snapshots: configuration.snapshotCount,
                 limit: ReaderProcessConfiguration.maximumByteCapacity)
         let configuration = configuration
         let reader = try ReaderSpawn(executable: configuration.readerExecutable) { logFD, readyFD in
-            ReaderProcessConfiguration(
+            var reader = ReaderProcessConfiguration(
                 targetPID: currentProcessID, strategy: configuration.reader, snapshotCount: configuration.snapshotCount,
                 logFD: logFD, readyFD: readyFD, byteCapacity: readerBuffer.capacityBytes,
                 populatedBytes: readerBuffer.populatedBytes)
+            reader.startDelayMilliseconds = configuration.testReaderDelayMilliseconds
+            return reader
         }
         return Preallocation(
             mutator: mutator, initialMaps: initialMaps, finalMaps: finalMaps, readerBuffer: readerBuffer,
@@ -295,12 +297,10 @@ private final class Recording {
             readerBufferBytes: UInt64(prepared.readerBuffer.capacityBytes))
     }
 
-    /// `MAPSRACE_TEST_READER_BUFFER_BYTES=N`: a reader buffer of N bytes (at
-    /// least `minimumByteCapacity`), all of it faulted in, instead of the plan.
-    private static func testReaderBuffer() -> ReaderBufferPlan? {
-        guard let text = getenv(ReaderProcessConfiguration.testBufferBytesVariable),
-            let bytes = Int(String(cString: text)), bytes > 0
-        else { return nil }
+    /// `testReaderBufferBytes` N: a reader buffer of N bytes (at least
+    /// `minimumByteCapacity`), all of it faulted in, instead of the plan.
+    private func testReaderBuffer() -> ReaderBufferPlan? {
+        guard let bytes = configuration.testReaderBufferBytes, bytes > 0 else { return nil }
         let capacity = min(
             max(bytes, ReaderProcessConfiguration.minimumByteCapacity), ReaderProcessConfiguration.maximumByteCapacity)
         return ReaderBufferPlan(capacityBytes: capacity, populatedBytes: capacity)

@@ -27,6 +27,14 @@ public struct RecordingConfiguration: Sendable, Equatable {
     public var readerExecutable: String
     /// Written into the trace header.
     public var toolVersion: String
+    /// For tests (record's hidden --test-reader-buffer-bytes): the reader's
+    /// byte buffer in bytes, all of it faulted in, instead of the planned size,
+    /// so that a test can fill it.
+    public var testReaderBufferBytes: Int?
+    /// For tests (record's hidden --test-reader-delay-ms): milliseconds the
+    /// reader waits between telling the recorder it is ready and its first
+    /// snapshot, so that a test gets snapshots no mutation overlaps.
+    public var testReaderDelayMilliseconds = 0
 
     public init(
         workload: Workload = .rolling,

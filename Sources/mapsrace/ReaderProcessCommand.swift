@@ -33,6 +33,9 @@ struct ReaderProcessCommand: ParsableCommand {
     @Option(help: "Bytes of that buffer to fault in before the first snapshot (default: all).")
     var populateBytes: Int?
 
+    @Option(help: "For tests: milliseconds to wait after the ready byte, before the first snapshot.")
+    var startDelayMs: Int = 0
+
     func validate() throws {
         do {
             try configuration().validate()
@@ -51,5 +54,6 @@ struct ReaderProcessCommand: ParsableCommand {
         ReaderProcessConfiguration(
             targetPID: pid, strategy: reader, snapshotCount: snapshots,
             logFD: logFd, readyFD: readyFd, byteCapacity: bufferBytes, populatedBytes: populateBytes)
+            .withStartDelay(milliseconds: startDelayMs)
     }
 }

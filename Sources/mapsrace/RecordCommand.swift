@@ -80,6 +80,14 @@ struct RecordCommand: ParsableCommand {
     @Option(help: .private)
     var outcomeFile: String?
 
+    /// For tests: the reader's byte buffer in bytes instead of the planned size.
+    @Option(help: .private)
+    var testReaderBufferBytes: Int?
+
+    /// For tests: milliseconds the reader waits before its first snapshot.
+    @Option(help: .private)
+    var testReaderDelayMs: Int = 0
+
     func validate() throws {
         let strategy = try readerStrategy()
         do {
@@ -116,10 +124,12 @@ struct RecordCommand: ParsableCommand {
         let strategy = try readerStrategy()
         let summary: RecordingSummary
         do {
-            let configuration = RecordingConfiguration(
+            var configuration = RecordingConfiguration(
                 workload: workload, pageCount: pages, noReserve: !noNoreserve,
                 seed: seed ?? RecordingConfiguration.randomSeed(), reader: strategy, snapshotCount: snapshots,
                 outputPath: output, logMutations: !noLog, toolVersion: mapsraceVersion)
+            configuration.testReaderBufferBytes = testReaderBufferBytes
+            configuration.testReaderDelayMilliseconds = testReaderDelayMs
             summary = try record(configuration)
         } catch {
             reportOutcome(exitStatus: error.exitStatus.rawValue, message: failureMessage(error))

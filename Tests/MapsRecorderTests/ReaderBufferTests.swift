@@ -89,9 +89,7 @@ func jsonInteger(_ key: String, in text: String) -> Int? {
         // merged down to a few lines (a snapshot is then ~5 KB), large enough
         // for the first (~20 KB at 300 pages).
         let bufferBytes = 64 << 10
-        let run = try runMapsrace(
-            Self.arguments, in: directory,
-            environment: ["\(ReaderProcessConfiguration.testBufferBytesVariable)=\(bufferBytes)"])
+        let run = try runMapsrace(Self.arguments + ["--test-reader-buffer-bytes", "\(bufferBytes)"], in: directory)
         try #require(run.exitCode == 0, "\(run.standardError)")
         let snapshots = try #require(jsonInteger("snapshots", in: run.standardOutput))
         #expect(snapshots >= 1 && snapshots < 20)

@@ -144,10 +144,8 @@ private func record(
     defer { removeTemporaryDirectory(directory) }
     let (code, standardError) = try runMapsrace(
         ["record", "--pages", "\(pages)", "--snapshots", "\(snapshots)", "--seed", "\(seed)",
-         "--reader", reader, "-o", "trace.mrtrace", "--json"],
-        in: directory,
-        variables: readerDelayMilliseconds > 0
-            ? ["\(ReaderProcessConfiguration.testStartDelayVariable)=\(readerDelayMilliseconds)"] : [])
+         "--reader", reader, "-o", "trace.mrtrace", "--json", "--test-reader-delay-ms", "\(readerDelayMilliseconds)"],
+        in: directory, variables: [])
     try #require(code == 0, "record --reader \(reader) failed: \(standardError)")
     let path = directory + "/trace.mrtrace"
     let trace = try LoadedTrace(path: path)
