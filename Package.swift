@@ -54,14 +54,18 @@ let package = Package(
             ]
         ),
         // What tests share: the `mapsrace` binary locator and runner,
-        // temporary directories. (The PRNG is MapsSystem's SplitMix64.)
-        .target(name: "MapsTestSupport", dependencies: ["MapsSystem"], path: "Tests/MapsTestSupport"),
+        // temporary directories, the planted-trace builders (PlantedTrace,
+        // SmallTrace). The PRNG is MapsSystem's SplitMix64.
+        .target(
+            name: "MapsTestSupport", dependencies: ["MapsSystem", "MapsTrace", "MapsModel", "MapsAnalysis"],
+            path: "Tests/MapsTestSupport"),
         .testTarget(name: "MapsTraceTests", dependencies: ["MapsTrace", "MapsSystem"]),
         .testTarget(name: "MapsModelTests", dependencies: ["MapsModel", "MapsTrace", "MapsSystem"]),
         .testTarget(
             name: "MapsRecorderTests",
             dependencies: ["MapsRecorder", "MapsTrace", "MapsModel", "MapsAnalysis", "MapsSystem", "MapsTestSupport"]),
-        .testTarget(name: "MapsAnalysisTests", dependencies: ["MapsAnalysis", "MapsTrace", "MapsModel", "MapsSystem"]),
+        .testTarget(
+            name: "MapsAnalysisTests", dependencies: ["MapsAnalysis", "MapsTrace", "MapsModel", "MapsSystem", "MapsTestSupport"]),
         .testTarget(
             name: "MapsSurveyTests",
             dependencies: ["MapsSurvey", "MapsAnalysis", "MapsRecorder", "MapsSystem", "MapsTestSupport"]),

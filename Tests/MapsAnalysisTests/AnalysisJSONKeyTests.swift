@@ -1,5 +1,6 @@
 import Foundation
 import MapsAnalysis
+import MapsTestSupport
 import Testing
 
 /// docs/analysis-json.md: a key is always present, `null` when it has no value.

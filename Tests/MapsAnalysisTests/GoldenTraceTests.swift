@@ -2,6 +2,7 @@ import Foundation
 import MapsAnalysis
 import MapsModel
 import MapsTrace
+import MapsTestSupport
 import Testing
 
 /// The small real recordings committed in traces/ (made on Linux 6.18 with

@@ -1,6 +1,7 @@
 import Foundation
 import MapsAnalysis
 import MapsModel
+import MapsTestSupport
 import Testing
 
 private let arena: [Int32] = [readWrite, none, readOnly, none, readOnly, none]

@@ -1,5 +1,6 @@
 import MapsAnalysis
 import MapsModel
+import MapsTestSupport
 import Testing
 
 /// Six pages alternating read-write/none/read-only, as the rolling workload

@@ -3,38 +3,50 @@ import MapsAnalysis
 import MapsModel
 import MapsTrace
 
+/// Shared by the analysis and command tests.
+///
 /// A trace built by hand: a small arena, one-page mprotects at chosen times,
 /// and snapshots whose reads return chosen lines at chosen times. The
 /// expected maps of each state come from this file's own page array, not
 /// from MapsModel, so the analysis is checked against an independent model.
-struct PlantedTrace {
-    static let pageSize: UInt64 = 4096
-    static let arenaStart: UInt64 = 0x7f00_0000_0000
-    static let origin: UInt64 = 1_000_000_000
+public struct PlantedTrace {
+    public static let pageSize: UInt64 = 4096
+    public static let arenaStart: UInt64 = 0x7f00_0000_0000
+    public static let origin: UInt64 = 1_000_000_000
 
     /// PROT bits of each arena page before any mutation.
-    var initial: [Int32]
+    public var initial: [Int32]
     /// One-page mprotects (or munmaps, with prot `unmapped`): page, new
     /// prot, and when (ns after origin) the syscall began; each lasts 10 ns.
-    var mutations: [(page: Int, prot: Int32, at: UInt64)] = []
+    public var mutations: [(page: Int, prot: Int32, at: UInt64)] = []
     /// Each snapshot is a list of reads: when (ns after origin) and which lines.
-    var snapshots: [[PlantedRead]] = []
+    public var snapshots: [[PlantedRead]] = []
     /// The final quiescent maps, when it is not what the mutations lead to.
-    var finalMaps: [String]?
+    public var finalMaps: [String]?
 
-    struct PlantedRead {
-        var at: UInt64
-        var duration: UInt64 = 5
-        var lines: [String]
+    public init(initial: [Int32]) {
+        self.initial = initial
     }
 
-    static let before = "555555554000-555555556000 r--p 00000000 fe:00 1234                       /usr/bin/planted"
-    static let after = "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]"
+    public struct PlantedRead {
+        public var at: UInt64
+        public var duration: UInt64 = 5
+        public var lines: [String]
 
-    static func address(page: Int) -> UInt64 { arenaStart + UInt64(page) * pageSize }
+        public init(at: UInt64, duration: UInt64 = 5, lines: [String]) {
+            self.at = at
+            self.duration = duration
+            self.lines = lines
+        }
+    }
+
+    public static let before = "555555554000-555555556000 r--p 00000000 fe:00 1234                       /usr/bin/planted"
+    public static let after = "7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]"
+
+    public static func address(page: Int) -> UInt64 { arenaStart + UInt64(page) * pageSize }
 
     /// The protection of every page after the first `state` mutations.
-    func pages(at state: Int) -> [Int32] {
+    public func pages(at state: Int) -> [Int32] {
         var pages = initial
         for mutation in mutations.prefix(state) { pages[mutation.page] = mutation.prot }
         return pages
@@ -42,7 +54,7 @@ struct PlantedTrace {
 
     /// The arena's lines at `state`, as the kernel prints them: equal
     /// neighbours merged.
-    func arenaLines(at state: Int) -> [String] {
+    public func arenaLines(at state: Int) -> [String] {
         let pages = pages(at: state)
         var lines: [String] = []
         var start = 0
@@ -53,20 +65,20 @@ struct PlantedTrace {
         return lines
     }
 
-    static func line(from first: Int, to last: Int, prot: Int32) -> String {
+    public static func line(from first: Int, to last: Int, prot: Int32) -> String {
         MapsLine(start: address(page: first), end: address(page: last), permissions: Permissions(prot: prot)).description
     }
 
-    func maps(at state: Int) -> [String] {
+    public func maps(at state: Int) -> [String] {
         [Self.before] + arenaLines(at: state) + [Self.after]
     }
 
-    static func text(_ lines: [String]) -> [UInt8] {
+    public static func text(_ lines: [String]) -> [UInt8] {
         Array(lines.map { $0 + "\n" }.joined().utf8)
     }
 
     /// Writes the trace to a temporary file and returns its path.
-    func write() throws -> String {
+    public func write() throws -> String {
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("planted-\(UUID().uuidString).mrtrace").path
         let writer = try TraceWriter(path: path)
@@ -119,15 +131,15 @@ struct PlantedTrace {
         return path
     }
 
-    func analyze() throws -> AnalysisReport {
+    public func analyze() throws -> AnalysisReport {
         let path = try write()
         defer { try? FileManager.default.removeItem(atPath: path) }
         return try TraceAnalysis(.file(path)).run()
     }
 }
 
-let none: Int32 = 0
-let readOnly: Int32 = 1
-let readWrite: Int32 = 3
+public let none: Int32 = 0
+public let readOnly: Int32 = 1
+public let readWrite: Int32 = 3
 /// Not a protection: the page is munmap'ed.
-let unmapped: Int32 = -1
+public let unmapped: Int32 = -1
