@@ -187,26 +187,7 @@ extension RecordingSummary {
     /// The summary as one JSON object, keys in the documented order
     /// (docs/record-json.md), without needing Foundation.
     public var jsonText: String {
-        func quoted(_ text: String) -> String {
-            var escaped = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": escaped += "\\\""
-                case "\\": escaped += "\\\\"
-                case "\n": escaped += "\\n"
-                case "\t": escaped += "\\t"
-                case "\r": escaped += "\\r"
-                default:
-                    if scalar.value < 0x20 {
-                        let hex = String(scalar.value, radix: 16)
-                        escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    } else {
-                        escaped.unicodeScalars.append(scalar)
-                    }
-                }
-            }
-            return escaped + "\""
-        }
+        let quoted = JSONOutput.quoted
         let fields: [(CodingKeys, String)] = [
             (.trace, trace.map(quoted) ?? "null"),
             (.traceBytes, traceBytes.map { "\($0)" } ?? "null"),

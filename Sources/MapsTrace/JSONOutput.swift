@@ -22,6 +22,27 @@ public enum JSONOutput {
         Array(try encoder().encode(value))
     }
 
+    /// A JSON string literal for `text`, for the two hand-ordered documents
+    /// (`record --json`, `info --json`): quotes, backslashes and control
+    /// characters escaped, everything else as it is.
+    public static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
     /// `value` as JSON text; "{}" if it cannot be encoded (plain value types cannot fail).
     public static func text<T: Encodable>(_ value: T) -> String {
         let bytes = (try? encoded(value)) ?? Array("{}".utf8)

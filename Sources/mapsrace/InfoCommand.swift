@@ -170,7 +170,7 @@ private indirect enum JSONValue {
 
     var rendered: String {
         switch self {
-        case .string(let text): jsonQuoted(text)
+        case .string(let text): JSONOutput.quoted(text)
         case .number(let digits): digits
         case .bool(let value): value ? "true" : "false"
         case .object(let object): object.rendered
@@ -189,24 +189,6 @@ private struct JSONObject {
     }
 
     var rendered: String {
-        "{" + zip(keys, values).map { jsonQuoted($0) + ":" + $1.rendered }.joined(separator: ",") + "}"
+        "{" + zip(keys, values).map { JSONOutput.quoted($0) + ":" + $1.rendered }.joined(separator: ",") + "}"
     }
-}
-
-private func jsonQuoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
