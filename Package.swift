@@ -34,12 +34,14 @@ let package = Package(
         // The system layer every other target calls instead of libc for
         // clocks (MonotonicClock, WallClock), KernelIdentity (uname),
         // PreparedSpawn + waitForProcess + WaitStatus, StopSignal, memfd,
-        // procmapQuery, ptrace, and errno/EINTR (retryingOnInterrupt,
-        // Errno.afterFailedCall). It re-exports swift-system's SystemPackage.
+        // procmapQuery, ptrace, errno/EINTR (retryingOnInterrupt,
+        // Errno.afterFailedCall), and SplitMix64, the one seeded PRNG.
+        // It re-exports swift-system's SystemPackage.
         .target(
             name: "MapsSystem",
             dependencies: ["CProcfs", .product(name: "SystemPackage", package: "swift-system")]
         ),
+        // The trace format; also JSONOutput, the one configured JSONEncoder.
         .target(name: "MapsTrace", dependencies: ["CZstd", "MapsSystem"]),
         .target(name: "MapsModel", dependencies: ["MapsTrace"]),
         .target(name: "MapsRecorder", dependencies: ["MapsTrace", "MapsModel", "MapsSystem"]),
