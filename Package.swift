@@ -4,6 +4,7 @@ import PackageDescription
 // The pipeline, one library per stage:
 //   MapsRecorder (record) -> MapsTrace (trace) -> MapsModel (replay) -> MapsAnalysis (analysis, report)
 //   MapsSurvey runs the whole pipeline for every reader against every workload.
+//   MapsReport draws an analysis: an HTML page, a Chrome trace-event timeline.
 // Under them, MapsSystem is the one system layer (clocks, uname, spawning and
 // waiting, the stop-signal flag, memfd, PROCMAP_QUERY and ptrace, errno and
 // EINTR) over swift-system. Over them, `mapsrace` is the one command layer:
@@ -48,10 +49,13 @@ let package = Package(
         .target(name: "MapsAnalysis", dependencies: ["MapsTrace", "MapsModel", "MapsSystem"]),
         // Every reader against every workload, recorded and analysed: `mapsrace survey`.
         .target(name: "MapsSurvey", dependencies: ["MapsRecorder", "MapsAnalysis", "MapsTrace", "MapsSystem"]),
+        // The analysis as pictures: `mapsrace report` (one HTML page) and
+        // `mapsrace export` (Chrome trace-event JSON for Perfetto).
+        .target(name: "MapsReport", dependencies: ["MapsAnalysis", "MapsModel", "MapsTrace", "MapsSystem"]),
         .executableTarget(
             name: "mapsrace",
             dependencies: [
-                "MapsTrace", "MapsModel", "MapsRecorder", "MapsAnalysis", "MapsSurvey", "MapsSystem",
+                "MapsTrace", "MapsModel", "MapsRecorder", "MapsAnalysis", "MapsSurvey", "MapsReport", "MapsSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,6 +75,9 @@ let package = Package(
         .testTarget(
             name: "MapsSurveyTests",
             dependencies: ["MapsSurvey", "MapsAnalysis", "MapsRecorder", "MapsSystem", "MapsTestSupport"]),
+        .testTarget(
+            name: "MapsReportTests",
+            dependencies: ["MapsReport", "MapsAnalysis", "MapsTrace", "MapsSystem", "MapsTestSupport"]),
         // The command layer: the exit-status table against the README, JSON keys against docs/.
         .testTarget(name: "MapsraceCommandTests", dependencies: ["mapsrace", "MapsTestSupport"]),
     ]

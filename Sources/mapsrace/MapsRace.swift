@@ -17,6 +17,7 @@ struct MapsRace: ParsableCommand {
               mapsrace record -o seed.mrtrace       # the seed experiment
               mapsrace analyze seed.mrtrace         # what never existed, and why
               mapsrace diff seed.mrtrace --snapshot 3
+              mapsrace report seed.mrtrace          # seed.html: the race as pictures
               mapsrace survey                       # every reader, every workload
             """,
         version: mapsraceVersion,
@@ -25,6 +26,8 @@ struct MapsRace: ParsableCommand {
             SurveyCommand.self,
             AnalyzeCommand.self,
             DiffCommand.self,
+            ReportCommand.self,
+            ExportCommand.self,
             ReplayCommand.self,
             InfoCommand.self,
             ExtractCommand.self,
