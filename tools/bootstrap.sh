@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building and testing mapsrace needs on a fresh Debian machine
-# that already has the Swift toolchain: libzstd-dev (through pkg-config) and
-# the zstd command the tests use to check traces. Does nothing when both are
+# that already has the Swift toolchain: libzstd-dev (through pkg-config), the
+# zstd command the tests use to check traces, and Debian's chromium and
+# python3, with which the tests open `mapsrace report` pages headless and
+# check their screenshots (tools/png-stats.py). Does nothing when all are
 # there. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 missing=()
 pkg-config --exists libzstd 2>/dev/null || missing+=(libzstd-dev pkg-config)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 
 if ((${#missing[@]})); then
     echo "bootstrap: installing ${missing[*]}" >&2
