@@ -45,8 +45,17 @@ struct AnalyzeCommand: ParsableCommand {
     var failOnAnomaly = false
 
     func run() throws {
+        let progress = TerminalProgress()
         let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
-        let report = try reportingFailures(about: trace) { try analysis.run(only: snapshot) }
+        let total = snapshot == nil ? analysis.context.snapshotIndexes.count : 1
+        var done = 0
+        let report = try reportingFailures(about: trace) {
+            try analysis.run(only: snapshot) { _ in
+                done += 1
+                progress.show("analyze: snapshot \(done)/\(total) analysed")
+            }
+        }
+        progress.clear()
         print(json ? ReportText.json(report) : ReportText.human(report, details: !brief), terminator: "")
         if json { print() }
         try exitForTruncation(of: trace, completion: analysis.context.completion)

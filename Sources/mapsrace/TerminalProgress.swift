@@ -5,16 +5,18 @@ import Glibc
 /// A progress line on standard error for a command that may run more than a
 /// second: nothing until a second has passed, then one line rewritten in
 /// place; nothing at all when standard error is not a terminal.
+/// `MAPSRACE_PROGRESS_AFTER_MS` changes the delay (the tests set 0).
 final class TerminalProgress {
     private let enabled: Bool
     private let start: UInt64
     private var shown = false
     private let delayNs: UInt64
 
-    init(delayNs: UInt64 = 1_000_000_000) {
+    init() {
         enabled = isatty(STDERR_FILENO) == 1
         start = Self.now()
-        self.delayNs = delayNs
+        let override = getenv("MAPSRACE_PROGRESS_AFTER_MS").flatMap { UInt64(String(cString: $0)) }
+        delayNs = (override ?? 1000) * 1_000_000
     }
 
     static func now() -> UInt64 {
