@@ -205,8 +205,8 @@ public struct HTMLReport {
 
         // Timeline: lanes drawn on the canvas, anomaly markers as links over it.
         page.raw("<h3>Timeline</h3>\n<div class=\"timeline\" data-snapshot=\"\(index)\">")
-        page.raw("<div class=\"lanes\" aria-hidden=\"true\"><span style=\"top:4px\">epochs</span><span style=\"top:40px\">reads</span><span style=\"top:76px\">mutations</span><span style=\"top:112px\">anomalies</span></div>")
-        page.raw("<div class=\"plot\"><canvas class=\"timeline-canvas\" height=\"136\" aria-label=\"timeline of snapshot \(index)\"></canvas>")
+        page.raw("<div class=\"lanes\" aria-hidden=\"true\"><span style=\"top:4px\">epochs</span><span style=\"top:40px\">reads</span><span style=\"top:76px\">mutations</span><span style=\"top:116px\">anomalies</span></div>")
+        page.raw("<div class=\"plot\"><canvas class=\"timeline-canvas\" height=\"150\" aria-label=\"timeline of snapshot \(index)\"></canvas>")
         let span = Double(max(picture.spanNs, 1))
         for mark in picture.anomalies {
             let left = min(max(Double(mark.timeNs) / span * 100, 0), 100)
@@ -215,10 +215,11 @@ public struct HTMLReport {
         page.raw("</div><div class=\"axis\"><span>\(escape(ReportText.milliseconds(picture.beginNs)))</span><span>mutation ticks: height = mutations begun per \(escape(duration(picture.spanNs / Int64(SnapshotPicture.timeBins)))) bin, most \(picture.mutationBins.max() ?? 0)</span><span>+\(escape(duration(picture.spanNs)))</span></div></div>\n")
 
         // Address strip beside the anomaly list.
-        page.raw("<div class=\"row\"><figure class=\"strip\" data-snapshot=\"\(index)\"><figcaption>Address space (arena, top \(escape(picture.strip.arenaStart)), bottom \(escape(picture.strip.arenaEnd)))</figcaption>")
+        page.raw("<div class=\"row\"><figure class=\"strip\" data-snapshot=\"\(index)\"><figcaption>Address space: the arena from \(escape(picture.strip.arenaStart)) (top) to \(escape(picture.strip.arenaEnd))</figcaption>")
+        page.raw("<div class=\"strip-heads\" aria-hidden=\"true\"><span style=\"left:0\">epoch</span><span style=\"left:82px\">rw</span><span style=\"left:108px\">truth</span><span style=\"left:190px\">rw</span><span style=\"left:216px\">differs</span><span style=\"left:276px\">anomalies</span></div>")
         page.raw("<div class=\"strip-plot\"><canvas class=\"strip-canvas\" width=\"300\" height=\"\(SnapshotPicture.addressBins)\" aria-label=\"address space of snapshot \(index)\"></canvas>")
         for mark in picture.anomalies {
-            let top = min(max(mark.addressLow * 100, 0), 100)
+            let top = min(max(mark.addressLow * 100, 2), 98)
             page.raw("<a class=\"marker strip-marker kind-\(mark.kind)\" data-kind=\"\(mark.kind)\" data-target=\"\(mark.id)\" href=\"#\(mark.id)\" style=\"top:\(fixed(top))%\" title=\"\(mark.kind)\"><span class=\"glyph\">\(mark.glyph)</span><span class=\"label\">\(shortKind(mark.kind))</span></a>")
         }
         page.raw("</div><p class=\"strip-legend\">columns: observed lines by epoch · rw pages seen (▶) · truth at state \(picture.strip.truthState) (\(escape(picture.strip.truthStateWhy))), darker = more mapped, rw pages (◀) · pages whose protection differs from it (hatched)</p></figure>\n")

@@ -38,19 +38,21 @@ enum ReportAssets {
         .kind-intra_read .glyph { color: #CC79A7; }
         .kind-phantom .glyph { color: #E69F00; }
         .timeline { position: relative; margin: 4px 0 10px 84px; }
-        .lanes { position: absolute; left: -84px; top: 0; width: 80px; height: 136px; font-size: 12px; color: var(--muted); }
+        .lanes { position: absolute; left: -84px; top: 0; width: 80px; height: 150px; font-size: 12px; color: var(--muted); }
         .lanes span { position: absolute; right: 4px; line-height: 28px; }
-        .plot { position: relative; height: 136px; }
-        .timeline-canvas { display: block; width: 100%; height: 136px; border: 1px solid var(--rule); cursor: crosshair; }
+        .plot { position: relative; height: 150px; }
+        .timeline-canvas { display: block; width: 100%; height: 150px; border: 1px solid var(--rule); cursor: crosshair; }
         .axis { display: flex; justify-content: space-between; font-size: 12px; color: var(--muted); }
         .marker { position: absolute; text-decoration: none; font-size: 12px; line-height: 14px; background: rgba(255,255,255,.85); border: 1px solid #888; border-radius: 3px; padding: 0 2px; white-space: nowrap; color: var(--ink); }
         .marker .label { font-size: 10px; margin-left: 1px; }
         .marker:hover, .marker:focus, .marker.selected { z-index: 3; border-color: #000; outline: 2px solid #000; background: #ffd; }
-        .anomaly-marker { top: 112px; transform: translateX(-50%); }
+        .anomaly-marker { top: 109px; transform: translateX(-50%); }
         .row { display: flex; gap: 18px; align-items: flex-start; }
-        figure.strip { margin: 0; flex: 0 0 340px; }
-        figure.strip figcaption { font-size: 12px; font-weight: 600; word-break: break-all; }
-        .strip-plot { position: relative; width: 340px; height: 360px; }
+        figure.strip { margin: 0; flex: 0 0 440px; }
+        figure.strip figcaption { font-size: 12px; font-weight: 600; }
+        .strip-heads { position: relative; height: 16px; font-size: 11px; color: var(--muted); }
+        .strip-heads span { position: absolute; top: 0; }
+        .strip-plot { position: relative; width: 440px; height: 360px; }
         .strip-canvas { display: block; width: 270px; height: 360px; border: 1px solid var(--rule); }
         .strip-marker { left: 276px; transform: translateY(-50%); }
         .anomalies { flex: 1 1 auto; min-width: 0; max-height: 560px; overflow: auto; }
@@ -111,16 +113,16 @@ enum ReportAssets {
             context.setTransform(ratio, 0, 0, ratio, 0, 0);
             return { context, width };
           }
-          const lanes = { epochs: [2, 30], reads: [38, 30], mutations: [74, 30], anomalies: [108, 26] };
+          const lanes = { epochs: [2, 30], reads: [38, 30], mutations: [74, 30], anomalies: [108, 40] };
 
           function drawTimeline(element) {
             const picture = pictures.get(Number(element.dataset.snapshot));
             if (!picture) return;
             const canvas = element.querySelector('canvas');
-            const { context, width } = setup(canvas, 136);
+            const { context, width } = setup(canvas, 150);
             const span = Math.max(picture.spanNs, 1);
             const x = (ns) => (ns / span) * width;
-            context.clearRect(0, 0, width, 136);
+            context.clearRect(0, 0, width, 150);
             // Epoch bands, labelled.
             context.font = '11px system-ui, sans-serif';
             context.textBaseline = 'middle';
@@ -130,9 +132,10 @@ enum ReportAssets {
               context.fillRect(left, lanes.epochs[0], right - left, lanes.epochs[1]);
               context.fillStyle = 'rgba(0,0,0,0.06)';
               context.fillRect(left, lanes.reads[0], right - left, 96);
-              if (right - left > 22) {
+              const label = 'e' + epoch.index, labelWidth = context.measureText(label).width + 4;
+              if (right - left > labelWidth + 3) {
                 context.fillStyle = '#fff';
-                context.fillRect(left + 2, lanes.epochs[0] + 8, 20, 14);
+                context.fillRect(left + 2, lanes.epochs[0] + 8, labelWidth, 14);
                 context.fillStyle = '#000';
                 context.fillText('e' + epoch.index, left + 3, lanes.epochs[0] + 15);
               }
@@ -195,7 +198,7 @@ enum ReportAssets {
               if (i === bins || strip.epoch[i] !== strip.epoch[runStart]) {
                 if (strip.epoch[runStart] >= 0 && (i - runStart) * row >= 13) {
                   context.fillStyle = '#fff';
-                  context.fillRect(2, runStart * row + 1, 24, 12);
+                  context.fillRect(2, runStart * row + 1, context.measureText('e' + strip.epoch[runStart]).width + 3, 12);
                   context.fillStyle = '#000';
                   context.fillText('e' + strip.epoch[runStart], 3, runStart * row + 1);
                 }
@@ -218,9 +221,33 @@ enum ReportAssets {
             for (const column of [columns.truth, columns.differs]) context.strokeRect(column[0] + 0.5, 0.5, column[1] - 1, height - 1);
           }
 
+          // Markers that would cover each other go to another row (timeline)
+          // or column (strip).
+          function stagger(markers, horizontal, base, step, slots) {
+            const ends = [];
+            const boxes = markers.map((marker) => ({ marker, box: marker.getBoundingClientRect() }));
+            boxes.sort((a, b) => horizontal ? a.box.left - b.box.left : a.box.top - b.box.top);
+            for (const { marker, box } of boxes) {
+              const begin = horizontal ? box.left : box.top, size = horizontal ? box.width : box.height;
+              let slot = ends.findIndex((end) => end <= begin);
+              if (slot < 0) slot = ends.length < slots ? ends.length : ends.indexOf(Math.min(...ends));
+              ends[slot] = begin + size + 1;
+              marker.style[horizontal ? 'top' : 'left'] = (base + slot * step) + 'px';
+            }
+          }
           function drawAll() {
             document.querySelectorAll('.timeline').forEach(drawTimeline);
             document.querySelectorAll('figure.strip').forEach(drawStrip);
+            document.querySelectorAll('.timeline .plot').forEach((plot) => {
+              const markers = [...plot.querySelectorAll('.anomaly-marker')];
+              markers.forEach((m) => { m.style.top = ''; });
+              stagger(markers, true, 109, 13, 3);
+            });
+            document.querySelectorAll('.strip-plot').forEach((plot) => {
+              const markers = [...plot.querySelectorAll('.strip-marker')];
+              markers.forEach((m) => { m.style.left = ''; });
+              stagger(markers, false, 276, 54, 3);
+            });
           }
 
           // Hover: which read (or epoch, or mutation bin) is under the pointer.
