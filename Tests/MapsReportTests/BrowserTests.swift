@@ -65,6 +65,25 @@ struct BrowserTests {
         #expect(dom.contains("<ins>+"))
     }
 
+    @Test func anAnomalysLinkOpensItsDetailsAndHighlightsItsMarkers() throws {
+        let (path, directory, report) = try writeReport()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let snapshot = try #require(report.snapshots.first { $0.anomalies.count > 2 })
+        let id = "s\(snapshot.index)-a2"
+        // What a click on its marker does: the page is opened at the anomaly's anchor.
+        let run = try chromium(["--dump-dom", "file://" + path + "#" + id], directory: directory)
+        #expect(run.exitCode == 0)
+        let dom = run.standardOutput
+        let kind = snapshot.anomalies[2].kind.rawValue
+        #expect(dom.contains("<details class=\"anomaly kind-\(kind) selected\" id=\"\(id)\" data-kind=\"\(kind)\" open=\"\">"))
+        #expect(dom.components(separatedBy: "kind-\(kind) selected\" data-kind=\"\(kind)\" data-target=\"\(id)\"").count - 1 == 2)
+        // Only that one is open.
+        #expect(dom.components(separatedBy: "open=\"\"").count - 1 == 1)
+        // Its details hold the boundary and the culprits analyze names.
+        let boundary = snapshot.anomalies[2].boundary
+        #expect(dom.contains("Boundary: read \(boundary.beforeRead) → read \(boundary.afterRead), byte \(boundary.byteOffset), line \(boundary.line)."))
+    }
+
     @Test func theScreenshotShowsDrawnTimelinesAndStrips() throws {
         let (path, directory, _) = try writeReport()
         defer { try? FileManager.default.removeItem(atPath: directory) }
