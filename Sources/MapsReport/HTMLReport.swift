@@ -156,7 +156,8 @@ public struct HTMLReport {
         fact("Seed", escape("\(report.seed)"))
         fact("Command", "<code>\(escape(recordCommand(header, snapshots: analysis.context.snapshotIndexes.count)))</code>")
         fact("Arena", escape("\(report.arenaStart)-\(report.arenaEnd) · \(report.mutations) mutations"))
-        fact("Model", (report.modelValidated ? "validated: " : "<strong>NOT validated</strong>: ") + escape(report.model.detail))
+        fact("Model", (report.modelValidated ? "validated: " : "<strong>NOT validated</strong>: ") + escape(report.model.detail)
+            + report.model.examples.prefix(6).map { "<br><code>\(escape($0))</code>" }.joined())
         page.raw("</dl>\n")
         let unfinished = report.snapshots.filter { !$0.complete && !$0.consistent }.count
         let torn = report.snapshotCount - report.consistentSnapshots - unfinished
@@ -216,13 +217,13 @@ public struct HTMLReport {
 
         // Address strip beside the anomaly list.
         page.raw("<div class=\"row\"><figure class=\"strip\" data-snapshot=\"\(index)\"><figcaption>Address space: the arena from \(escape(picture.strip.arenaStart)) (top) to \(escape(picture.strip.arenaEnd))</figcaption>")
-        page.raw("<div class=\"strip-heads\" aria-hidden=\"true\"><span style=\"left:0\">epoch</span><span style=\"left:82px\">rw</span><span style=\"left:108px\">truth</span><span style=\"left:190px\">rw</span><span style=\"left:216px\">differs</span><span style=\"left:276px\">anomalies</span></div>")
+        page.raw("<div class=\"strip-heads\" aria-hidden=\"true\"><span style=\"left:0\">epoch</span><span style=\"left:82px\">rw</span><span style=\"left:108px\">truth</span><span style=\"left:190px\">rw</span><span style=\"left:216px\">differs</span><span style=\"left:284px\">anomalies</span></div>")
         page.raw("<div class=\"strip-plot\"><canvas class=\"strip-canvas\" width=\"300\" height=\"\(SnapshotPicture.addressBins)\" aria-label=\"address space of snapshot \(index)\"></canvas>")
         for mark in picture.anomalies {
             let top = min(max(mark.addressLow * 100, 2), 98)
             page.raw("<a class=\"marker strip-marker kind-\(mark.kind)\" data-kind=\"\(mark.kind)\" data-target=\"\(mark.id)\" href=\"#\(mark.id)\" style=\"top:\(fixed(top))%\" title=\"\(mark.kind)\"><span class=\"glyph\">\(mark.glyph)</span><span class=\"label\">\(shortKind(mark.kind))</span></a>")
         }
-        page.raw("</div><p class=\"strip-legend\">columns: observed lines by epoch · rw pages seen (▶) · truth at state \(picture.strip.truthState) (\(escape(picture.strip.truthStateWhy))), darker = more mapped, rw pages (◀) · pages whose protection differs from it (hatched)</p></figure>\n")
+        page.raw("</div><p class=\"strip-legend\">columns: observed lines by epoch · rw pages seen (▶) · truth at state \(picture.strip.truthState) (\(escape(picture.strip.truthStateWhy))), darker = more mapped, rw pages (◀) · pages whose protection differs from it (hatched) · each anomaly's address range (black bar)</p></figure>\n")
 
         page.raw("<div class=\"anomalies\"><h3>Anomalies (\(snapshot.anomalies.count))</h3>")
         if snapshot.anomalies.isEmpty {
@@ -253,6 +254,12 @@ public struct HTMLReport {
                 page.raw("<pre class=\"diff\">\(diffHTML(excerpts[position].text))</pre>")
             }
             page.raw("</details>")
+        }
+        if !snapshot.unmodeledLines.isEmpty {
+            page.raw("<p>Lines outside the arena no quiescent read explains (not race anomalies):</p><pre class=\"diff\">")
+            page.raw(snapshot.unmodeledLines.prefix(5).map { "line \($0.line): \(escape($0.text))" }.joined(separator: "\n"))
+            if snapshot.unmodeledLines.count > 5 { page.raw("\n… and \(snapshot.unmodeledLines.count - 5) more") }
+            page.raw("</pre>")
         }
         page.raw("</div></div>\n")
 

@@ -53,8 +53,8 @@ enum ReportAssets {
         .strip-heads { position: relative; height: 16px; font-size: 11px; color: var(--muted); }
         .strip-heads span { position: absolute; top: 0; }
         .strip-plot { position: relative; width: 440px; height: 360px; }
-        .strip-canvas { display: block; width: 270px; height: 360px; border: 1px solid var(--rule); }
-        .strip-marker { left: 276px; transform: translateY(-50%); }
+        .strip-canvas { display: block; width: 278px; height: 360px; border: 1px solid var(--rule); }
+        .strip-marker { left: 284px; transform: translateY(-50%); }
         .anomalies { flex: 1 1 auto; min-width: 0; max-height: 560px; overflow: auto; }
         details.anomaly { border: 1px solid #ddd; border-radius: 4px; margin: 4px 0; padding: 3px 8px; background: var(--panel); }
         details.anomaly[open] { background: #fff; }
@@ -176,7 +176,7 @@ enum ReportAssets {
             const bins = strip.epoch.length;
             const row = height / bins;
             const columns = { epoch: [0, 80], seen: [82, 22], truth: [108, 80], truthRW: [190, 22], differs: [216, 54] };
-            context.clearRect(0, 0, 270, height);
+            context.clearRect(0, 0, 278, height);
             strip.epoch.forEach((epoch, i) => {
               context.fillStyle = epochFill(context, epoch);
               context.fillRect(columns.epoch[0], i * row, columns.epoch[1], row + 0.5);
@@ -215,6 +215,12 @@ enum ReportAssets {
                 context.fill();
               }
             }
+            // Each anomaly's address range, a bar beside the differences.
+            context.fillStyle = '#000';
+            for (const mark of picture.anomalies) {
+              const top = mark.addressLow * height, bottom = Math.max(mark.addressHigh * height, top + 2);
+              context.fillRect(273, top, 4, bottom - top);
+            }
             arrows(strip.readWriteSeen, columns.seen[0], true);
             arrows(strip.readWriteTruth, columns.truthRW[0], false);
             context.strokeStyle = '#999';
@@ -246,7 +252,7 @@ enum ReportAssets {
             document.querySelectorAll('.strip-plot').forEach((plot) => {
               const markers = [...plot.querySelectorAll('.strip-marker')];
               markers.forEach((m) => { m.style.left = ''; });
-              stagger(markers, false, 276, 54, 3);
+              stagger(markers, false, 284, 52, 3);
             });
           }
 
