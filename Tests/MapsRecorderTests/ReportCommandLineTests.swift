@@ -105,6 +105,28 @@ struct ReportCommandLine {
         }
     }
 
+    @Test func aSurveysTableLinksTheReportsMadeOfItsTraces() throws {
+        let scratch = try ReportScratch()
+        let survey = try scratch.run(
+            "survey", "--repeat", "2", "--workloads", "rolling", "--readers", "chromium", "--pages", "300",
+            "--snapshots", "2", "--dir", "sv")
+        #expect(survey.exitCode == 0, "stderr: \(survey.standardError)")
+        #expect(try scratch.run("report", "sv/rolling-chromium-r0.mrtrace").exitCode == 0)
+        #expect(scratch.exists("sv/rolling-chromium-r0.html"))
+        // Survey alone: survey.html beside survey.json, linking r0's report only.
+        let alone = try scratch.run("report", "--survey", "sv/survey.json")
+        #expect(alone.exitCode == 0, "stderr: \(alone.standardError)")
+        let page = try String(contentsOfFile: scratch.file("sv/survey.html"), encoding: .utf8)
+        #expect(page.contains("<a href=\"rolling-chromium-r0.html\">r0</a>"))
+        #expect(!page.contains("rolling-chromium-r1.html"))
+        // With a trace, written elsewhere: the link is relative to the page.
+        let both = try scratch.run("report", "t.mrtrace", "--survey", "sv/survey.json", "-o", "both.html")
+        #expect(both.exitCode == 0, "stderr: \(both.standardError)")
+        let combined = try String(contentsOfFile: scratch.file("both.html"), encoding: .utf8)
+        #expect(combined.contains("<a href=\"sv/rolling-chromium-r0.html\">r0</a>"))
+        #expect(combined.contains("id=\"survey\"") && combined.contains("id=\"snapshot-0\""))
+    }
+
     @Test func progressOnATerminalOnly() throws {
         let scratch = try ReportScratch()
         let binary = try #require(MapsraceBinary.path)
