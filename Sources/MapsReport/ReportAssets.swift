@@ -28,6 +28,7 @@ enum ReportAssets {
         th, td { border-bottom: 1px solid #e2e2e2; padding: 2px 8px; text-align: right; white-space: nowrap; }
         th:first-child, td:first-child, td:last-child, th:last-child { text-align: left; }
         table.guarantees td { text-align: left; }
+        table.survey td:nth-child(2), table.survey th:nth-child(2) { text-align: left; }
         tr.violated td:last-child { font-weight: 700; }
         td.never { font-weight: 700; text-decoration: underline dotted; }
         .kind { white-space: nowrap; }
