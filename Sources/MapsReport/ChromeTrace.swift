@@ -284,23 +284,7 @@ struct EventWriter {
         text(String(fraction))
     }
 
-    mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): text("\\\"")
-            case UInt8(ascii: "\\"): text("\\\\")
-            case UInt8(ascii: "\n"): text("\\n")
-            case UInt8(ascii: "\t"): text("\\t")
-            case UInt8(ascii: "<"): text("\\u003c")  // safe inside an HTML <script> too
-            case 0..<0x20:
-                let hex = String(byte, radix: 16)
-                text("\\u00" + (hex.count == 1 ? "0" : "") + hex)
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
+    mutating func string(_ value: String) { text(JSONOutput.quoted(value)) }
 
     private mutating func args(_ args: [(String, ArgValue)]) {
         text("{")

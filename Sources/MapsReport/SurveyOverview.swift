@@ -1,4 +1,4 @@
-import MapsTrace
+import MapsSystem
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -86,78 +86,42 @@ public struct SurveyOverview: Decodable, Sendable {
 }
 
 /// Why a report or an export could not be made.
-public enum ReportError: MapsRaceFailure, Equatable {
+public enum ReportError: Error, CustomStringConvertible, Equatable {
     case unreadableSurvey(String, reason: String)
-    case unwritable(String, errno: Int32)
-
-    public var exitCode: Int32 {
-        switch self {
-        case .unreadableSurvey: 10
-        case .unwritable: 22
-        }
-    }
+    case unwritable(String, Errno)
 
     public var description: String {
         switch self {
         case .unreadableSurvey(let path, let reason): "\(path): cannot use the survey: \(reason)"
-        case .unwritable(let path, let code): "\(path): cannot write: \(String(cString: strerror(code)))"
+        case .unwritable(let path, let code): "\(path): cannot write: \(code.text)"
         }
     }
 }
 
 func readFile(_ path: String) throws(ReportError) -> [UInt8] {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else {
-        throw .unreadableSurvey(path, reason: String(cString: strerror(errno)))
+    switch readWholeFile(path) {
+    case .success(let bytes): return bytes
+    case .failure(let code): throw .unreadableSurvey(path, reason: code.text)
     }
-    defer { close(descriptor) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        if count < 0 { throw .unreadableSurvey(path, reason: String(cString: strerror(errno))) }
-        if count == 0 { break }
-        bytes.append(contentsOf: buffer[0..<count])
-        if bytes.count > 256 << 20 { throw .unreadableSurvey(path, reason: "larger than 256 MiB") }
-    }
-    return bytes
 }
 
 /// Writes `bytes` to `path` (`-`: standard output): into a temporary file
 /// beside it, renamed over it when complete, so a failed write never leaves
 /// half a page.
 public func writeOutput(_ bytes: [UInt8], to path: String) throws(ReportError) {
-    func writeAll(_ descriptor: Int32) -> Int32? {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return errno == 0 ? EIO : errno }
-            offset += written
-        }
-        return nil
-    }
     if path == "-" {
-        if let code = writeAll(STDOUT_FILENO) { throw .unwritable("standard output", errno: code) }
+        if case .failure(let code) = bytes.withUnsafeBytes({ writeAll(STDOUT_FILENO, $0) }) {
+            throw .unwritable("standard output", code)
+        }
         return
     }
     let temporary = path + ".partial"
-    let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw .unwritable(path, errno: errno) }
-    if let code = writeAll(descriptor) {
-        close(descriptor)
+    if case .failure(let code) = writeWholeFile(temporary, bytes) {
         unlink(temporary)
-        throw .unwritable(path, errno: code)
+        throw .unwritable(path, code)
     }
-    if close(descriptor) != 0 {
-        let code = errno
+    if case .failure(let code) = checkedCall({ rename(temporary, path) }) {
         unlink(temporary)
-        throw .unwritable(path, errno: code)
-    }
-    if rename(temporary, path) != 0 {
-        let code = errno
-        unlink(temporary)
-        throw .unwritable(path, errno: code)
+        throw .unwritable(path, code)
     }
 }

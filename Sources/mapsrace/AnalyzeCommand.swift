@@ -44,8 +44,10 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(help: "Exit with status 1 when any race anomaly was found.")
     var failOnAnomaly = false
 
+    @OptionGroup var progressOption: ProgressOption
+
     func run() throws {
-        let progress = TerminalProgress()
+        let progress = progressOption.line()
         let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
         let total = snapshot == nil ? analysis.context.snapshotIndexes.count : 1
         var done = 0

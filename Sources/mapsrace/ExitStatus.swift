@@ -2,6 +2,7 @@ import ArgumentParser
 import MapsSystem
 import MapsAnalysis
 import MapsRecorder
+import MapsReport
 import MapsSurvey
 import MapsTrace
 
@@ -47,7 +48,7 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case .malformed: "malformed record, a length over a hard limit, or an arena analysis cannot use"
         case .arenaExceedsMapCount: "the arena needs more mappings than `vm.max_map_count` allows"
         case .mapsNotReadable: "the maps file cannot be read"
-        case .outputNotWritable: "the output (trace, extract or survey directory) cannot be written"
+        case .outputNotWritable: "the output (trace, extract or survey directory, report page, export) cannot be written"
         case .readerFailed: "the reader process failed"
         case .recordingFailed: "another recording failure"
         case .countRWInput: "a `count-rw` input cannot be read or parsed"
@@ -138,6 +139,15 @@ extension SurveyError: ReportedFailure {
         switch self {
         case .invalidPlan: .usage
         case .directoryNotWritable: .outputNotWritable
+        }
+    }
+}
+
+extension ReportError: ReportedFailure {
+    var exitStatus: ExitStatus {
+        switch self {
+        case .unreadableSurvey: .inputUnreadable
+        case .unwritable: .outputNotWritable
         }
     }
 }

@@ -27,8 +27,8 @@ struct ExportCommand: ParsableCommand {
         case chromeJSON = "chrome-json"
     }
 
-    @Argument(help: "The trace file (from `mapsrace record`).")
-    var trace: String
+    @OptionGroup var input: TraceArgument
+    var trace: String { input.trace }
 
     @Option(help: "Output format (only chrome-json).")
     var format: Format = .chromeJSON
@@ -36,12 +36,14 @@ struct ExportCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "The file to write (default `-`: standard output).")
     var output = "-"
 
+    @OptionGroup var progressOption: ProgressOption
+
     func validate() throws {
         if output.isEmpty { throw ValidationError("-o needs a file name") }
     }
 
     func run() throws {
-        let progress = TerminalProgress()
+        let progress = progressOption.line()
         progress.show("reading and replaying \(trace)")
         let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
         let export = try reportingFailures(about: trace) {

@@ -43,6 +43,8 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "A survey's JSON (survey.json) whose table the page shows.")
     var survey: String?
 
+    @OptionGroup var progressOption: ProgressOption
+
     func validate() throws {
         if trace == nil && survey == nil { throw ValidationError("give a trace, or --survey with a survey's JSON") }
         if trace == nil && !snapshot.isEmpty { throw ValidationError("--snapshot needs a trace") }
@@ -61,7 +63,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let progress = TerminalProgress()
+        let progress = progressOption.line()
         let overview = try survey.map { path in try reportingFailures { try SurveyOverview.load(path: path) } }
         var analysis: TraceAnalysis?
         if let trace {

@@ -98,7 +98,7 @@ struct SurveyCommand: ParsableCommand {
         if case .failure(let code) = StopSignal.install() {
             throw reportFailure(RecordingError.systemCallFailed("sigaction", errno: code.rawValue))
         }
-        let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
+        let progress = TerminalProgress()
         let result = try reportingFailures {
             try Survey(plan: plan, exitStatus: { ExitStatus.of($0) ?? ExitStatus.recordingFailed.rawValue }).run { step in
                 progress.show(
@@ -123,25 +123,5 @@ struct SurveyCommand: ParsableCommand {
             printError("mapsrace: error: no recording of the survey succeeded (see the notes column)")
             throw ExitStatus.recordingFailed.exitCode
         }
-    }
-}
-
-/// One progress line on a terminal, rewritten in place; nothing otherwise.
-struct ProgressLine {
-    let enabled: Bool
-
-    func show(_ text: String) {
-        guard enabled else { return }
-        emit("\r\u{1B}[K" + text)
-    }
-
-    func clear() {
-        guard enabled else { return }
-        emit("\r\u{1B}[K")
-    }
-
-    private func emit(_ text: String) {
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { writeAll(STDERR_FILENO, $0) }
     }
 }

@@ -3,6 +3,7 @@
 // progress line (only on a terminal).
 
 import Foundation
+import MapsTestSupport
 import MapsTrace
 import Testing
 
@@ -11,7 +12,7 @@ private final class ReportScratch {
     let path: String
 
     init() throws {
-        path = try makeTemporaryDirectory()
+        path = try makeTemporaryDirectory("report")
         let source = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("traces/rolling-chromium-4000p-seed2.mrtrace")
@@ -133,7 +134,7 @@ struct ReportCommandLine {
         // `script` gives the command a terminal; the delay is set to 0 so
         // this small trace shows its progress.
         for command in ["report t.mrtrace -o p.html", "export t.mrtrace -o p.json", "analyze t.mrtrace --brief"] {
-            let line = "cd \(scratch.path) && MAPSRACE_PROGRESS_AFTER_MS=0 \(binary) \(command) >/dev/null"
+            let line = "cd \(scratch.path) && \(binary) \(command) --test-progress-after-ms 0 >/dev/null"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
             process.arguments = ["-qec", line, "/dev/null"]
@@ -147,7 +148,8 @@ struct ReportCommandLine {
             #expect(text.contains("snapshot 4/4 analysed"), "\(command): \(text)")
             #expect(text.contains("\r\u{1B}[K"), "\(command): the line is not rewritten in place")
             // Without a terminal: not a byte of progress.
-            let quiet = try runMapsrace(command.split(separator: " ").map(String.init), in: scratch.path)
+            let quiet = try runMapsrace(
+                command.split(separator: " ").map(String.init) + ["--test-progress-after-ms", "0"], in: scratch.path)
             #expect(quiet.exitCode == 0)
             #expect(!quiet.standardError.contains("\u{1B}") && !quiet.standardError.contains("analysed"))
         }

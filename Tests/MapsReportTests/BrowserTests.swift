@@ -1,5 +1,6 @@
 import Foundation
 import MapsAnalysis
+import MapsTestSupport
 import MapsTrace
 import Testing
 

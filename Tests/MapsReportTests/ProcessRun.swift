@@ -37,14 +37,6 @@ struct ProcessRun {
     }
 }
 
-/// A fresh temporary directory.
-func makeTemporaryDirectory(_ label: String) throws -> String {
-    var template = Array("/tmp/mapsrace-\(label)-XXXXXX".utf8CString)
-    let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-    try #require(made != nil, "mkdtemp failed")
-    return String(cString: template)
-}
-
 /// The project's chromium (tools/bootstrap.sh installs Debian's `chromium`).
 func chromiumPath() throws -> String {
     let candidates: [String] = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
