@@ -3,6 +3,8 @@ import PackageDescription
 
 // The pipeline, one library per stage:
 //   MapsRecorder (record) -> MapsTrace (trace) -> MapsModel (replay) -> MapsAnalysis (analysis, report)
+//   MapsCheck holds what a maps text alone proves (the kernel's no-overlap guarantee and
+//   the other structural checks), for `mapsrace check` and for the analysis.
 //   MapsSurvey runs the whole pipeline for every reader against every workload.
 //   MapsReport draws an analysis: an HTML page, a Chrome trace-event timeline.
 // Under them, MapsSystem is the one system layer (clocks, uname, spawning and
@@ -16,6 +18,7 @@ let package = Package(
         .library(name: "MapsTrace", targets: ["MapsTrace"]),
         .library(name: "MapsModel", targets: ["MapsModel"]),
         .library(name: "MapsAnalysis", targets: ["MapsAnalysis"]),
+        .library(name: "MapsCheck", targets: ["MapsCheck"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,7 +49,9 @@ let package = Package(
         .target(name: "MapsTrace", dependencies: ["CZstd", "MapsSystem"]),
         .target(name: "MapsModel", dependencies: ["MapsTrace"]),
         .target(name: "MapsRecorder", dependencies: ["MapsTrace", "MapsModel", "MapsSystem"]),
-        .target(name: "MapsAnalysis", dependencies: ["MapsTrace", "MapsModel", "MapsSystem"]),
+        // What a maps text alone proves: `mapsrace check`, and analyze's no-overlap check.
+        .target(name: "MapsCheck", dependencies: ["MapsModel", "MapsSystem"]),
+        .target(name: "MapsAnalysis", dependencies: ["MapsTrace", "MapsModel", "MapsSystem", "MapsCheck"]),
         // Every reader against every workload, recorded and analysed: `mapsrace survey`.
         .target(name: "MapsSurvey", dependencies: ["MapsRecorder", "MapsAnalysis", "MapsTrace", "MapsSystem"]),
         // The analysis as pictures: `mapsrace report` (one HTML page) and
@@ -55,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "mapsrace",
             dependencies: [
-                "MapsTrace", "MapsModel", "MapsRecorder", "MapsAnalysis", "MapsSurvey", "MapsReport", "MapsSystem",
+                "MapsTrace", "MapsModel", "MapsRecorder", "MapsAnalysis", "MapsSurvey", "MapsReport", "MapsSystem", "MapsCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -69,9 +74,10 @@ let package = Package(
         .testTarget(name: "MapsModelTests", dependencies: ["MapsModel", "MapsTrace", "MapsSystem"]),
         .testTarget(
             name: "MapsRecorderTests",
-            dependencies: ["MapsRecorder", "MapsTrace", "MapsModel", "MapsAnalysis", "MapsSystem", "MapsTestSupport"]),
+            dependencies: ["MapsRecorder", "MapsTrace", "MapsModel", "MapsAnalysis", "MapsSystem", "MapsTestSupport", "MapsCheck"]),
         .testTarget(
             name: "MapsAnalysisTests", dependencies: ["MapsAnalysis", "MapsTrace", "MapsModel", "MapsSystem", "MapsTestSupport"]),
+        .testTarget(name: "MapsCheckTests", dependencies: ["MapsCheck", "MapsModel", "MapsSystem", "MapsTestSupport"]),
         .testTarget(
             name: "MapsSurveyTests",
             dependencies: ["MapsSurvey", "MapsAnalysis", "MapsRecorder", "MapsSystem", "MapsTestSupport"]),
@@ -79,6 +85,6 @@ let package = Package(
             name: "MapsReportTests",
             dependencies: ["MapsReport", "MapsAnalysis", "MapsTrace", "MapsSystem", "MapsTestSupport"]),
         // The command layer: the exit-status table against the README, JSON keys against docs/.
-        .testTarget(name: "MapsraceCommandTests", dependencies: ["mapsrace", "MapsTestSupport"]),
+        .testTarget(name: "MapsraceCommandTests", dependencies: ["mapsrace", "MapsTestSupport", "MapsCheck"]),
     ]
 )

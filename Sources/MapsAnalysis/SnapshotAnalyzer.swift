@@ -1,3 +1,4 @@
+import MapsCheck
 import MapsModel
 import MapsTrace
 
@@ -383,7 +384,7 @@ public final class SnapshotAnalyzer {
     }
 
     func linesGoBackwards(_ lines: [MapsLine]) -> Bool {
-        zip(lines, lines.dropFirst()).contains { $1.start < $0.end }
+        !AddressOrder.holds(for: lines)  // the one implementation, shared with `mapsrace check`
     }
 
     func boundary(before previous: Int, after line: Int, text: MapsText, lineReads: [Int], reads: [ObservedRead]) -> Boundary {

@@ -54,6 +54,23 @@ public enum MapsParser {
         return result
     }
 
+    /// Parses one Linux maps line (`line` holds no newline). Unlike
+    /// `parseLinux`, a range that ends at or before its start is returned as
+    /// printed, for a caller that reports it (`mapsrace check`).
+    public static func parseLinuxLine(
+        _ line: UnsafeRawBufferPointer, lineNumber: Int
+    ) throws(MapsParseError) -> MapsLine {
+        var cursor = LineCursor(text: line, position: 0, lineStart: 0, lineNumber: lineNumber)
+        return try cursor.parseLinuxLine(requireAscending: false)
+    }
+
+    /// Whether an smaps line starting with `first` is a mapping header (a
+    /// lowercase hex digit) rather than a `Field:  value` line (a capital).
+    public static func isSmapsHeader(_ first: UInt8) -> Bool {
+        (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
+            || (first >= UInt8(ascii: "a") && first <= UInt8(ascii: "f"))
+    }
+
     /// Parses the mapping header lines of `/proc/PID/smaps` (the same
     /// layout as a maps line) and skips the `Field:  value` lines under each.
     /// A header starts with a lowercase hex digit; every field name starts
@@ -66,10 +83,7 @@ public enum MapsParser {
             var position = 0
             var lineNumber = 1
             while position < bytes.count {
-                let first = bytes[position]
-                let isHeader = (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
-                    || (first >= UInt8(ascii: "a") && first <= UInt8(ascii: "f"))
-                if isHeader {
+                if isSmapsHeader(bytes[position]) {
                     var cursor = LineCursor(text: bytes, position: position, lineStart: position, lineNumber: lineNumber)
                     result.lines.append(try cursor.parseLinuxLine())
                     result.byteOffsets.append(position)
@@ -89,79 +103,99 @@ public enum MapsParser {
     /// permissions as `rwx` with `-`. The heading line is skipped. Only the
     /// fields mapsrace uses are kept: start, end, permissions and path.
     public static func parseFreeBSD(_ text: [UInt8]) throws(MapsParseError) -> MapsText {
-        var result = MapsText()
-        var lineStart = 0
-        var lineNumber = 0
-        while lineStart < text.count {
-            lineNumber += 1
-            var lineEnd = lineStart
-            while lineEnd < text.count && text[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
-            defer { lineStart = lineEnd + 1 }
-            var fields: [(start: Int, end: Int)] = []
-            var index = lineStart
-            while index < lineEnd && fields.count < 11 {
-                while index < lineEnd && (text[index] == UInt8(ascii: " ") || text[index] == UInt8(ascii: "\t")) {
+        try text.withUnsafeBufferPointer { (buffer) throws(MapsParseError) -> MapsText in
+            let bytes = UnsafeRawBufferPointer(buffer)
+            var result = MapsText()
+            var lineStart = 0
+            var lineNumber = 0
+            while lineStart < bytes.count {
+                lineNumber += 1
+                var lineEnd = lineStart
+                while lineEnd < bytes.count && bytes[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+                defer { lineStart = lineEnd + 1 }
+                let line = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<lineEnd])
+                if let parsed = try parseFreeBSDLine(line, lineNumber: lineNumber, requireAscending: true) {
+                    result.lines.append(parsed)
+                    result.byteOffsets.append(lineStart)
+                }
+            }
+            return result
+        }
+    }
+
+    /// Parses one line of FreeBSD `procstat vm` output (no newline in
+    /// `line`); nil for the heading and for a blank line. With
+    /// `requireAscending` false a range that ends at or before its start is
+    /// returned as printed.
+    public static func parseFreeBSDLine(
+        _ text: UnsafeRawBufferPointer, lineNumber: Int, requireAscending: Bool = false
+    ) throws(MapsParseError) -> MapsLine? {
+        let lineStart = 0
+        let lineEnd = text.count
+        var fields: [(start: Int, end: Int)] = []
+        var index = lineStart
+        while index < lineEnd && fields.count < 11 {
+            while index < lineEnd && (text[index] == UInt8(ascii: " ") || text[index] == UInt8(ascii: "\t")) {
+                index += 1
+            }
+            if index == lineEnd { break }
+            let fieldStart = index
+            if fields.count == 10 {
+                index = lineEnd  // the path: the rest of the line
+            } else {
+                while index < lineEnd && text[index] != UInt8(ascii: " ") && text[index] != UInt8(ascii: "\t") {
                     index += 1
                 }
-                if index == lineEnd { break }
-                let fieldStart = index
-                if fields.count == 10 {
-                    index = lineEnd  // the path: the rest of the line
-                } else {
-                    while index < lineEnd && text[index] != UInt8(ascii: " ") && text[index] != UInt8(ascii: "\t") {
-                        index += 1
-                    }
-                }
-                fields.append((fieldStart, index))
             }
-            if fields.isEmpty { continue }
-            let first = text[fields[0].start..<fields[0].end]
-            if first.elementsEqual("PID".utf8) { continue }
-            guard fields.count >= 4 else {
-                throw MapsParseError(
-                    line: lineNumber, column: 1,
-                    reason: "expected at least PID START END PRT, found \(fields.count) field(s)")
-            }
-            func address(_ field: Int) throws(MapsParseError) -> UInt64 {
-                var digits = fields[field].start
-                let end = fields[field].end
-                if end - digits > 2 && text[digits] == UInt8(ascii: "0")
-                    && (text[digits + 1] == UInt8(ascii: "x") || text[digits + 1] == UInt8(ascii: "X")) {
-                    digits += 2
-                }
-                var value: UInt64 = 0
-                guard digits < end, end - digits <= 16 else {
-                    throw MapsParseError(
-                        line: lineNumber, column: fields[field].start - lineStart + 1, reason: "expected a hex address")
-                }
-                for i in digits..<end {
-                    guard let digit = hexDigit(text[i]) else {
-                        throw MapsParseError(
-                            line: lineNumber, column: i - lineStart + 1, reason: "expected a hex digit")
-                    }
-                    value = value << 4 | UInt64(digit)
-                }
-                return value
-            }
-            let start = try address(1)
-            let end = try address(2)
-            guard start < end else {
-                throw MapsParseError(
-                    line: lineNumber, column: fields[1].start - lineStart + 1, reason: "start is not below end")
-            }
-            let prt = Array(text[fields[3].start..<fields[3].end])
-            guard prt.count >= 3 else {
-                throw MapsParseError(
-                    line: lineNumber, column: fields[3].start - lineStart + 1, reason: "expected permissions like rw-")
-            }
-            let permissions = Permissions(
-                read: prt[0] == UInt8(ascii: "r"), write: prt[1] == UInt8(ascii: "w"),
-                execute: prt[2] == UInt8(ascii: "x"), shared: false)
-            let path = fields.count > 10 ? String(decoding: text[fields[10].start..<fields[10].end], as: UTF8.self) : ""
-            result.lines.append(MapsLine(start: start, end: end, permissions: permissions, path: path))
-            result.byteOffsets.append(lineStart)
+            fields.append((fieldStart, index))
         }
-        return result
+        if fields.isEmpty { return nil }
+        let first = text[fields[0].start..<fields[0].end]
+        if first.elementsEqual("PID".utf8) { return nil }
+        guard fields.count >= 4 else {
+            throw MapsParseError(
+                line: lineNumber, column: 1,
+                reason: "expected at least PID START END PRT, found \(fields.count) field(s)")
+        }
+        func address(_ field: Int) throws(MapsParseError) -> UInt64 {
+            var digits = fields[field].start
+            let end = fields[field].end
+            if end - digits > 2 && text[digits] == UInt8(ascii: "0")
+                && (text[digits + 1] == UInt8(ascii: "x") || text[digits + 1] == UInt8(ascii: "X")) {
+                digits += 2
+            }
+            var value: UInt64 = 0
+            guard digits < end, end - digits <= 16 else {
+                throw MapsParseError(
+                    line: lineNumber, column: fields[field].start - lineStart + 1, reason: "expected a hex address")
+            }
+            for i in digits..<end {
+                guard let digit = hexDigit(text[i]) else {
+                    throw MapsParseError(
+                        line: lineNumber, column: i - lineStart + 1, reason: "expected a hex digit")
+                }
+                value = value << 4 | UInt64(digit)
+            }
+            return value
+        }
+        let start = try address(1)
+        let end = try address(2)
+        guard start < end || !requireAscending else {
+            throw MapsParseError(
+                line: lineNumber, column: fields[1].start - lineStart + 1, reason: "start is not below end")
+        }
+        let prt = Array(text[fields[3].start..<fields[3].end])
+        guard prt.count >= 3 else {
+            throw MapsParseError(
+                line: lineNumber, column: fields[3].start - lineStart + 1, reason: "expected permissions like rw-")
+        }
+        let permissions = Permissions(
+            read: prt[0] == UInt8(ascii: "r"), write: prt[1] == UInt8(ascii: "w"),
+            execute: prt[2] == UInt8(ascii: "x"), shared: false)
+        let path = fields.count > 10
+            ? String(decoding: UnsafeRawBufferPointer(rebasing: text[fields[10].start..<fields[10].end]), as: UTF8.self)
+            : ""
+        return MapsLine(start: start, end: end, permissions: permissions, path: path)
     }
 }
 
@@ -238,12 +272,12 @@ private struct LineCursor {
         }
     }
 
-    mutating func parseLinuxLine() throws(MapsParseError) -> MapsLine {
+    mutating func parseLinuxLine(requireAscending: Bool = true) throws(MapsParseError) -> MapsLine {
         let start = try hexNumber("start address", maxDigits: 16)
         try expect(UInt8(ascii: "-"), "'-' between start and end")
         let end = try hexNumber("end address", maxDigits: 16)
         try expect(UInt8(ascii: " "), "a space before the permissions")
-        guard start < end else {
+        guard start < end || !requireAscending else {
             throw MapsParseError(line: lineNumber, column: 1, reason: "start address is not below end address")
         }
         let read = try permissionCharacter(UInt8(ascii: "r"), UInt8(ascii: "-"), "read")

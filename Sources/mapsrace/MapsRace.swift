@@ -32,6 +32,7 @@ struct MapsRace: ParsableCommand {
             InfoCommand.self,
             ExtractCommand.self,
             CountRWCommand.self,
+            CheckCommand.self,
             ReaderProcessCommand.self,
             SynthTraceCommand.self,
         ]
