@@ -33,6 +33,13 @@ public final class ByteInput {
         }
     }
 
+    /// Reads an open descriptor (a pipe, say), which the caller closes.
+    public init(descriptor: Int32) {
+        self.descriptor = descriptor
+        owned = false
+        size = nil
+    }
+
     deinit {
         if owned { close(descriptor) }
     }
