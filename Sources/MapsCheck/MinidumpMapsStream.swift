@@ -11,6 +11,11 @@
 public struct MinidumpStreamLocation: Sendable, Equatable, Encodable {
     public var offset: UInt64
     public var size: UInt64
+
+    public init(offset: UInt64, size: UInt64) {
+        self.offset = offset
+        self.size = size
+    }
 }
 
 public enum Minidump {
