@@ -12,28 +12,25 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Say whether maps texts from the field are provably torn (saved files, bug reports, minidumps).",
         discussion: """
-            Reads each FILE once, front to back, in bounded memory, and lists what the text alone \
-            proves never existed as one snapshot, with line numbers and the lines:
+            Reads each FILE once, front to back, in bounded memory, and lists what the text \
+            alone proves never existed as one snapshot, with line numbers and the lines:
 
-              overlap              a line sharing addresses with an earlier line; shape \
-            merge_between_reads when it covers the earlier line and extends it (the kernel \
-            re-reported a mapping that merged between two reads)
-              backwards            a line wholly below an earlier line
-              end_before_start     a range that ends at or before its start
-              truncated_last_line  the text ends inside a line (not read to its end)
+              overlap              shares addresses with an earlier line (shape
+                                   merge_between_reads: a mapping merged between reads)
+              backwards            lies wholly below an earlier line
+              end_before_start     a range ending at or before its start
+              truncated_last_line  the text ends inside a line
               duplicate_line       a line repeated exactly
 
             and what is only suspicious:
 
-              unmerged_anonymous   neighbouring anonymous lines with the same permissions, \
-            which the kernel normally merges
-              page_boundary_jump   a hole between lines of the same backing exactly where a \
-            reader taking a page per read(2) resumed
+              unmerged_anonymous   anonymous neighbours the kernel would have merged
+              page_boundary_jump   a hole where a page-per-read reader resumed
 
             Verdict per file: torn (an impossibility), suspicious, or no evidence. Formats: \
             linux (/proc/PID/maps), smaps (its mapping headers), freebsd (procstat vm), \
             minidump (the MD_LINUX_MAPS stream of a Breakpad/Crashpad minidump). '-' reads \
-            standard input. Docs: docs/check.md.
+            standard input. Docs: docs/check-json.md.
 
             Examples:
               mapsrace check saved-maps.txt
@@ -53,7 +50,7 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Input format: linux, smaps, freebsd or minidump.")
     var format: CheckFormat = .linux
 
-    @Flag(help: "Print a JSON array, one object per file (schema: docs/check.md).")
+    @Flag(help: "Print a JSON array, one object per file (schema: docs/check-json.md).")
     var json = false
 
     @Option(help: "Stop with an error after this many bytes of one input's text (an endless input stops here).")
@@ -112,7 +109,7 @@ private func exitStatus(for error: CheckError) -> Int32 {
     }
 }
 
-/// One element of `check --json`'s array (docs/check.md): every key always
+/// One element of `check --json`'s array (docs/check-json.md): every key always
 /// present, null when it has no value.
 private struct CheckJSONEntry: Encodable {
     var file: String
