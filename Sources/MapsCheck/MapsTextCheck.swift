@@ -6,11 +6,8 @@ import MapsModel
 /// suspicious shapes (unmerged anonymous neighbours; a hole where a
 /// page-per-read reader resumed).
 public struct MapsTextCheck {
-    /// The kernel fills one page (4096 bytes) with whole lines per
-    /// generation and a line that would fill it exactly does not fit, so a
-    /// reader asking for a page or more per read(2) gets at most 4095 bytes
-    /// of whole lines per call.
-    public static let pageTextCapacity = 4095
+    /// Bytes of whole lines one page-per-read `read(2)` returns at most.
+    public static var pageTextCapacity: Int { PageFill.capacity }
 
     public let format: CheckFormat
     public let limits: CheckLimits
@@ -19,7 +16,7 @@ public struct MapsTextCheck {
     private var highestText: [UInt8] = []
     private var previous: (line: MapsLine, number: Int)?
     private var previousText: [UInt8] = []
-    private var pageFill = 0
+    private var pageFill = PageFill()
 
     public init(format: CheckFormat, limits: CheckLimits = .standard) {
         self.format = format
@@ -34,15 +31,8 @@ public struct MapsTextCheck {
     ) throws(CheckError) {
         result.lines += 1
         let text = raw.last == UInt8(ascii: "\r") ? UnsafeRawBufferPointer(rebasing: raw.dropLast()) : raw
-        var startsPage = false
-        if format == .linux || format == .minidump {
-            let length = raw.count + 1
-            if pageFill > 0 && pageFill + length > Self.pageTextCapacity {
-                startsPage = true
-                pageFill = 0
-            }
-            pageFill += length
-        }
+        let startsPage = (format == .linux || format == .minidump)
+            && pageFill.startsPage(lineLength: raw.count + 1)
 
         let parsed: MapsLine?
         do throws(MapsParseError) {
@@ -142,6 +132,27 @@ public struct MapsTextCheck {
         } else {
             result.findingsOmitted += 1
         }
+    }
+}
+
+/// Where a reader asking for a page or more per `read(2)` gets each read's
+/// first line: the kernel generates whole lines into one 4096-byte buffer
+/// per read and stops before a line that does not fit (one that would fill
+/// it exactly does not: at most 4095 bytes), so the boundaries follow from
+/// the line lengths alone.
+public struct PageFill: Sendable {
+    public static let capacity = 4095
+    private var filled = 0
+
+    public init() {}
+
+    /// Adds the next line (`lineLength` bytes with its newline); whether it
+    /// is the first line of a new read.
+    public mutating func startsPage(lineLength: Int) -> Bool {
+        let starts = filled > 0 && filled + lineLength > Self.capacity
+        if starts { filled = 0 }
+        filled += lineLength
+        return starts
     }
 }
 

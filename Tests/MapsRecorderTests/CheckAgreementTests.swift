@@ -102,3 +102,30 @@ private func mappingNumbers(of file: String, format: CheckFormat) throws -> [Int
         #expect(agreement.overlapping + agreement.clean > 0)
     }
 }
+
+/// `page_boundary_jump` rests on where a page-per-read reader's reads
+/// begin. In the committed `read:4096` recording every read is a request of
+/// 4096 bytes: the boundaries `PageFill` predicts from the line lengths
+/// must be exactly where the recorded reads began.
+@Test func pageFillPredictsTheRecordedReadBoundaries() throws {
+    let trace = try LoadedTrace(path: samples.appendingPathComponent("rolling-read4096-4000p-seed4.mrtrace").path)
+    let chunks = trace.chunks
+    try #require(!chunks.isEmpty)
+    #expect(chunks.allSatisfy { $0.requested == 4096 })
+    var compared = 0
+    for snapshot in Set(chunks.map(\.snapshot)).sorted() {
+        let reads = chunks.filter { $0.snapshot == snapshot && $0.returned > 0 }.sorted { $0.sequence < $1.sequence }
+        let recorded = reads.dropFirst().map { Int($0.offset) }
+        let text = reads.flatMap(\.bytes)
+        var fill = PageFill()
+        var predicted: [Int] = []
+        var lineStart = 0
+        for (index, byte) in text.enumerated() where byte == UInt8(ascii: "\n") {
+            if fill.startsPage(lineLength: index + 1 - lineStart) { predicted.append(lineStart) }
+            lineStart = index + 1
+        }
+        #expect(predicted == recorded, "snapshot \(snapshot)")
+        compared += recorded.count
+    }
+    #expect(compared > 100)
+}
