@@ -40,8 +40,12 @@ public struct MapsTextCheck {
             case .linux, .minidump:
                 parsed = try MapsParser.parseLinuxLine(text, lineNumber: number)
             case .smaps:
-                parsed = text.first.map(MapsParser.isSmapsHeader) == true
-                    ? try MapsParser.parseLinuxLine(text, lineNumber: number) : nil
+                if text.first.map(MapsParser.isSmapsHeader) == true {
+                    parsed = try MapsParser.parseLinuxLine(text, lineNumber: number)
+                } else {
+                    try requireSmapsField(text, lineNumber: number)
+                    parsed = nil
+                }
             case .freebsd:
                 parsed = try MapsParser.parseFreeBSDLine(text, lineNumber: number)
             }
@@ -132,6 +136,23 @@ public struct MapsTextCheck {
         } else {
             result.findingsOmitted += 1
         }
+    }
+}
+
+/// An smaps line under a mapping header: `Name:` (a capital, then letters,
+/// digits or `_`) and its value.
+private func requireSmapsField(_ text: UnsafeRawBufferPointer, lineNumber: Int) throws(MapsParseError) {
+    func isNameByte(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_")
+    }
+    guard let first = text.first, first >= UInt8(ascii: "A"), first <= UInt8(ascii: "Z") else {
+        throw MapsParseError(line: lineNumber, column: 1, reason: "expected a mapping header or a 'Field: value' line")
+    }
+    var index = 1
+    while index < text.count && isNameByte(text[index]) { index += 1 }
+    guard index < text.count, text[index] == UInt8(ascii: ":") else {
+        throw MapsParseError(line: lineNumber, column: index + 1, reason: "expected ':' after the field name")
     }
 }
 

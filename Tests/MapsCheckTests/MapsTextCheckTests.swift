@@ -209,6 +209,18 @@ import Testing
         #expect(result.findings.first?.lines.map(\.number) == [5, 9])
     }
 
+    /// A line that is neither a header nor a field is not smaps.
+    @Test func smapsRejectsOtherText() throws {
+        #expect(throws: CheckError.notMaps(
+            MapsParseError(line: 2, column: 1, reason: "expected a mapping header or a 'Field: value' line"), format: .smaps)) {
+            try check(anonymousLine(0x1000, 0x2000, "r--p") + "hello world\n", format: .smaps)
+        }
+        #expect(throws: CheckError.notMaps(
+            MapsParseError(line: 1, column: 6, reason: "expected ':' after the field name"), format: .smaps)) {
+            try check("Hello world\n", format: .smaps)
+        }
+    }
+
     @Test func freeBSDRows() throws {
         let text = """
               PID              START                END PRT  RES PRES REF SHD FLAG  TP PATH
