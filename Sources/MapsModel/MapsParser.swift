@@ -130,10 +130,9 @@ public enum MapsParser {
     public static func parseFreeBSDLine(
         _ text: UnsafeRawBufferPointer, lineNumber: Int, requireAscending: Bool = false
     ) throws(MapsParseError) -> MapsLine? {
-        let lineStart = 0
         let lineEnd = text.count
         var fields: [(start: Int, end: Int)] = []
-        var index = lineStart
+        var index = 0
         while index < lineEnd && fields.count < 11 {
             while index < lineEnd && (text[index] == UInt8(ascii: " ") || text[index] == UInt8(ascii: "\t")) {
                 index += 1
@@ -167,12 +166,12 @@ public enum MapsParser {
             var value: UInt64 = 0
             guard digits < end, end - digits <= 16 else {
                 throw MapsParseError(
-                    line: lineNumber, column: fields[field].start - lineStart + 1, reason: "expected a hex address")
+                    line: lineNumber, column: fields[field].start + 1, reason: "expected a hex address")
             }
             for i in digits..<end {
                 guard let digit = hexDigit(text[i]) else {
                     throw MapsParseError(
-                        line: lineNumber, column: i - lineStart + 1, reason: "expected a hex digit")
+                        line: lineNumber, column: i + 1, reason: "expected a hex digit")
                 }
                 value = value << 4 | UInt64(digit)
             }
@@ -182,12 +181,12 @@ public enum MapsParser {
         let end = try address(2)
         guard start < end || !requireAscending else {
             throw MapsParseError(
-                line: lineNumber, column: fields[1].start - lineStart + 1, reason: "start is not below end")
+                line: lineNumber, column: fields[1].start + 1, reason: "start is not below end")
         }
         let prt = Array(text[fields[3].start..<fields[3].end])
         guard prt.count >= 3 else {
             throw MapsParseError(
-                line: lineNumber, column: fields[3].start - lineStart + 1, reason: "expected permissions like rw-")
+                line: lineNumber, column: fields[3].start + 1, reason: "expected permissions like rw-")
         }
         let permissions = Permissions(
             read: prt[0] == UInt8(ascii: "r"), write: prt[1] == UInt8(ascii: "w"),
