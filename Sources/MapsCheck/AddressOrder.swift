@@ -76,4 +76,13 @@ public struct AddressOrder: Sendable {
         }
         return true
     }
+
+    /// The same for lines given as columns: line i spans `starts[i]..<ends[i]`.
+    public static func holds(starts: [UInt64], ends: [UInt64]) -> Bool {
+        var order = AddressOrder()
+        for index in starts.indices where order.add(start: starts[index], end: ends[index], line: index + 1) != nil {
+            return false
+        }
+        return true
+    }
 }

@@ -23,6 +23,7 @@ import Testing
                 lines[..<later].contains { earlier in lines[later].start < earlier.end }
             })
             #expect(AddressOrder.holds(for: lines) == offending.isEmpty)
+            #expect(AddressOrder.holds(starts: lines.map(\.start), ends: lines.map(\.end)) == offending.isEmpty)
             var order = AddressOrder()
             var named: Set<Int> = []
             for (index, line) in lines.enumerated() {
