@@ -53,8 +53,8 @@ public struct MapsTextCheck {
             guard !terminated else { throw .notMaps(error, format: format) }
             parsed = nil
         }
-        if !terminated {
-            record(CheckFinding(
+        if !terminated && counts(.truncatedLastLine) {
+            result.findings.append(CheckFinding(
                 kind: .truncatedLastLine, lines: [numbered(text, number)],
                 detail: "the text ends inside line \(number), without the newline the kernel ends every line with: it was not read to its end"))
         }
@@ -62,9 +62,11 @@ public struct MapsTextCheck {
         result.mappings += 1
 
         guard line.start < line.end else {
-            record(CheckFinding(
-                kind: .endBeforeStart, lines: [numbered(text, number)],
-                detail: "line \(number) ends at \(addressString(line.end)), \(line.end == line.start ? "where" : "before") it starts (\(addressString(line.start)))"))
+            if counts(.endBeforeStart) {
+                result.findings.append(CheckFinding(
+                    kind: .endBeforeStart, lines: [numbered(text, number)],
+                    detail: "line \(number) ends at \(addressString(line.end)), \(line.end == line.start ? "where" : "before") it starts (\(addressString(line.start)))"))
+            }
             previous = nil
             return
         }
@@ -77,12 +79,14 @@ public struct MapsTextCheck {
         } else if let highest = order.highest, highest.line != previous?.number, text.elementsEqual(highestText) {
             repeated = numbered(highestText, highest.line)
         }
-        let earlierText = highestText
-        if let found = order.add(start: line.start, end: line.end, line: number), repeated == nil {
-            record(orderFinding(found, earlier: numbered(earlierText, found.earlierLine), later: numbered(text, number)))
+        // `highestText` is still the earlier line's: it is replaced below.
+        if let found = order.add(start: line.start, end: line.end, line: number), repeated == nil,
+           counts(found.shape == .backwards ? .backwards : .overlap) {
+            result.findings.append(
+                orderFinding(found, earlier: numbered(highestText, found.earlierLine), later: numbered(text, number)))
         }
-        if let repeated {
-            record(CheckFinding(
+        if let repeated, counts(.duplicateLine) {
+            result.findings.append(CheckFinding(
                 kind: .duplicateLine, lines: [repeated, numbered(text, number)],
                 detail: "line \(number) repeats line \(repeated.number) exactly: one mapping reported twice"))
         }
@@ -90,13 +94,14 @@ public struct MapsTextCheck {
 
         if format != .freebsd, let before = previous {
             if before.line.end == line.start && before.line.isAnonymous && line.isAnonymous
-                && before.line.permissions == line.permissions {
-                record(CheckFinding(
+                && before.line.permissions == line.permissions && counts(.unmergedAnonymous) {
+                result.findings.append(CheckFinding(
                     kind: .unmergedAnonymous, lines: [numbered(previousText, before.number), numbered(text, number)],
                     detail: "lines \(before.number) and \(number) are neighbouring anonymous mappings with the same permissions (\(line.permissions)), which the kernel normally merges into one"))
             }
-            if startsPage && line.start > before.line.end && line.hasSameBacking(as: before.line) {
-                record(CheckFinding(
+            if startsPage && line.start > before.line.end && line.hasSameBacking(as: before.line)
+                && counts(.pageBoundaryJump) {
+                result.findings.append(CheckFinding(
                     kind: .pageBoundaryJump, lines: [numbered(previousText, before.number), numbered(text, number)],
                     detail: "a hole \(addressString(before.line.end))-\(addressString(line.start)) between lines \(before.number) and \(number) of the same backing, at byte \(byteOffset) where a reader taking a page per read(2) resumed: a line may have been skipped"))
             }
@@ -129,13 +134,15 @@ public struct MapsTextCheck {
         }
     }
 
-    private mutating func record(_ finding: CheckFinding) {
-        if finding.proved { result.impossibilities += 1 } else { result.suspicious += 1 }
-        if result.findings.count < limits.listedFindings {
-            result.findings.append(finding)
-        } else {
+    /// Counts a finding of `kind`; whether the list has room for it (only
+    /// then is it built: an input of a million findings builds a thousand).
+    private mutating func counts(_ kind: CheckFindingKind) -> Bool {
+        if kind.proved { result.impossibilities += 1 } else { result.suspicious += 1 }
+        guard result.findings.count < limits.listedFindings else {
             result.findingsOmitted += 1
+            return false
         }
+        return true
     }
 }
 
