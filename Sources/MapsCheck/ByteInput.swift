@@ -1,3 +1,5 @@
+import MapsSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,9 +21,10 @@ public final class ByteInput {
             descriptor = STDIN_FILENO
             owned = false
         } else {
-            let opened = open(path, O_RDONLY | O_CLOEXEC)
-            guard opened >= 0 else { throw .unreadable(errno: errno) }
-            descriptor = opened
+            switch openFile(path, O_RDONLY) {
+            case .success(let opened): descriptor = opened
+            case .failure(let code): throw .unreadable(code)
+            }
             owned = true
         }
         var status = stat()
@@ -46,14 +49,12 @@ public final class ByteInput {
 
     /// Reads up to `buffer.count` bytes; 0 at end of input.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(CheckError) -> Int {
-        while true {
-            let returned = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-            if returned >= 0 {
-                position += UInt64(returned)
-                return returned
-            }
-            let code = errno
-            if code != EINTR { throw .unreadable(errno: code) }
+        switch readSome(descriptor, into: buffer) {
+        case .success(let returned):
+            position += UInt64(returned)
+            return returned
+        case .failure(let code):
+            throw .unreadable(code)
         }
     }
 
@@ -76,8 +77,9 @@ public final class ByteInput {
     public func skip(to offset: UInt64) throws(CheckError) -> Bool {
         if offset == position { return true }
         if size != nil {
-            guard offset <= UInt64(Int64.max), lseek(descriptor, off_t(offset), SEEK_SET) >= 0 else {
-                throw .unreadable(errno: errno)
+            guard offset <= UInt64(Int64.max) else { throw .unreadable(.invalidArgument) }
+            if case .failure(let code) = checkedCall({ lseek(descriptor, off_t(offset), SEEK_SET) }) {
+                throw .unreadable(code)
             }
             position = offset
             return size.map { offset <= $0 } ?? true

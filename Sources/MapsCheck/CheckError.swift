@@ -1,14 +1,11 @@
 import MapsModel
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import MapsSystem
 
 /// Why an input could not be checked. Each says what went wrong; the
 /// command line names the file and picks the exit status.
 public enum CheckError: Error, Equatable, CustomStringConvertible {
-    /// The input could not be opened or read (an errno).
-    case unreadable(errno: Int32)
+    /// The input could not be opened or read.
+    case unreadable(Errno)
     /// A byte no maps text holds (NUL or another control character):
     /// binary data, not text.
     case binary(byte: UInt8, offset: UInt64, line: Int)
@@ -26,7 +23,7 @@ public enum CheckError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unreadable(code):
-            return "\(String(cString: strerror(code))) (errno \(code))."
+            return "\(code.text) (errno \(code.rawValue))."
         case let .binary(byte, offset, line):
             return "binary data, not a maps text: byte 0x\(hex(UInt64(byte), width: 2)) at offset \(offset) (line \(line))."
         case let .notMaps(error, format):

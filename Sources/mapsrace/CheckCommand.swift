@@ -1,11 +1,6 @@
 import ArgumentParser
 import MapsCheck
-
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
+import MapsTrace
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,7 +60,7 @@ struct CheckCommand: ParsableCommand {
         var limits = CheckLimits.standard
         limits.maxInputBytes = maxBytes
         var worst = CheckVerdict.noEvidence
-        var firstFailure: Int32?
+        var firstFailure: ExitStatus?
         if json { print("[") }
         for (position, file) in files.enumerated() {
             let outcome: Result<MapsCheckResult, CheckError>
@@ -79,35 +74,25 @@ struct CheckCommand: ParsableCommand {
                 worst = max(worst, result.verdict)
                 if !json { print(CheckReportText.human(result, name: file), terminator: "") }
             case .failure(let error):
-                printError("mapsrace: error: \(file): \(error.description)")
-                firstFailure = firstFailure ?? exitStatus(for: error)
+                printError("mapsrace: error: \(failureMessage(error, about: file))")
+                firstFailure = firstFailure ?? error.exitStatus
             }
             if json {
                 let entry = CheckJSONEntry(file: file, format: format, outcome: outcome)
-                print(jsonText(entry) + (position + 1 < files.count ? "," : ""))
+                print(JSONOutput.text(entry) + (position + 1 < files.count ? "," : ""))
             }
         }
         if json { print("]") }
-        if let firstFailure { throw ExitCode(firstFailure) }
+        if let firstFailure { throw firstFailure.exitCode }
         switch worst {
-        case .torn: throw ExitCode(2)
-        case .suspicious: throw ExitCode(3)
+        case .torn: throw ExitStatus.checkTorn.exitCode
+        case .suspicious: throw ExitStatus.checkSuspicious.exitCode
         case .noEvidence: return
         }
     }
 }
 
 extension CheckFormat: ExpressibleByArgument {}
-
-/// The exit status for an input `check` could not check.
-private func exitStatus(for error: CheckError) -> Int32 {
-    switch error {
-    case .unreadable: 40
-    case .binary, .notMaps: 41
-    case .lineTooLong, .inputTooLarge: 42
-    case .badMinidump, .noMapsStream: 43
-    }
-}
 
 /// One element of `check --json`'s array (docs/check-json.md): every key always
 /// present, null when it has no value.
@@ -140,12 +125,4 @@ private struct CheckJSONEntry: Encodable {
         try container.encode(result?.findingsOmitted, forKey: .findingsOmitted)
         try container.encode(result?.minidumpStream, forKey: .minidumpStream)
     }
-}
-
-private func jsonText(_ entry: CheckJSONEntry) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    // Encoding these plain value types cannot fail.
-    let data = (try? encoder.encode(entry)) ?? Data("{}".utf8)
-    return String(decoding: data, as: UTF8.self)
 }

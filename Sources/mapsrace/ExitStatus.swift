@@ -1,6 +1,7 @@
 import ArgumentParser
 import MapsSystem
 import MapsAnalysis
+import MapsCheck
 import MapsRecorder
 import MapsReport
 import MapsSurvey
@@ -18,6 +19,8 @@ import Glibc
 enum ExitStatus: Int32, CaseIterable, Sendable {
     case done = 0
     case anomalyFound = 1
+    case checkTorn = 2
+    case checkSuspicious = 3
     case inputUnreadable = 10
     case notATrace = 11
     case unsupportedVersion = 12
@@ -31,6 +34,10 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
     case recordingFailed = 24
     case countRWInput = 30
     case noSuchSnapshotOrState = 31
+    case checkInputUnreadable = 40
+    case checkNotMaps = 41
+    case checkOverLimit = 42
+    case checkBadMinidump = 43
     case usage = 64
     /// 128 + the signal: 130 for SIGINT, 143 for SIGTERM (see `interrupted(by:)`).
     case interrupted = 128
@@ -40,6 +47,8 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         switch self {
         case .done: "done (for `analyze`: the analysis ran, whatever it found)"
         case .anomalyFound: "`analyze --fail-on-anomaly` found a race anomaly"
+        case .checkTorn: "`check`: some input is torn (a structural impossibility)"
+        case .checkSuspicious: "`check`: some input is suspicious, none torn"
         case .inputUnreadable: "the trace (or an input) cannot be opened or read"
         case .notATrace: "not a mapsrace trace"
         case .unsupportedVersion: "unsupported trace format version"
@@ -53,6 +62,10 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case .recordingFailed: "another recording failure"
         case .countRWInput: "a `count-rw` input cannot be read or parsed"
         case .noSuchSnapshotOrState: "no such snapshot or state in the trace"
+        case .checkInputUnreadable: "a `check` input cannot be opened or read"
+        case .checkNotMaps: "a `check` input is binary data, or a line is not in the format"
+        case .checkOverLimit: "a `check` input is over a limit (a line over 16 KiB, or more than `--max-bytes`)"
+        case .checkBadMinidump: "a `check` input is not a usable minidump, or holds no Linux maps stream"
         case .usage: "bad command line"
         case .interrupted: "recording interrupted by SIGINT, SIGTERM (the trace is still written, marked interrupted)"
         }
@@ -148,6 +161,17 @@ extension ReportError: ReportedFailure {
         switch self {
         case .unreadableSurvey: .inputUnreadable
         case .unwritable: .outputNotWritable
+        }
+    }
+}
+
+extension CheckError: ReportedFailure {
+    var exitStatus: ExitStatus {
+        switch self {
+        case .unreadable: .checkInputUnreadable
+        case .binary, .notMaps: .checkNotMaps
+        case .lineTooLong, .inputTooLarge: .checkOverLimit
+        case .badMinidump, .noMapsStream: .checkBadMinidump
         }
     }
 }

@@ -3,6 +3,7 @@
 
 import MapsCheck
 import MapsModel
+import MapsSystem
 import Testing
 
 @Suite struct AddressOrderDefinition {
@@ -10,7 +11,7 @@ import Testing
     /// `holds` is true exactly when no pair of lines breaks the order, and
     /// `add` names exactly the lines that start below some earlier end.
     @Test func agreesWithThePairwiseDefinitionOnRandomTexts() {
-        var generator = SplitMix(seed: 15)
+        var generator = SplitMix64(seed: 15)
         var broken = 0
         for _ in 0..<2000 {
             let count = Int(generator.next() % 6) + 1
@@ -53,18 +54,5 @@ import Testing
         #expect(shape(0x1000..<0x4000, 0x2000..<0x3000) == .overlap)
         #expect(shape(0x2000..<0x4000, 0x3000..<0x5000) == .overlap)
         #expect(shape(0x3000..<0x4000, 0x1000..<0x3000) == .backwards)
-    }
-}
-
-/// SplitMix64: a small seeded generator.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

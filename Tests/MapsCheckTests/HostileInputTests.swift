@@ -2,6 +2,7 @@
 // must end quickly with a clear error, reading in bounded memory.
 
 import MapsCheck
+import MapsSystem
 import Testing
 
 #if canImport(Glibc)
@@ -51,10 +52,10 @@ import Glibc
     }
 
     @Test func aDirectoryAndAMissingFile() throws {
-        #expect(throws: CheckError.unreadable(errno: ENOENT)) {
+        #expect(throws: CheckError.unreadable(.noSuchFileOrDirectory)) {
             try checkMaps(ByteInput(path: "/nonexistent/maps"), format: .linux)
         }
-        #expect(throws: CheckError.unreadable(errno: EISDIR)) { try checkMaps(ByteInput(path: "/tmp"), format: .linux) }
+        #expect(throws: CheckError.unreadable(.isDirectory)) { try checkMaps(ByteInput(path: "/tmp"), format: .linux) }
     }
 
     /// Text that is not maps text stops at its first line.

@@ -10,6 +10,7 @@ import Foundation
 import MapsAnalysis
 import MapsCheck
 import MapsModel
+import MapsTestSupport
 import MapsTrace
 import Testing
 

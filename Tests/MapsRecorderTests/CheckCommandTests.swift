@@ -1,11 +1,13 @@
 // `mapsrace check` run as a user runs it: verdicts and their exit statuses,
 // every error with its own status and message, standard input, endless
-// inputs that must stop, the JSON keys against docs/check-json.md, and the
-// README's example reproduced.
+// inputs that must stop, and the README's example reproduced. (The JSON
+// keys against docs/check-json.md: MapsraceCommandTests.)
 
 import Foundation
 import MapsAnalysis
 import MapsCheck
+import MapsSystem
+import MapsTestSupport
 import MapsTrace
 import Testing
 
@@ -43,39 +45,20 @@ private final class CheckScratch {
     /// Runs a shell command line in this directory with $MAPSRACE set to
     /// the built binary (for pipes into `check -`).
     func shell(_ script: String) throws -> MapsraceRun {
-        let binary = try #require(MapsraceBinary.path)
+        let binary = try MapsraceBinary.required()
         let stdoutPath = path + "/shell-stdout"
         let stderrPath = path + "/shell-stderr"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        // Default signal handling in the child, so that `yes` dies of SIGPIPE.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let words: [String] = ["/bin/sh", "-c", "cd '\(path)' && \(script)"]
-        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let variables: [String] = ["MAPSRACE=\(binary)", "PATH=/usr/bin:/bin"]
-        let environment: [UnsafeMutablePointer<CChar>?] = variables.map { strdup($0) } + [nil]
-        defer { environment.forEach { free($0) } }
-        var pid: pid_t = 0
-        try #require(posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, environment) == 0)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let signal = status & 0x7f
-        return MapsraceRun(
-            exitCode: signal == 0 ? (status >> 8) & 0xff : 128 + signal,
-            standardOutput: readText(stdoutPath), standardError: readText(stderrPath))
+        let spawn = PreparedSpawn(
+            executable: "/usr/bin/env",
+            arguments: ["-i", "-C", path, "MAPSRACE=\(binary)", "PATH=/usr/bin:/bin", "/bin/sh", "-c", script],
+            fileActions: [
+                .open(fd: 1, path: stdoutPath, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644),
+                .open(fd: 2, path: stderrPath, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644),
+            ],
+            stopSignals: .defaultAndUnblocked)
+        guard case .success(let pid) = spawn.spawn() else { throw TestSupportError("cannot start /bin/sh") }
+        guard case .success(let status?) = waitForProcess(pid) else { throw TestSupportError("cannot wait for /bin/sh") }
+        return MapsraceRun(exitCode: status.shellStatus, standardOutput: readText(stdoutPath), standardError: readText(stderrPath))
     }
 }
 
@@ -160,28 +143,6 @@ private final class CheckScratch {
         #expect(endlessText.standardError == "mapsrace: error: -: more than 2000000 bytes of text: stopped (raise --max-bytes if the input really is that large).\n")
     }
 
-    @Test func jsonKeysAreTheDocumentedOnes() throws {
-        let scratch = try CheckScratch()
-        let run = try scratch.check("torn.txt", "missing.txt", "--json")
-        #expect(run.exitCode == 40)
-        let array = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [[String: Any]])
-        #expect(array.count == 2)
-        let doc = try String(contentsOf: repository.appendingPathComponent("docs/check-json.md"), encoding: .utf8)
-        let tables = documentedKeyTables(doc)
-        try #require(tables.count == 2)
-        #expect(Set(array[0].keys) == Set(tables[0]))
-        #expect(Set(array[1].keys) == Set(tables[0]))
-        #expect(array[0]["verdict"] as? String == "torn")
-        #expect(array[1]["verdict"] is NSNull)
-        #expect(array[1]["error"] as? String == "No such file or directory (errno 2).")
-        let findings = try #require(array[0]["findings"] as? [[String: Any]])
-        #expect(findings.count == 1)
-        #expect(Set(findings[0].keys) == Set(tables[1]))
-        #expect(findings[0]["shape"] as? String == "merge_between_reads")
-        let lines = try #require(findings[0]["lines"] as? [[String: Any]])
-        #expect(lines.map { $0["number"] as? Int } == [2, 3])
-    }
-
     /// The README's example, run again on the committed trace.
     @Test func theReadmeExampleIsWhatCheckPrints() throws {
         let scratch = try CheckScratch()
@@ -199,23 +160,4 @@ private final class CheckScratch {
         let shown = rest[..<end.lowerBound].split(separator: "\n").map { $0.dropFirst(2) + "\n" }.joined()
         #expect(shown == run.standardOutput + "$ echo $?\n2\n")
     }
-}
-
-/// The backticked first column of each key table in a doc (a table whose
-/// header is `| key | type | meaning |`).
-private func documentedKeyTables(_ doc: String) -> [[String]] {
-    var tables: [[String]] = []
-    var inTable = false
-    for line in doc.split(separator: "\n", omittingEmptySubsequences: false) {
-        if line.hasPrefix("| key | type | meaning |") {
-            tables.append([])
-            inTable = true
-        } else if inTable && line.hasPrefix("| `") {
-            let cell = line.dropFirst(3).prefix { $0 != "`" }
-            tables[tables.count - 1].append(String(cell))
-        } else if inTable && !line.hasPrefix("| ---") {
-            inTable = false
-        }
-    }
-    return tables
 }

@@ -7,14 +7,20 @@ import Foundation
 import MapsTestSupport
 import Testing
 
-/// The keys of the first `| key | ...` table of a document, in order; a
-/// cell listing several (`a`, `b`) gives each.
-func documentedKeys(_ document: String) throws -> [String] {
+/// The keys of the first `| key | ...` table of a document (or of the one
+/// `table` counts to, from 0), in order; a cell listing several (`a`, `b`)
+/// gives each.
+func documentedKeys(_ document: String, table: Int = 0) throws -> [String] {
     let text = try String(contentsOfFile: packageRoot + "/docs/" + document, encoding: .utf8)
     var keys: [String] = []
     var inTable = false
+    var tablesSeen = 0
     for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-        if line.hasPrefix("| key |") { inTable = true; continue }
+        if line.hasPrefix("| key |") {
+            tablesSeen += 1
+            inTable = tablesSeen == table + 1
+            continue
+        }
         guard inTable else { continue }
         guard line.hasPrefix("|") else { if !keys.isEmpty { break } else { continue } }
         let cell = line.split(separator: "|", omittingEmptySubsequences: false)[1]
@@ -91,6 +97,35 @@ func topLevelKeys(_ json: String) -> [String] {
         #expect(keys.contains("snapshots") && keys.contains("arena_start") && keys.contains("arena_end"))
         #expect(keys == keys.sorted())
         #expect(keys.sorted() == (try documentedKeys("analysis-json.md")).sorted())
+    }
+
+    /// `check --json` is an array with one object per input: each object's
+    /// keys (an input checked and one that failed) and a finding's keys.
+    @Test func checkJSONHasTheDocumentedKeysSorted() throws {
+        defer { removeTemporaryDirectory(directory) }
+        let torn = "00001000-00002000 r--p 00000000 00:00 0 \n00001000-00003000 r--p 00000000 00:00 0 \n"
+        _ = try #require(FileManager.default.createFile(atPath: directory + "/torn.txt", contents: Data(torn.utf8)))
+        defer { unlink(directory + "/torn.txt") }
+        let run = try runMapsrace(["check", "--json", "torn.txt", "missing.txt"], in: directory)
+        #expect(run.exitCode == 40)
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [[String: Any]])
+        try #require(entries.count == 2)
+        let documented = try documentedKeys("check-json.md")
+        #expect(documented.count == 12)
+        for (index, entry) in entries.enumerated() {
+            #expect(entry.keys.sorted() == documented.sorted(), "entry \(index)")
+        }
+        #expect(entries[1]["error"] as? String == "No such file or directory (errno 2).")
+        #expect(entries[1]["verdict"] is NSNull)
+        let findings = try #require(entries[0]["findings"] as? [[String: Any]])
+        try #require(findings.count == 1)
+        #expect(findings[0].keys.sorted() == (try documentedKeys("check-json.md", table: 1)).sorted())
+        #expect(findings[0]["shape"] as? String == "merge_between_reads")
+        // Printed sorted: the first object (from its `{` line to its `}` line) in text order.
+        let lines = run.standardOutput.split(separator: "\n")
+        let open = try #require(lines.firstIndex { $0 == "{" })
+        let close = try #require(lines[open...].firstIndex { $0.hasPrefix("}") })
+        #expect(topLevelKeys(lines[open...close].joined(separator: "\n")) == documented.sorted())
     }
 
     @Test func surveyJSONHasTheDocumentedKeysSorted() throws {

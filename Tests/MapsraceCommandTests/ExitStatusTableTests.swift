@@ -3,6 +3,8 @@
 
 import Foundation
 import MapsAnalysis
+import MapsCheck
+import MapsModel
 import MapsRecorder
 import MapsSurvey
 import MapsTrace
@@ -74,6 +76,13 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
             (SurveyError.invalidPlan("p"), 64),
             (SurveyError.directoryNotWritable(path: "d", reason: "r"), 22),
             (InputFileFailure(path: "i", reason: "r"), 30),
+            (CheckError.unreadable(.noSuchFileOrDirectory), 40),
+            (CheckError.binary(byte: 0, offset: 0, line: 1), 41),
+            (CheckError.notMaps(MapsParseError(line: 1, column: 1, reason: "r"), format: .linux), 41),
+            (CheckError.lineTooLong(line: 1, limit: 2), 42),
+            (CheckError.inputTooLarge(limit: 3), 42),
+            (CheckError.badMinidump("m"), 43),
+            (CheckError.noMapsStream(streamTypes: []), 43),
         ]
         for (error, status) in cases {
             #expect(ExitStatus.of(error) == status, "\(error)")
