@@ -18,7 +18,13 @@ public struct SnapshotVerdict: Sendable {
 
 /// Attributes every line of a snapshot to its read, finds the states that
 /// explain it, splits the snapshot into epochs and pinpoints each break.
-public final class SnapshotAnalyzer {
+///
+/// `analyze` runs five stages, each a method with its own result type:
+/// attribution (`SnapshotLines`), line explanation (`LineExplanation`),
+/// epochs (`EpochSpan`), gaps and anomalies (`CoverageFindings`, then the
+/// anomaly list), and the report (`SnapshotAnalysis`). The analyzer is
+/// immutable: snapshots may be analysed on several threads at once.
+public final class SnapshotAnalyzer: Sendable {
     public let truth: GroundTruth
     public let match: GroundTruth.Match
     let mutations: [MutationRecord]
@@ -27,8 +33,6 @@ public final class SnapshotAnalyzer {
     let knownOutside: Set<MapsLine>
     let arena: Range<UInt64>
 
-    /// - Parameter quiescent: the parsed quiescent reads; lines outside the
-    ///   arena are judged against them.
     /// What the reader read: `/proc/PID/maps`, or `/proc/PID/smaps`, whose
     /// mapping header lines are the lines judged.
     public enum TextFormat: Sendable {
@@ -38,6 +42,8 @@ public final class SnapshotAnalyzer {
 
     public let format: TextFormat
 
+    /// - Parameter quiescent: the parsed quiescent reads; lines outside the
+    ///   arena are judged against them.
     public init(
         truth: GroundTruth, match: GroundTruth.Match, mutations: [MutationRecord],
         origin: UInt64, quiescent: [MapsText], format: TextFormat = .maps
@@ -67,12 +73,44 @@ public final class SnapshotAnalyzer {
     }
 
     public func analyze(_ snapshot: ObservedSnapshot) -> SnapshotVerdict {
-        let (text, parseProblem) = Self.parsePrefix(snapshot.bytes, format: format)
-        let lines = text.lines
-        let reads = snapshot.reads
+        let attributed = attribute(snapshot)
+        let explanation = explain(attributed)
+        var split = splitIntoEpochs(explanation, attributed)
+        let coverage = findCoverageGaps(explanation, attributed)
+        let anomalies = collectAnomalies(explanation, &split, coverage, attributed)
+        return report(snapshot, attributed, explanation, split, anomalies)
+    }
 
+    /// How many culprits of one anomaly are described in full; `culprits`
+    /// always lists them all.
+    public static let detailedCulprits = 16
+
+    // MARK: - Stage 1: attribution
+
+    /// A snapshot's lines, parsed once from its bytes, each with the read
+    /// that returned its first byte, and the states each read could see.
+    struct SnapshotLines {
+        var text: MapsText
+        var parseProblem: MapsParseError?
+        var reads: [ObservedRead]
+        /// For each line: the read that returned its first byte.
+        var lineReads: [Int]
+        /// For each read: the states possible while it was in the kernel.
+        var windows: [ClosedRange<Int>]
+        /// Every state possible during the snapshot.
+        var snapshotWindow: ClosedRange<Int>
+        var byteCount: Int
+        /// The snapshot's end record says the walk reached end of file.
+        var reachedEOFFlag: Bool
+
+        var lines: [MapsLine] { text.lines }
+    }
+
+    func attribute(_ snapshot: ObservedSnapshot) -> SnapshotLines {
+        let (text, parseProblem) = Self.parsePrefix(snapshot.bytes, format: format)
+        let reads = snapshot.reads
         // Each line belongs to the read that returned its first byte.
-        var lineReads = [Int](repeating: 0, count: lines.count)
+        var lineReads = [Int](repeating: 0, count: text.lines.count)
         var readIndex = 0
         for (index, offset) in text.byteOffsets.enumerated() {
             while readIndex + 1 < reads.count
@@ -90,26 +128,69 @@ public final class SnapshotAnalyzer {
             let states = clock.states(from: begin, to: snapshot.end?.tEnd ?? begin)
             snapshotWindow = max(states.lowerBound, truth.baseState)...max(states.upperBound, truth.baseState)
         }
+        return SnapshotLines(
+            text: text, parseProblem: parseProblem, reads: reads, lineReads: lineReads, windows: windows,
+            snapshotWindow: snapshotWindow, byteCount: snapshot.bytes.count,
+            reachedEOFFlag: snapshot.end?.flags.contains(.reachedEOF) == true)
+    }
 
-        var anomalies: [Anomaly] = []
-        var unmodeled: [UnmodeledLine] = []
-        var lineEpochs = [Int?](repeating: nil, count: lines.count)
-        var arenaLineIndexes: [Int] = []
-        var explained = [StateSet?](repeating: nil, count: lines.count)  // explaining states per line
-        var readWriteObserved = 0
+    // MARK: - Stage 2: line explanation
 
-        for (index, line) in lines.enumerated() {
+    /// Which lines lie in the arena, and for each one some state of its
+    /// read explains, every state of the snapshot's window at which it is
+    /// true: flat, one run of intervals per explained line.
+    struct LineExplanation {
+        /// Line indexes of the arena lines, in file order.
+        var arenaLines: [Int]
+        /// Line indexes of the arena lines that are not phantoms, in file order.
+        var explainedLines: [Int]
+        /// The states of `explainedLines[k]` are
+        /// `intervals[intervalStart[k] ..< intervalStart[k + 1]]`.
+        var intervalStart: [Int32]
+        var intervals: [StateInterval]
+        /// Phantom lines, in file order.
+        var phantoms: [Anomaly]
+        var unmodeled: [UnmodeledLine]
+        /// Read-write arena pages the lines show.
+        var readWritePages: Int
+
+        /// Calls `body` with a function giving the states of explained line
+        /// `k` (valid inside `body` only).
+        func withStates<R>(_ body: ((Int) -> UnsafeBufferPointer<StateInterval>) -> R) -> R {
+            intervals.withUnsafeBufferPointer { all in
+                intervalStart.withUnsafeBufferPointer { starts in
+                    body { k in UnsafeBufferPointer(rebasing: all[Int(starts[k])..<Int(starts[k + 1])]) }
+                }
+            }
+        }
+    }
+
+    func explain(_ attributed: SnapshotLines) -> LineExplanation {
+        let lines = attributed.lines
+        let reads = attributed.reads
+        var result = LineExplanation(
+            arenaLines: [], explainedLines: [], intervalStart: [0], intervals: [], phantoms: [], unmodeled: [],
+            readWritePages: 0)
+        result.arenaLines.reserveCapacity(lines.count)
+        result.explainedLines.reserveCapacity(lines.count)
+        result.intervalStart.reserveCapacity(lines.count + 1)
+        result.intervals.reserveCapacity(lines.count * 2)
+        var scratch = GroundTruth.ExplanationScratch()
+        let snapshotWindow = attributed.snapshotWindow
+
+        for index in lines.indices {
+            let line = lines[index]
             if line.end <= arena.lowerBound || line.start >= arena.upperBound {
                 if !knownOutside.contains(line) {
-                    unmodeled.append(UnmodeledLine(line: index + 1, text: line.description))
+                    result.unmodeled.append(UnmodeledLine(line: index + 1, text: line.description))
                 }
                 continue
             }
-            arenaLineIndexes.append(index)
+            result.arenaLines.append(index)
             if line.permissions.read && line.permissions.write {
                 let low = max(line.start, arena.lowerBound)
                 let high = min(line.end, arena.upperBound)
-                readWriteObserved += Int((high - low) / truth.pageSize)
+                result.readWritePages += Int((high - low) / truth.pageSize)
             }
             // The line was generated at a state of its read's window: if none
             // of those explains it, it is a phantom. Whether the snapshot
@@ -117,58 +198,212 @@ public final class SnapshotAnalyzer {
             // later if nothing touched it, so for epochs a line counts as
             // explained by every state of the snapshot's window at which it
             // is true (the read window lies inside it, so one sweep serves).
-            let states = reads.isEmpty
-                ? StateSet()
-                : truth.explainingStates(for: line, within: snapshotWindow, match: match)
-            let whileRead = reads.isEmpty ? StateSet() : states.intersection(StateSet(windows[lineReads[index]]))
-            if whileRead.isEmpty {
-                anomalies.append(phantom(line: line, index: index, text: text, lineReads: lineReads, reads: reads))
+            let mark = result.intervals.count
+            if !reads.isEmpty, let pages = truth.arenaPages(of: line) {
+                truth.appendExplainingStates(
+                    pages: pages, protection: PageProtection(line.permissions), within: snapshotWindow,
+                    match: match, into: &result.intervals, scratch: &scratch)
+            }
+            let explained: Bool
+            if result.intervals.count == mark {
+                explained = false
             } else {
-                explained[index] = states
+                let read = attributed.windows[attributed.lineReads[index]]
+                explained = result.intervals.withUnsafeBufferPointer { all in
+                    StateIntervals.meets(
+                        UnsafeBufferPointer(rebasing: all[mark...]), Int32(truncatingIfNeeded: read.lowerBound),
+                        Int32(truncatingIfNeeded: read.upperBound))
+                }
+            }
+            if explained {
+                result.explainedLines.append(index)
+                result.intervalStart.append(Int32(result.intervals.count))
+            } else {
+                result.intervals.removeSubrange(mark...)
+                result.phantoms.append(phantom(line: line, index: index, attributed))
             }
         }
+        return result
+    }
 
-        var epochs = Self.epochs(
-            of: arenaLineIndexes.filter { explained[$0] != nil },
-            explained: { explained[$0]! }, lineReads: lineReads)
-        for (epochIndex, epoch) in epochs.enumerated() {
-            for line in epoch.lines { lineEpochs[line] = epochIndex }
+    // MARK: - Stage 3: epochs
+
+    /// One epoch: consecutive explained lines (positions in
+    /// `LineExplanation.explainedLines`) and the states that explain them all.
+    struct EpochSpan {
+        var positions: Range<Int>
+        var states: StateSet
+    }
+
+    /// The epochs, and each line's epoch.
+    struct EpochSplit {
+        var epochs: [EpochSpan]
+        /// For each line: its epoch, nil outside the arena and for phantoms.
+        var lineEpochs: [Int?]
+    }
+
+    func splitIntoEpochs(_ explanation: LineExplanation, _ attributed: SnapshotLines) -> EpochSplit {
+        let lineReads = attributed.lineReads
+        let explainedLines = explanation.explainedLines
+        let epochs = explanation.withStates { states in
+            Self.epochs(count: explainedLines.count, states: states) { position in
+                lineReads[explainedLines[position]]
+            }
         }
+        var lineEpochs = [Int?](repeating: nil, count: attributed.lines.count)
+        for (epochIndex, epoch) in epochs.enumerated() {
+            for position in epoch.positions { lineEpochs[explainedLines[position]] = epochIndex }
+        }
+        return EpochSplit(epochs: epochs, lineEpochs: lineEpochs)
+    }
 
-        // Coverage: walk the arena lines in file order.
-        var coverage: [Int: (kind: AnomalyKind, range: Range<UInt64>)] = [:]  // keyed by line index after the gap
-        // Gaps that were not mapped throughout, with the line after them.
-        var openGaps: [(range: Range<UInt64>, after: Int)] = []
+    /// Splits `count` lines (in file order, line k explained by
+    /// `states(k)`, read by `read(k)`) into the fewest epochs that one state
+    /// each explains.
+    ///
+    /// Greedy from the front gives the fewest epochs, each break as late as
+    /// possible. A break can often move earlier without adding an epoch; when
+    /// a read boundary lies in that slack, the break goes there, since that
+    /// is where the kernel dropped its locks. A break left inside one read is
+    /// one no read boundary can explain.
+    ///
+    /// Intersections run in two buffers reused throughout.
+    static func epochs(
+        count: Int, states: (Int) -> UnsafeBufferPointer<StateInterval>, read: (Int) -> Int
+    ) -> [EpochSpan] {
+        var starts: [Int] = []  // positions where epochs begin
+        var running: [StateInterval] = []
+        var common: [StateInterval] = []
+        /// running ∩ states(position) into `running`; false (running
+        /// unchanged) when empty.
+        func narrow(_ position: Int) -> Bool {
+            common.removeAll(keepingCapacity: true)
+            running.withUnsafeBufferPointer { StateIntervals.intersect($0, states(position), into: &common) }
+            guard !common.isEmpty else { return false }
+            swap(&running, &common)
+            return true
+        }
+        func reset(_ position: Int) {
+            running.removeAll(keepingCapacity: true)
+            running.append(contentsOf: states(position))
+        }
+        for position in 0..<count {
+            if position > 0 && narrow(position) { continue }
+            starts.append(position)
+            reset(position)
+        }
+        func isReadBoundary(_ position: Int) -> Bool {
+            position > 0 && read(position) != read(position - 1)
+        }
+        /// The states of every line in `range` into `running`.
+        func intersectAll(_ range: Range<Int>) {
+            reset(range.lowerBound)
+            for position in range.dropFirst() where !narrow(position) {
+                running.removeAll(keepingCapacity: true)
+                return
+            }
+        }
+        for k in starts.indices.dropFirst() where !isReadBoundary(starts[k]) {
+            let end = k + 1 < starts.count ? starts[k + 1] : count
+            intersectAll(starts[k]..<end)
+            var position = starts[k] - 1
+            while position > starts[k - 1] {
+                if running.isEmpty || !narrow(position) { break }
+                if isReadBoundary(position) {
+                    starts[k] = position
+                    break
+                }
+                position -= 1
+            }
+        }
+        return starts.indices.map { k in
+            let end = k + 1 < starts.count ? starts[k + 1] : count
+            intersectAll(starts[k]..<end)
+            return EpochSpan(
+                positions: starts[k]..<end, states: running.withUnsafeBufferPointer { StateIntervals.set($0) })
+        }
+    }
+
+    // MARK: - Stage 4: gaps and anomalies
+
+    /// A gap or overlap between consecutive arena lines.
+    struct CoverageGap {
+        var kind: AnomalyKind
+        var range: Range<UInt64>
+    }
+
+    /// A gap that was not mapped throughout, with the line after it.
+    struct OpenGap {
+        var range: Range<UInt64>
+        var after: Int
+    }
+
+    /// What walking the arena lines in file order finds between them.
+    struct CoverageFindings {
+        /// Missing (mapped throughout) and duplicated ranges, keyed by the
+        /// line index after them.
+        var gaps: [Int: CoverageGap]
+        var openGaps: [OpenGap]
+        /// After the last line: a range mapped throughout, or one that was not.
+        var tailGap: Range<UInt64>?
+        var openTailGap: Range<UInt64>?
+    }
+
+    func findCoverageGaps(_ explanation: LineExplanation, _ attributed: SnapshotLines) -> CoverageFindings {
+        let lines = attributed.lines
+        let snapshotWindow = attributed.snapshotWindow
+        var findings = CoverageFindings(gaps: [:], openGaps: [], tailGap: nil, openTailGap: nil)
         var cursor = arena.lowerBound
-        for index in arenaLineIndexes {
+        for index in explanation.arenaLines {
             let line = lines[index]
             if line.start > cursor {
                 let gap = cursor..<line.start
                 if truth.alwaysMapped(gap, over: snapshotWindow) {
-                    coverage[index] = (.missing, gap)
+                    findings.gaps[index] = CoverageGap(kind: .missing, range: gap)
                 } else {
-                    openGaps.append((gap, index))
+                    findings.openGaps.append(OpenGap(range: gap, after: index))
                 }
             } else if line.start < cursor {
-                coverage[index] = (.duplicated, line.start..<min(cursor, line.end))
+                findings.gaps[index] = CoverageGap(kind: .duplicated, range: line.start..<min(cursor, line.end))
             }
             cursor = max(cursor, line.end)
         }
-        var tailGap: Range<UInt64>?
-        var openTailGap: Range<UInt64>?
-        if cursor < arena.upperBound, reads.contains(where: { $0.returned == 0 }) || snapshot.end?.flags.contains(.reachedEOF) == true {
+        if cursor < arena.upperBound,
+           attributed.reads.contains(where: { $0.returned == 0 }) || attributed.reachedEOFFlag {
             let gap = cursor..<arena.upperBound
-            if truth.alwaysMapped(gap, over: snapshotWindow) { tailGap = gap } else { openTailGap = gap }
+            if truth.alwaysMapped(gap, over: snapshotWindow) { findings.tailGap = gap } else { findings.openTailGap = gap }
+        }
+        return findings
+    }
+
+    /// Every anomaly of the snapshot, sorted by line and kind. Gaps inside
+    /// an epoch narrow its states to those at which the gap was unmapped.
+    func collectAnomalies(
+        _ explanation: LineExplanation, _ split: inout EpochSplit, _ findings: CoverageFindings,
+        _ attributed: SnapshotLines
+    ) -> [Anomaly] {
+        let lines = attributed.lines
+        let lineReads = attributed.lineReads
+        let reads = attributed.reads
+        let snapshotWindow = attributed.snapshotWindow
+        let arenaLines = explanation.arenaLines
+        let explainedLines = explanation.explainedLines
+        var coverage = findings.gaps
+        var anomalies = explanation.phantoms
+        /// Where arena line `index` is in `arenaLines`.
+        func position(ofArenaLine index: Int) -> Int? {
+            let position = arenaLines.partitionPoint { $0 >= index }
+            return position < arenaLines.count && arenaLines[position] == index ? position : nil
         }
 
         // Each epoch break is one anomaly; a coverage anomaly at the same
         // line names its kind.
-        for epochIndex in epochs.indices.dropFirst() {
-            let before = epochs[epochIndex - 1]
-            let after = epochs[epochIndex]
-            let first = after.lines[0]
-            let previous = before.lines[before.lines.count - 1]
-            let boundary = boundary(before: previous, after: first, text: text, lineReads: lineReads, reads: reads)
+        for epochIndex in split.epochs.indices.dropFirst() {
+            let before = split.epochs[epochIndex - 1]
+            let after = split.epochs[epochIndex]
+            let first = explainedLines[after.positions.lowerBound]
+            let previous = explainedLines[before.positions.upperBound - 1]
+            let boundary = boundary(before: previous, after: first, attributed)
             let gapMutations = mutationsBetween(before.states, after.states)
             if let found = coverage.removeValue(forKey: first) {
                 let culprits = pick(gapMutations, touching: [found.range], widen: true)
@@ -179,35 +414,42 @@ public final class SnapshotAnalyzer {
                 // The culprits changed what had already been printed: the
                 // first mutation of the gap always does (it is what ended the
                 // earlier epoch's last explaining state).
-                let printed = before.lines.map { lines[$0].start..<lines[$0].end }
+                let printed = explainedLines[before.positions].map { lines[$0].start..<lines[$0].end }
                 let culprits = pick(gapMutations, touching: printed, widen: true)
                 let range = hull(of: culprits) ?? (lines[first].start..<lines[first].end)
                 let kind: AnomalyKind = boundary.beforeRead == boundary.afterRead ? .intraRead : .torn
                 anomalies.append(makeAnomaly(
                     kind: kind, boundary: boundary, range: range, culprits: culprits,
-                    detail: tornDetail(kind, before: before, after: after, lines: lines, culprits: culprits)))
+                    detail: tornDetail(
+                        kind, before: before, after: after, explainedLines: explainedLines, lines: lines,
+                        culprits: culprits)))
             }
         }
         // Coverage anomalies where no epoch broke (e.g. a kernel that
         // resumes by line index skipping a line).
         for (index, found) in coverage.sorted(by: { $0.key < $1.key }) {
-            let position = arenaLineIndexes.firstIndex(of: index) ?? 0
-            let previous = position > 0 ? arenaLineIndexes[position - 1] : max(index - 1, 0)
-            let boundary = boundary(before: previous, after: index, text: text, lineReads: lineReads, reads: reads)
-            let span = reads.isEmpty ? snapshotWindow
-                : windows[lineReads[previous]].lowerBound...max(windows[lineReads[previous]].lowerBound, windows[lineReads[index]].upperBound)
+            let position = position(ofArenaLine: index) ?? 0
+            let previous = position > 0 ? arenaLines[position - 1] : max(index - 1, 0)
+            let boundary = boundary(before: previous, after: index, attributed)
+            let span: ClosedRange<Int>
+            if reads.isEmpty {
+                span = snapshotWindow
+            } else {
+                let low = attributed.windows[lineReads[previous]].lowerBound
+                span = low...max(low, attributed.windows[lineReads[index]].upperBound)
+            }
             let culprits = pick(Array(span.lowerBound..<span.upperBound), touching: [found.range], widen: true, fallBackToAll: false)
             anomalies.append(makeAnomaly(
                 kind: found.kind, boundary: boundary, range: found.range, culprits: culprits,
                 detail: coverageDetail(found.kind, found.range, lines[previous], lines[index])))
         }
-        if let gap = tailGap {
-            let last = arenaLineIndexes.last
+        if let gap = findings.tailGap {
+            let last = arenaLines.last
             let lastRead = max(reads.count - 1, 0)
             let beforeRead = last.map { lineReads[$0] } ?? lastRead
             let boundary = Boundary(
                 beforeRead: beforeRead, afterRead: min(beforeRead + 1, lastRead),
-                byteOffset: UInt64(snapshot.bytes.count), line: (last ?? -1) + 2)
+                byteOffset: UInt64(attributed.byteCount), line: (last ?? -1) + 2)
             anomalies.append(makeAnomaly(
                 kind: .missing, boundary: boundary, range: gap, culprits: [],
                 detail: "\(addressString(gap.lowerBound))-\(addressString(gap.upperBound)) was mapped throughout the snapshot but no line shows it (the walk ended before it)"))
@@ -217,71 +459,86 @@ public final class SnapshotAnalyzer {
         // had mapped. When no explaining state has it unmapped, the lines and
         // the gap never coexisted: torn (not `missing`, which is for ranges
         // mapped throughout, the kernel's guarantee).
-        let epochOfLine = lineEpochs
-        if let gap = openTailGap, let last = arenaLineIndexes.last(where: { epochOfLine[$0] != nil }),
+        let epochOfLine = split.lineEpochs
+        if let gap = findings.openTailGap, let last = arenaLines.last(where: { epochOfLine[$0] != nil }),
            let epochIndex = epochOfLine[last] {
-            let narrowed = epochs[epochIndex].states.intersection(truth.unmappedStates(gap, within: snapshotWindow))
+            let narrowed = split.epochs[epochIndex].states.intersection(truth.unmappedStates(gap, within: snapshotWindow))
             if narrowed.isEmpty {
                 let span = "\(addressString(gap.lowerBound))-\(addressString(gap.upperBound))"
                 anomalies.append(makeAnomaly(
                     kind: .torn,
                     boundary: Boundary(
                         beforeRead: lineReads[last], afterRead: max(reads.count - 1, lineReads[last]),
-                        byteOffset: UInt64(snapshot.bytes.count), line: last + 2),
+                        byteOffset: UInt64(attributed.byteCount), line: last + 2),
                     range: gap,
                     culprits: pick(
                         Array(snapshotWindow.lowerBound..<snapshotWindow.upperBound), touching: [gap], widen: false,
                         fallBackToAll: false),
-                    detail: "\(span) was mapped at every state that explains the last lines (\(epochs[epochIndex].states)), but the walk ended before it"))
+                    detail: "\(span) was mapped at every state that explains the last lines (\(split.epochs[epochIndex].states)), but the walk ended before it"))
             } else {
-                epochs[epochIndex].states = narrowed
+                split.epochs[epochIndex].states = narrowed
             }
         }
-        for gap in openGaps {
+        for gap in findings.openGaps {
             guard let epochIndex = epochOfLine[gap.after] else { continue }
-            let position = arenaLineIndexes.firstIndex(of: gap.after) ?? 0
-            let previous = position > 0 ? arenaLineIndexes[position - 1] : nil
+            let position = position(ofArenaLine: gap.after) ?? 0
+            let previous = position > 0 ? arenaLines[position - 1] : nil
             // A gap between two epochs lies at a break already reported.
             if let previous, epochOfLine[previous] != epochIndex { continue }
             let unmapped = truth.unmappedStates(gap.range, within: snapshotWindow)
-            let narrowed = epochs[epochIndex].states.intersection(unmapped)
+            let narrowed = split.epochs[epochIndex].states.intersection(unmapped)
             if !narrowed.isEmpty {
-                epochs[epochIndex].states = narrowed
+                split.epochs[epochIndex].states = narrowed
                 continue
             }
             let place = previous.map {
-                self.boundary(before: $0, after: gap.after, text: text, lineReads: lineReads, reads: reads)
+                self.boundary(before: $0, after: gap.after, attributed)
             } ?? Boundary(
                 beforeRead: max(lineReads[gap.after] - 1, 0), afterRead: lineReads[gap.after],
-                byteOffset: UInt64(text.byteOffsets[gap.after]), line: gap.after + 1)
+                byteOffset: UInt64(attributed.text.byteOffsets[gap.after]), line: gap.after + 1)
             let culprits = pick(
                 Array(snapshotWindow.lowerBound..<snapshotWindow.upperBound), touching: [gap.range], widen: false,
                 fallBackToAll: false)
             let span = "\(addressString(gap.range.lowerBound))-\(addressString(gap.range.upperBound))"
             anomalies.append(makeAnomaly(
                 kind: .torn, boundary: place, range: gap.range, culprits: culprits,
-                detail: "\(span) was mapped at every state that explains the lines around it (\(epochs[epochIndex].states)), but no line shows it"))
+                detail: "\(span) was mapped at every state that explains the lines around it (\(split.epochs[epochIndex].states)), but no line shows it"))
         }
 
         anomalies.sort { ($0.boundary.line, $0.kind) < ($1.boundary.line, $1.kind) }
+        return anomalies
+    }
 
-        if let problem = parseProblem {
+    // MARK: - Stage 5: report
+
+    func report(
+        _ snapshot: ObservedSnapshot, _ attributed: SnapshotLines, _ explanation: LineExplanation,
+        _ split: EpochSplit, _ anomalies: [Anomaly]
+    ) -> SnapshotVerdict {
+        let lines = attributed.lines
+        let reads = attributed.reads
+        let lineReads = attributed.lineReads
+        let epochs = split.epochs
+        let explainedLines = explanation.explainedLines
+        var unmodeled = explanation.unmodeled
+        if let problem = attributed.parseProblem {
             unmodeled.append(UnmodeledLine(line: problem.line, text: "unparsable: \(problem.reason)"))
         }
-
+        let snapshotWindow = attributed.snapshotWindow
         let truthRange = truth.readWritePageRange(over: snapshotWindow)
         let reachedEOF = snapshot.end?.flags.contains(.reachedEOF) ?? reads.contains { $0.returned == 0 }
-        let consistent = epochs.count == 1 && anomalies.isEmpty && reachedEOF && parseProblem == nil
+        let consistent = epochs.count == 1 && anomalies.isEmpty && reachedEOF && attributed.parseProblem == nil
         let epochList = epochs.map { epoch in
-            Epoch(
-                firstLine: epoch.lines[0] + 1, lastLine: epoch.lines[epoch.lines.count - 1] + 1,
-                firstRead: lineReads[epoch.lines[0]], lastRead: lineReads[epoch.lines[epoch.lines.count - 1]],
+            let first = explainedLines[epoch.positions.lowerBound]
+            let last = explainedLines[epoch.positions.upperBound - 1]
+            return Epoch(
+                firstLine: first + 1, lastLine: last + 1, firstRead: lineReads[first], lastRead: lineReads[last],
                 stateMin: epoch.states.min ?? 0, stateMax: epoch.states.max ?? 0)
         }
         let beginTime = snapshot.begin?.tBegin ?? reads.first?.tBegin ?? 0
         let endTime = snapshot.end?.tEnd ?? reads.last?.tEnd ?? beginTime
         let analysis = SnapshotAnalysis(
-            index: snapshot.index, lines: lines.count, arenaLines: arenaLineIndexes.count,
+            index: snapshot.index, lines: lines.count, arenaLines: explanation.arenaLines.count,
             reads: reads.count, bytes: UInt64(snapshot.bytes.count), consistent: consistent,
             explainingState: consistent ? epochs[0].states.min : nil,
             epochs: epochs.count, epochList: epochList,
@@ -292,70 +549,14 @@ public final class SnapshotAnalyzer {
             pauseNs: nil,
             stateLo: snapshotWindow.lowerBound, stateHi: snapshotWindow.upperBound,
             durationNs: endTime >= beginTime ? endTime - beginTime : 0,
-            rwPagesObserved: readWriteObserved,
+            rwPagesObserved: explanation.readWritePages,
             rwPagesTruthMin: truthRange.lowerBound, rwPagesTruthMax: truthRange.upperBound,
             anomalies: anomalies, unmodeledLines: unmodeled,
             noOverlap: !anomalies.contains { $0.kind == .duplicated } && !linesGoBackwards(lines),
             completeCoverage: !anomalies.contains { $0.kind == .missing })
         return SnapshotVerdict(
-            analysis: analysis, snapshot: snapshot, arena: arena, text: text, lineReads: lineReads, lineEpochs: lineEpochs)
-    }
-
-    /// How many culprits of one anomaly are described in full; `culprits`
-    /// always lists them all.
-    public static let detailedCulprits = 16
-
-    // MARK: - Epochs
-
-    /// Splits lines (in file order, each with its explaining states) into the
-    /// fewest epochs that one state each explains.
-    ///
-    /// Greedy from the front gives the fewest epochs, each break as late as
-    /// possible. A break can often move earlier without adding an epoch; when
-    /// a read boundary lies in that slack, the break goes there, since that
-    /// is where the kernel dropped its locks. A break left inside one read is
-    /// one no read boundary can explain.
-    static func epochs(
-        of lines: [Int], explained: (Int) -> StateSet, lineReads: [Int]
-    ) -> [(lines: [Int], states: StateSet)] {
-        var starts: [Int] = []  // positions in `lines` where epochs begin
-        var running = StateSet()
-        for (position, line) in lines.enumerated() {
-            let states = explained(line)
-            let common = running.intersection(states)
-            if position > 0 && !common.isEmpty {
-                running = common
-            } else {
-                starts.append(position)
-                running = states
-            }
-        }
-        func isReadBoundary(_ position: Int) -> Bool {
-            position > 0 && lineReads[lines[position]] != lineReads[lines[position - 1]]
-        }
-        func states(_ range: Range<Int>) -> StateSet {
-            var set = explained(lines[range.lowerBound])
-            for position in range.dropFirst() { set = set.intersection(explained(lines[position])) }
-            return set
-        }
-        for k in starts.indices.dropFirst() where !isReadBoundary(starts[k]) {
-            let end = k + 1 < starts.count ? starts[k + 1] : lines.count
-            var running = states(starts[k]..<end)
-            var position = starts[k] - 1
-            while position > starts[k - 1] {
-                running = running.intersection(explained(lines[position]))
-                if running.isEmpty { break }
-                if isReadBoundary(position) {
-                    starts[k] = position
-                    break
-                }
-                position -= 1
-            }
-        }
-        return starts.indices.map { k in
-            let end = k + 1 < starts.count ? starts[k + 1] : lines.count
-            return (Array(lines[starts[k]..<end]), states(starts[k]..<end))
-        }
+            analysis: analysis, snapshot: snapshot, arena: arena, text: attributed.text, lineReads: lineReads,
+            lineEpochs: split.lineEpochs)
     }
 
     // MARK: - Pieces
@@ -387,15 +588,17 @@ public final class SnapshotAnalyzer {
         !AddressOrder.holds(for: lines)  // the one implementation, shared with `mapsrace check`
     }
 
-    func boundary(before previous: Int, after line: Int, text: MapsText, lineReads: [Int], reads: [ObservedRead]) -> Boundary {
-        guard !reads.isEmpty, line < lineReads.count else {
+    func boundary(before previous: Int, after line: Int, _ attributed: SnapshotLines) -> Boundary {
+        let lineReads = attributed.lineReads
+        guard !attributed.reads.isEmpty, line < lineReads.count else {
             return Boundary(beforeRead: 0, afterRead: 0, byteOffset: 0, line: line + 1)
         }
         let read = lineReads[line]
         if lineReads[previous] == read {
-            return Boundary(beforeRead: read, afterRead: read, byteOffset: UInt64(text.byteOffsets[line]), line: line + 1)
+            return Boundary(
+                beforeRead: read, afterRead: read, byteOffset: UInt64(attributed.text.byteOffsets[line]), line: line + 1)
         }
-        return Boundary(beforeRead: read - 1, afterRead: read, byteOffset: reads[read].offset, line: line + 1)
+        return Boundary(beforeRead: read - 1, afterRead: read, byteOffset: attributed.reads[read].offset, line: line + 1)
     }
 
     /// The mutations that separate two state sets: from the latest state of
@@ -461,8 +664,8 @@ public final class SnapshotAnalyzer {
             prot: Permissions(prot: mutation.prot).description.dropLast().description)
     }
 
-    func phantom(line: MapsLine, index: Int, text: MapsText, lineReads: [Int], reads: [ObservedRead]) -> Anomaly {
-        let read = reads.isEmpty ? 0 : lineReads[index]
+    func phantom(line: MapsLine, index: Int, _ attributed: SnapshotLines) -> Anomaly {
+        let read = attributed.reads.isEmpty ? 0 : attributed.lineReads[index]
         let straddles = line.start < arena.lowerBound || line.end > arena.upperBound
         let reason = straddles
             ? "crosses the arena's edge"
@@ -471,7 +674,7 @@ public final class SnapshotAnalyzer {
                 : "has permissions no state possible while read \(read) was in the kernel gave all its pages"
         return Anomaly(
             kind: .phantom,
-            boundary: Boundary(beforeRead: read, afterRead: read, byteOffset: UInt64(text.byteOffsets[index]), line: index + 1),
+            boundary: Boundary(beforeRead: read, afterRead: read, byteOffset: UInt64(attributed.text.byteOffsets[index]), line: index + 1),
             start: addressString(line.start), end: addressString(line.end), culprits: [], culpritDetails: [],
             detail: "line \(index + 1) `\(line)` \(reason)")
     }
@@ -487,14 +690,15 @@ public final class SnapshotAnalyzer {
     }
 
     func tornDetail(
-        _ kind: AnomalyKind, before: (lines: [Int], states: StateSet), after: (lines: [Int], states: StateSet),
-        lines: [MapsLine], culprits: [Int]
+        _ kind: AnomalyKind, before: EpochSpan, after: EpochSpan, explainedLines: [Int], lines: [MapsLine],
+        culprits: [Int]
     ) -> String {
-        let first = before.lines[0] + 1
-        let last = before.lines[before.lines.count - 1] + 1
-        let next = after.lines[0] + 1
+        let printed = explainedLines[before.positions]
+        let first = printed.first! + 1
+        let last = printed.last! + 1
+        let next = explainedLines[after.positions.lowerBound] + 1
         var text = "lines \(first)-\(last) show states \(before.states), line \(next) on shows states \(after.states)"
-        if let stale = before.lines.first(where: { index in
+        if let stale = printed.first(where: { index in
             culprits.contains { truth.pagesTouched(byMutation: $0).overlaps(pageRange(lines[index])) }
         }) {
             text += "; line \(stale + 1) `\(lines[stale].start.hexRange(lines[stale].end)) \(lines[stale].permissions)` was already printed when the culprits changed it"

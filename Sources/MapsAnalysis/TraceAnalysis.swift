@@ -1,5 +1,10 @@
+import Dispatch
 import MapsModel
 import MapsTrace
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The analysis of a whole trace: replay, model check, every snapshot.
 public struct TraceAnalysis {
@@ -70,15 +75,35 @@ public struct TraceAnalysis {
             }
             throw .noSuchSnapshot(only, available: context.snapshotIndexes.count)
         }
+        // Snapshots are independent once the ground truth is built: while
+        // this thread decodes the next one, up to one per core are analysed
+        // on other threads; verdicts are taken back in file order.
         var snapshots: [SnapshotAnalysis] = []
-        try context.forEachSnapshot(only: only) { (snapshot) throws(AnalysisError) in
-            var verdict = analyzer.analyze(snapshot)
-            verdict.analysis.pauseNs = context.pauses[snapshot.index]?.pauseNs
+        var pending: [PendingVerdict] = []
+        let width = Self.analysisThreads
+        let analyzer = self.analyzer
+        func finish(_ slot: PendingVerdict) {
+            slot.done.wait()
+            guard var verdict = slot.verdict else { preconditionFailure("a snapshot's analysis signalled without a verdict") }
+            verdict.analysis.pauseNs = context.pauses[verdict.snapshot.index]?.pauseNs
             snapshots.append(verdict.analysis)
             each?(verdict)
         }
+        try context.forEachSnapshot(only: only) { (snapshot) throws(AnalysisError) in
+            if pending.count >= width { finish(pending.removeFirst()) }
+            let slot = PendingVerdict()
+            DispatchQueue.global().async {
+                slot.verdict = analyzer.analyze(snapshot)
+                slot.done.signal()
+            }
+            pending.append(slot)
+        }
+        for slot in pending { finish(slot) }
         return report(snapshots)
     }
+
+    /// How many snapshots are analysed at once: one per online processor.
+    static let analysisThreads = max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1)
 
     /// The state at `nanoseconds` after the trace's start: every mutation
     /// that had returned by then.
@@ -136,4 +161,12 @@ public struct TraceAnalysis {
             snapshotCount: snapshots.count, consistentSnapshots: snapshots.filter(\.consistent).count,
             snapshots: snapshots, guarantees: guarantees, totals: totals)
     }
+}
+
+/// One snapshot's analysis running on another thread. `verdict` is written
+/// once, by that thread, before it signals `done`; it is read only after
+/// waiting on `done`.
+private final class PendingVerdict: @unchecked Sendable {
+    var verdict: SnapshotVerdict?
+    let done = DispatchSemaphore(value: 0)
 }

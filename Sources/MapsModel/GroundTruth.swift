@@ -96,7 +96,7 @@ public enum MovedPageOffset: Sendable, Equatable {
 /// mmap and mremap). Where an mremap move puts the moved pages' offsets is
 /// `MovedPageOffset`. `TraceAnalysis` checks the rule against quiescent reads
 /// of the real maps.
-public final class GroundTruth {
+public final class GroundTruth: Sendable {
     public let arena: Range<UInt64>
     public let pageSize: UInt64
     public let pageCount: Int
@@ -106,18 +106,20 @@ public final class GroundTruth {
     public let finalState: Int
     /// Mutations the model could not place (outside the arena, or only partly
     /// inside); the lines they touch cannot be judged exactly.
-    public private(set) var unmodeledMutations: [UInt64] = []
+    public let unmodeledMutations: [UInt64]
 
-    private var initialPages: [PageState]
+    // Immutable once built, so any number of threads may read it at once.
+    private let initialPages: [PageState]
     // Per-page change history, flattened: the changes of page p are
-    // entries historyStart[p] ..< historyStart[p + 1], in state order.
-    private var historyStart: [Int32]
-    private var historyState: [Int32]
-    private var historyValue: [PageState]
+    // entries historyStart[p] ..< historyStart[p + 1], in state order (at
+    // most one per page and state).
+    private let historyStart: [Int32]
+    private let historyState: [Int32]
+    private let historyValue: [PageState]
     /// Read-write arena pages at each state from `baseState` to `finalState`.
-    private var readWriteCount: [Int32]
+    private let readWriteCount: [Int32]
     /// Each mutation's arena page range (empty when it touched no arena page).
-    private var touchedPages: [Range<Int>]
+    private let touchedPages: [Range<Int>]
 
     public init(
         initialMaps: MapsText, arena: Range<UInt64>, pageSize: UInt64,
@@ -356,9 +358,38 @@ public final class GroundTruth {
     public func mismatches(at state: Int, quiescent: MapsText) -> (missingFromModel: [MapsLine], extraInModel: [MapsLine]) {
         let observed = quiescent.lines.filter { $0.end > arena.lowerBound && $0.start < arena.upperBound }
         let modeled = arenaLines(at: state)
-        let observedSet = Set(observed)
-        let modeledSet = Set(modeled)
-        return (observed.filter { !modeledSet.contains($0) }, modeled.filter { !observedSet.contains($0) })
+        // Both sides normally go up strictly by start address: then a line
+        // is on the other side exactly when the other side's line with the
+        // same start equals it, and one merge answers.
+        func ascending(_ lines: [MapsLine]) -> Bool {
+            zip(lines, lines.dropFirst()).allSatisfy { $0.start < $1.start }
+        }
+        guard ascending(observed), ascending(modeled) else {
+            let observedSet = Set(observed)
+            let modeledSet = Set(modeled)
+            return (observed.filter { !modeledSet.contains($0) }, modeled.filter { !observedSet.contains($0) })
+        }
+        var missing: [MapsLine] = []
+        var extra: [MapsLine] = []
+        var i = 0
+        var j = 0
+        while i < observed.count || j < modeled.count {
+            if j == modeled.count || (i < observed.count && observed[i].start < modeled[j].start) {
+                missing.append(observed[i])
+                i += 1
+            } else if i == observed.count || modeled[j].start < observed[i].start {
+                extra.append(modeled[j])
+                j += 1
+            } else {
+                if observed[i] != modeled[j] {
+                    missing.append(observed[i])
+                    extra.append(modeled[j])
+                }
+                i += 1
+                j += 1
+            }
+        }
+        return (missing, extra)
     }
 
     // MARK: - Which states explain a line
@@ -371,48 +402,105 @@ public final class GroundTruth {
         case pageLevel
     }
 
-    // Scratch space for `explainingStates`, reused across calls (the
-    // analysis asks once per line; this class is not for concurrent use).
-    private var scratchPages: [PageState] = []
-    private var scratchEvents: [(state: Int32, page: Int32, value: PageState)] = []
+    /// One change of one page, as the explanation sweep replays it.
+    struct PageEvent {
+        var state: Int32
+        var page: Int32
+        var value: PageState
+    }
 
-    /// The states within `window` at which `line` is true.
-    ///
-    /// The line's pages and the page on either side are read at the window's
-    /// first state; then only their changes inside the window are replayed,
-    /// in state order, keeping count of how many conditions fail:
-    /// - every page of the line has the line's permissions;
-    /// - (exact) each page continues the previous page's mapping;
-    /// - (exact) the pages beside the line do not continue it.
-    public func explainingStates(for line: MapsLine, within window: ClosedRange<Int>, match: Match) -> StateSet {
+    /// Working memory for `appendExplainingStates`, kept by the caller and
+    /// reused from line to line so that explaining a line allocates nothing.
+    /// One per thread.
+    public struct ExplanationScratch {
+        var pages: [PageState] = []
+        var events: [PageEvent] = []
+
+        public init() {}
+    }
+
+    /// The arena pages of `line` when replay can judge it: an anonymous
+    /// line (offset, device, inode 0, no path), page-aligned, inside the
+    /// arena. nil otherwise (no state explains such a line).
+    @inline(__always)
+    public func arenaPages(of line: MapsLine) -> Range<Int>? {
         guard line.start >= arena.lowerBound, line.end <= arena.upperBound,
               line.start % pageSize == 0, line.end % pageSize == 0, line.start < line.end,
               line.offset == 0, line.inode == 0, line.deviceMajor == 0, line.deviceMinor == 0, line.path.isEmpty
-        else { return StateSet() }
-        let low = min(max(window.lowerBound, baseState), finalState)
-        let high = min(max(window.upperBound, baseState), finalState)
-        guard low <= high else { return StateSet() }
-        let wanted = PageProtection(line.permissions)
-        let first = page(containing: line.start)
-        let last = page(containing: line.end)  // exclusive
+        else { return nil }
+        return page(containing: line.start)..<page(containing: line.end)
+    }
+
+    /// The states within `window` at which `line` is true.
+    public func explainingStates(for line: MapsLine, within window: ClosedRange<Int>, match: Match) -> StateSet {
+        guard let pages = arenaPages(of: line) else { return StateSet() }
+        var scratch = ExplanationScratch()
+        var intervals: [StateInterval] = []
+        appendExplainingStates(
+            pages: pages, protection: PageProtection(line.permissions), within: window, match: match,
+            into: &intervals, scratch: &scratch)
+        return intervals.withUnsafeBufferPointer { StateIntervals.set($0) }
+    }
+
+    /// The first history entry of `page` later than `state`.
+    @inline(__always)
+    private func firstEntry(of page: Int, after state: Int32) -> Int {
+        var low = Int(historyStart[page])
+        var high = Int(historyStart[page + 1])
+        if high - low <= 8 {
+            while low < high && historyState[low] <= state { low += 1 }
+            return low
+        }
+        while low < high {
+            let middle = (low + high) / 2
+            if historyState[middle] <= state { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// Appends to `output` the states within `window` at which the line
+    /// covering arena `pages` with `protection` is true, as sorted,
+    /// disjoint, non-adjacent intervals (nothing when none).
+    ///
+    /// The line's pages and the page on either side are read at the window's
+    /// first state (binary search in each page's history); then only their
+    /// changes inside the window are replayed, in state order, keeping count
+    /// of how many conditions fail:
+    /// - every page of the line has the line's permissions;
+    /// - (exact) each page continues the previous page's mapping;
+    /// - (exact) the pages beside the line do not continue it.
+    public func appendExplainingStates(
+        pages: Range<Int>, protection wanted: PageProtection, within window: ClosedRange<Int>, match: Match,
+        into output: inout [StateInterval], scratch: inout ExplanationScratch
+    ) {
+        let low = Int32(min(max(window.lowerBound, baseState), finalState))
+        let high = Int32(min(max(window.upperBound, baseState), finalState))
+        guard low <= high, !pages.isEmpty, pages.lowerBound >= 0, pages.upperBound <= pageCount else { return }
+        let first = pages.lowerBound
+        let last = pages.upperBound  // exclusive
         let exact = match == .exact
         // The pages looked at: the line's, and for an exact match one on each side.
         let lowPage = exact ? max(first - 1, 0) : first
         let highPage = exact ? min(last + 1, pageCount) : last  // exclusive
 
-        scratchPages.removeAll(keepingCapacity: true)
-        scratchEvents.removeAll(keepingCapacity: true)
+        // Work in the caller's buffers, moved out so the loops below touch
+        // plain local arrays.
+        var values: [PageState] = []
+        var events: [PageEvent] = []
+        swap(&values, &scratch.pages)
+        swap(&events, &scratch.events)
+        defer {
+            swap(&values, &scratch.pages)
+            swap(&events, &scratch.events)
+        }
+        values.removeAll(keepingCapacity: true)
+        events.removeAll(keepingCapacity: true)
         for page in lowPage..<highPage {
-            var value = initialPages[page]
-            var entry = Int(historyStart[page])
+            var entry = firstEntry(of: page, after: low)
+            values.append(entry > Int(historyStart[page]) ? historyValue[entry - 1] : initialPages[page])
             let end = Int(historyStart[page + 1])
-            while entry < end && Int(historyState[entry]) <= low {
-                value = historyValue[entry]
-                entry += 1
-            }
-            scratchPages.append(value)
-            while entry < end && Int(historyState[entry]) <= high {
-                scratchEvents.append((historyState[entry], Int32(page), historyValue[entry]))
+            while entry < end && historyState[entry] <= high {
+                events.append(PageEvent(state: historyState[entry], page: Int32(page), value: historyValue[entry]))
                 entry += 1
             }
         }
@@ -420,51 +508,68 @@ public final class GroundTruth {
         // Whether the condition attached to `page` fails: its permissions
         // (pages of the line), and whether a mapping boundary lies where one
         // must (at `first` and `last`) or must not (inside the line).
+        @inline(__always)
         func failures(at page: Int) -> Int {
             var count = 0
-            let value = scratchPages[page - lowPage]
+            let value = values[page - lowPage]
             if page >= first && page < last && value.protection != wanted { count += 1 }
             guard exact else { return count }
             // The boundary between page - 1 and page.
             if page > first && page < last {
-                if !value.continues(scratchPages[page - 1 - lowPage]) { count += 1 }
+                if !value.continues(values[page - 1 - lowPage]) { count += 1 }
             } else if page == first && first > 0 {
-                if value.continues(scratchPages[page - 1 - lowPage]) { count += 1 }
+                if value.continues(values[page - 1 - lowPage]) { count += 1 }
             } else if page == last && last < pageCount {
-                if value.continues(scratchPages[page - 1 - lowPage]) { count += 1 }
+                if value.continues(values[page - 1 - lowPage]) { count += 1 }
             }
             return count
         }
         var bad = 0
         for page in lowPage..<highPage { bad += failures(at: page) }
-        if scratchEvents.isEmpty {
-            return bad == 0 ? StateSet(low...high) : StateSet()
+        if events.isEmpty {
+            if bad == 0 { output.append(StateInterval(low: low, high: high)) }
+            return
         }
-        scratchEvents.sort { $0.state < $1.state }
-        var result = StateSet()
-        var runStart: Int? = bad == 0 ? low : nil
+        // One page's events are already in state order; a few pages' are
+        // merged by insertion, many by sorting. (Events of one state may
+        // come in any order: the count is the same once all are applied.)
+        if events.count <= 32 {
+            for index in 1..<max(events.count, 1) {
+                let event = events[index]
+                var slot = index
+                while slot > 0 && events[slot - 1].state > event.state {
+                    events[slot] = events[slot - 1]
+                    slot -= 1
+                }
+                events[slot] = event
+            }
+        } else {
+            events.sort { $0.state < $1.state }
+        }
+        var runStart: Int32 = bad == 0 ? low : -1
         var index = 0
-        while index < scratchEvents.count {
-            let state = Int(scratchEvents[index].state)
-            while index < scratchEvents.count && Int(scratchEvents[index].state) == state {
-                let page = Int(scratchEvents[index].page)
+        while index < events.count {
+            let state = events[index].state
+            while index < events.count && events[index].state == state {
+                let page = Int(events[index].page)
                 // A page's value affects its own condition and the boundary
                 // condition of the page after it.
-                let affected = page + 1 < highPage ? page...(page + 1) : page...page
-                for other in affected { bad -= failures(at: other) }
-                scratchPages[page - lowPage] = scratchEvents[index].value
-                for other in affected { bad += failures(at: other) }
+                let next = page + 1 < highPage
+                bad -= failures(at: page)
+                if next { bad -= failures(at: page + 1) }
+                values[page - lowPage] = events[index].value
+                bad += failures(at: page)
+                if next { bad += failures(at: page + 1) }
                 index += 1
             }
-            if bad == 0, runStart == nil {
+            if bad == 0, runStart < 0 {
                 runStart = state
-            } else if bad != 0, let start = runStart {
-                result.append(start...(state - 1))
-                runStart = nil
+            } else if bad != 0, runStart >= 0 {
+                output.append(StateInterval(low: runStart, high: state - 1))
+                runStart = -1
             }
         }
-        if let start = runStart { result.append(start...high) }
-        return result
+        if runStart >= 0 { output.append(StateInterval(low: runStart, high: high)) }
     }
 
     /// The states within `window` at which every page of `range` (clipped to

@@ -64,3 +64,62 @@ public struct StateSet: Hashable, Sendable, CustomStringConvertible {
             .joined(separator: ", ") + "}"
     }
 }
+
+/// One closed interval of states, `low...high`, in the flat form the
+/// analysis keeps many sets in: a set is a run of sorted, disjoint,
+/// non-adjacent intervals inside one `[StateInterval]` buffer.
+public struct StateInterval: Hashable, Sendable {
+    public var low: Int32
+    public var high: Int32
+
+    @inline(__always)
+    public init(low: Int32, high: Int32) {
+        self.low = low
+        self.high = high
+    }
+
+    @inline(__always)
+    public init(_ range: ClosedRange<Int>) {
+        low = Int32(truncatingIfNeeded: range.lowerBound)
+        high = Int32(truncatingIfNeeded: range.upperBound)
+    }
+
+    public var range: ClosedRange<Int> { Int(low)...Int(high) }
+}
+
+/// Set operations on runs of `StateInterval` inside flat buffers, without
+/// allocating per set.
+public enum StateIntervals {
+    /// Appends `a[aRun] ∩ b[bRun]` to `output`. Both runs must be sorted,
+    /// disjoint and non-adjacent; so is the result.
+    @inline(__always)
+    public static func intersect(
+        _ a: UnsafeBufferPointer<StateInterval>, _ b: UnsafeBufferPointer<StateInterval>,
+        into output: inout [StateInterval]
+    ) {
+        var i = 0
+        var j = 0
+        while i < a.count && j < b.count {
+            let x = a[i]
+            let y = b[j]
+            let low = Swift.max(x.low, y.low)
+            let high = Swift.min(x.high, y.high)
+            if low <= high { output.append(StateInterval(low: low, high: high)) }
+            if x.high < y.high { i += 1 } else { j += 1 }
+        }
+    }
+
+    /// Whether the run meets `low...high`.
+    @inline(__always)
+    public static func meets(_ run: UnsafeBufferPointer<StateInterval>, _ low: Int32, _ high: Int32) -> Bool {
+        for interval in run where interval.high >= low {
+            return interval.low <= high
+        }
+        return false
+    }
+
+    /// The run as a `StateSet`.
+    public static func set(_ run: UnsafeBufferPointer<StateInterval>) -> StateSet {
+        StateSet(sortedIntervals: run.map(\.range))
+    }
+}
