@@ -219,7 +219,7 @@ public final class SnapshotAnalyzer: Sendable {
                 result.explainedLines.append(index)
                 result.intervalStart.append(Int32(result.intervals.count))
             } else {
-                result.intervals.removeSubrange(mark...)
+                result.intervals.removeLast(result.intervals.count - mark)
                 result.phantoms.append(phantom(line: line, index: index, attributed))
             }
         }
@@ -267,48 +267,26 @@ public final class SnapshotAnalyzer: Sendable {
     /// is where the kernel dropped its locks. A break left inside one read is
     /// one no read boundary can explain.
     ///
-    /// Intersections run in two buffers reused throughout.
+    /// Intersections run in two buffers reused throughout (`RunningStates`).
     static func epochs(
         count: Int, states: (Int) -> UnsafeBufferPointer<StateInterval>, read: (Int) -> Int
     ) -> [EpochSpan] {
         var starts: [Int] = []  // positions where epochs begin
-        var running: [StateInterval] = []
-        var common: [StateInterval] = []
-        /// running ∩ states(position) into `running`; false (running
-        /// unchanged) when empty.
-        func narrow(_ position: Int) -> Bool {
-            common.removeAll(keepingCapacity: true)
-            running.withUnsafeBufferPointer { StateIntervals.intersect($0, states(position), into: &common) }
-            guard !common.isEmpty else { return false }
-            swap(&running, &common)
-            return true
-        }
-        func reset(_ position: Int) {
-            running.removeAll(keepingCapacity: true)
-            running.append(contentsOf: states(position))
-        }
+        var running = RunningStates()
         for position in 0..<count {
-            if position > 0 && narrow(position) { continue }
+            if position > 0 && running.narrow(states(position)) { continue }
             starts.append(position)
-            reset(position)
+            running.reset(states(position))
         }
         func isReadBoundary(_ position: Int) -> Bool {
             position > 0 && read(position) != read(position - 1)
         }
-        /// The states of every line in `range` into `running`.
-        func intersectAll(_ range: Range<Int>) {
-            reset(range.lowerBound)
-            for position in range.dropFirst() where !narrow(position) {
-                running.removeAll(keepingCapacity: true)
-                return
-            }
-        }
         for k in starts.indices.dropFirst() where !isReadBoundary(starts[k]) {
             let end = k + 1 < starts.count ? starts[k + 1] : count
-            intersectAll(starts[k]..<end)
+            running.intersectAll(starts[k]..<end, states)
             var position = starts[k] - 1
             while position > starts[k - 1] {
-                if running.isEmpty || !narrow(position) { break }
+                if running.isEmpty || !running.narrow(states(position)) { break }
                 if isReadBoundary(position) {
                     starts[k] = position
                     break
@@ -318,9 +296,42 @@ public final class SnapshotAnalyzer: Sendable {
         }
         return starts.indices.map { k in
             let end = k + 1 < starts.count ? starts[k + 1] : count
-            intersectAll(starts[k]..<end)
-            return EpochSpan(
-                positions: starts[k]..<end, states: running.withUnsafeBufferPointer { StateIntervals.set($0) })
+            running.intersectAll(starts[k]..<end, states)
+            return EpochSpan(positions: starts[k]..<end, states: running.set)
+        }
+    }
+
+    /// The running intersection of the epoch split, in two buffers that
+    /// swap roles.
+    struct RunningStates {
+        private var running: [StateInterval] = []
+        private var spare: [StateInterval] = []
+
+        var isEmpty: Bool { running.isEmpty }
+        var set: StateSet { running.withUnsafeBufferPointer { StateIntervals.set($0) } }
+
+        /// Intersects with `run`; when that leaves nothing, keeps the states
+        /// unchanged and returns false.
+        mutating func narrow(_ run: UnsafeBufferPointer<StateInterval>) -> Bool {
+            spare.removeAll(keepingCapacity: true)
+            running.withUnsafeBufferPointer { StateIntervals.intersect($0, run, into: &spare) }
+            guard !spare.isEmpty else { return false }
+            swap(&running, &spare)
+            return true
+        }
+
+        mutating func reset(_ run: UnsafeBufferPointer<StateInterval>) {
+            running.removeAll(keepingCapacity: true)
+            running.append(contentsOf: run)
+        }
+
+        /// The states of every position in `range` (empty when they share none).
+        mutating func intersectAll(_ range: Range<Int>, _ states: (Int) -> UnsafeBufferPointer<StateInterval>) {
+            reset(states(range.lowerBound))
+            for position in range.dropFirst() where !narrow(states(position)) {
+                running.removeAll(keepingCapacity: true)
+                return
+            }
         }
     }
 

@@ -505,11 +505,49 @@ public final class GroundTruth: Sendable {
             }
         }
 
-        // Whether the condition attached to `page` fails: its permissions
-        // (pages of the line), and whether a mapping boundary lies where one
-        // must (at `first` and `last`) or must not (inside the line).
+        if events.count > 1 {
+            // One page's events are already in state order; a few pages' are
+            // merged by insertion, many by sorting. (Events of one state may
+            // come in any order: the count is the same once all are applied.)
+            if events.count <= 32 {
+                for index in 1..<events.count {
+                    let event = events[index]
+                    var slot = index
+                    while slot > 0 && events[slot - 1].state > event.state {
+                        events[slot] = events[slot - 1]
+                        slot -= 1
+                    }
+                    events[slot] = event
+                }
+            } else {
+                events.sort { $0.state < $1.state }
+            }
+        }
+        let conditions = LineConditions(
+            first: first, last: last, lowPage: lowPage, highPage: highPage, pageCount: pageCount, exact: exact,
+            wanted: wanted)
+        values.withUnsafeMutableBufferPointer { values in
+            events.withUnsafeBufferPointer { events in
+                conditions.sweep(values, events, low: low, high: high, into: &output)
+            }
+        }
+    }
+
+    /// What a line asks of the pages around it, for the explanation sweep.
+    private struct LineConditions {
+        let first: Int
+        let last: Int  // exclusive
+        let lowPage: Int
+        let highPage: Int  // exclusive
+        let pageCount: Int
+        let exact: Bool
+        let wanted: PageProtection
+
+        /// Whether the condition attached to `page` fails: its permissions
+        /// (pages of the line), and whether a mapping boundary lies where one
+        /// must (at `first` and `last`) or must not (inside the line).
         @inline(__always)
-        func failures(at page: Int) -> Int {
+        func failures(at page: Int, _ values: UnsafeMutableBufferPointer<PageState>) -> Int {
             var count = 0
             let value = values[page - lowPage]
             if page >= first && page < last && value.protection != wanted { count += 1 }
@@ -524,52 +562,44 @@ public final class GroundTruth: Sendable {
             }
             return count
         }
-        var bad = 0
-        for page in lowPage..<highPage { bad += failures(at: page) }
-        if events.isEmpty {
-            if bad == 0 { output.append(StateInterval(low: low, high: high)) }
-            return
-        }
-        // One page's events are already in state order; a few pages' are
-        // merged by insertion, many by sorting. (Events of one state may
-        // come in any order: the count is the same once all are applied.)
-        if events.count <= 32 {
-            for index in 1..<max(events.count, 1) {
-                let event = events[index]
-                var slot = index
-                while slot > 0 && events[slot - 1].state > event.state {
-                    events[slot] = events[slot - 1]
-                    slot -= 1
+
+        /// Replays `events` (in state order) over `values` (the pages at
+        /// `low`) and appends the runs of states where no condition fails.
+        func sweep(
+            _ values: UnsafeMutableBufferPointer<PageState>, _ events: UnsafeBufferPointer<PageEvent>,
+            low: Int32, high: Int32, into output: inout [StateInterval]
+        ) {
+            var bad = 0
+            for page in lowPage..<highPage { bad += failures(at: page, values) }
+            if events.isEmpty {
+                if bad == 0 { output.append(StateInterval(low: low, high: high)) }
+                return
+            }
+            var runStart: Int32 = bad == 0 ? low : -1
+            var index = 0
+            while index < events.count {
+                let state = events[index].state
+                while index < events.count && events[index].state == state {
+                    let page = Int(events[index].page)
+                    // A page's value affects its own condition and the boundary
+                    // condition of the page after it.
+                    let next = page + 1 < highPage
+                    bad -= failures(at: page, values)
+                    if next { bad -= failures(at: page + 1, values) }
+                    values[page - lowPage] = events[index].value
+                    bad += failures(at: page, values)
+                    if next { bad += failures(at: page + 1, values) }
+                    index += 1
                 }
-                events[slot] = event
+                if bad == 0, runStart < 0 {
+                    runStart = state
+                } else if bad != 0, runStart >= 0 {
+                    output.append(StateInterval(low: runStart, high: state - 1))
+                    runStart = -1
+                }
             }
-        } else {
-            events.sort { $0.state < $1.state }
+            if runStart >= 0 { output.append(StateInterval(low: runStart, high: high)) }
         }
-        var runStart: Int32 = bad == 0 ? low : -1
-        var index = 0
-        while index < events.count {
-            let state = events[index].state
-            while index < events.count && events[index].state == state {
-                let page = Int(events[index].page)
-                // A page's value affects its own condition and the boundary
-                // condition of the page after it.
-                let next = page + 1 < highPage
-                bad -= failures(at: page)
-                if next { bad -= failures(at: page + 1) }
-                values[page - lowPage] = events[index].value
-                bad += failures(at: page)
-                if next { bad += failures(at: page + 1) }
-                index += 1
-            }
-            if bad == 0, runStart < 0 {
-                runStart = state
-            } else if bad != 0, runStart >= 0 {
-                output.append(StateInterval(low: runStart, high: state - 1))
-                runStart = -1
-            }
-        }
-        if runStart >= 0 { output.append(StateInterval(low: runStart, high: high)) }
     }
 
     /// The states within `window` at which every page of `range` (clipped to
