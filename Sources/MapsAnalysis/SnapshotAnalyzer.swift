@@ -72,7 +72,23 @@ public final class SnapshotAnalyzer: Sendable {
         return low...high
     }
 
+    /// The analysis of `snapshot` with the per-line facts `diff` needs
+    /// (the parsed text, each line's read and epoch).
     public func analyze(_ snapshot: ObservedSnapshot) -> SnapshotVerdict {
+        let attributed = attribute(snapshot)
+        let explanation = explain(attributed)
+        var split = splitIntoEpochs(explanation, attributed)
+        let coverage = findCoverageGaps(explanation, attributed)
+        let anomalies = collectAnomalies(explanation, &split, coverage, attributed)
+        let analysis = report(snapshot, attributed, explanation, split, anomalies)
+        return SnapshotVerdict(
+            analysis: analysis, snapshot: snapshot, arena: arena, text: Self.parsePrefix(snapshot.bytes, format: format).0,
+            lineReads: attributed.lineReads, lineEpochs: split.lineEpochs.map { $0 < 0 ? nil : Int($0) })
+    }
+
+    /// The analysis of `snapshot` alone: what `analyze` finds, without
+    /// keeping anything per line.
+    public func analysis(of snapshot: ObservedSnapshot) -> SnapshotAnalysis {
         let attributed = attribute(snapshot)
         let explanation = explain(attributed)
         var split = splitIntoEpochs(explanation, attributed)
@@ -90,7 +106,9 @@ public final class SnapshotAnalyzer: Sendable {
     /// A snapshot's lines, parsed once from its bytes, each with the read
     /// that returned its first byte, and the states each read could see.
     struct SnapshotLines {
-        var text: MapsText
+        /// The lines as columns, parsed once from `bytes`.
+        var table: MapsLineTable
+        var bytes: [UInt8]
         var parseProblem: MapsParseError?
         var reads: [ObservedRead]
         /// For each line: the read that returned its first byte.
@@ -103,16 +121,33 @@ public final class SnapshotAnalyzer: Sendable {
         /// The snapshot's end record says the walk reached end of file.
         var reachedEOFFlag: Bool
 
-        var lines: [MapsLine] { text.lines }
+        /// Whole lines, parsed again from the bytes: for the few lines a
+        /// report describes.
+        var lines: ParsedLines { ParsedLines(table: table, bytes: bytes) }
+    }
+
+    /// The lines of a snapshot by index, each parsed again when asked for.
+    struct ParsedLines {
+        let table: MapsLineTable
+        let bytes: [UInt8]
+
+        var count: Int { table.count }
+
+        subscript(index: Int) -> MapsLine {
+            guard let line = MapsParser.line(in: bytes, at: table.byteOffsets[index]) else {
+                preconditionFailure("line \(index + 1) parsed once and not again")
+            }
+            return line
+        }
     }
 
     func attribute(_ snapshot: ObservedSnapshot) -> SnapshotLines {
-        let (text, parseProblem) = Self.parsePrefix(snapshot.bytes, format: format)
+        let (table, parseProblem) = Self.parsePrefixTable(snapshot.bytes, format: format)
         let reads = snapshot.reads
         // Each line belongs to the read that returned its first byte.
-        var lineReads = [Int](repeating: 0, count: text.lines.count)
+        var lineReads = [Int](repeating: 0, count: table.count)
         var readIndex = 0
-        for (index, offset) in text.byteOffsets.enumerated() {
+        for (index, offset) in table.byteOffsets.enumerated() {
             while readIndex + 1 < reads.count
                 && UInt64(offset) >= reads[readIndex].offset &+ UInt64(max(reads[readIndex].returned, 0)) {
                 readIndex += 1
@@ -129,7 +164,7 @@ public final class SnapshotAnalyzer: Sendable {
             snapshotWindow = max(states.lowerBound, truth.baseState)...max(states.upperBound, truth.baseState)
         }
         return SnapshotLines(
-            text: text, parseProblem: parseProblem, reads: reads, lineReads: lineReads, windows: windows,
+            table: table, bytes: snapshot.bytes, parseProblem: parseProblem, reads: reads, lineReads: lineReads, windows: windows,
             snapshotWindow: snapshotWindow, byteCount: snapshot.bytes.count,
             reachedEOFFlag: snapshot.end?.flags.contains(.reachedEOF) == true)
     }
@@ -166,31 +201,35 @@ public final class SnapshotAnalyzer: Sendable {
     }
 
     func explain(_ attributed: SnapshotLines) -> LineExplanation {
-        let lines = attributed.lines
+        let table = attributed.table
         let reads = attributed.reads
         var result = LineExplanation(
             arenaLines: [], explainedLines: [], intervalStart: [0], intervals: [], phantoms: [], unmodeled: [],
             readWritePages: 0)
-        result.arenaLines.reserveCapacity(lines.count)
-        result.explainedLines.reserveCapacity(lines.count)
-        result.intervalStart.reserveCapacity(lines.count + 1)
-        result.intervals.reserveCapacity(lines.count * 2)
+        result.arenaLines.reserveCapacity(table.count)
+        result.explainedLines.reserveCapacity(table.count)
+        result.intervalStart.reserveCapacity(table.count + 1)
+        result.intervals.reserveCapacity(table.count * 2)
         var scratch = GroundTruth.ExplanationScratch()
         let snapshotWindow = attributed.snapshotWindow
 
-        for index in lines.indices {
-            let line = lines[index]
-            if line.end <= arena.lowerBound || line.start >= arena.upperBound {
+        let pageSize = truth.pageSize
+        for index in 0..<table.count {
+            let start = table.starts[index]
+            let end = table.ends[index]
+            if end <= arena.lowerBound || start >= arena.upperBound {
+                let line = attributed.lines[index]
                 if !knownOutside.contains(line) {
                     result.unmodeled.append(UnmodeledLine(line: index + 1, text: line.description))
                 }
                 continue
             }
             result.arenaLines.append(index)
-            if line.permissions.read && line.permissions.write {
-                let low = max(line.start, arena.lowerBound)
-                let high = min(line.end, arena.upperBound)
-                result.readWritePages += Int((high - low) / truth.pageSize)
+            let flags = table.flags[index]
+            if flags & MapsLineTable.Flags.read != 0 && flags & MapsLineTable.Flags.write != 0 {
+                let low = max(start, arena.lowerBound)
+                let high = min(end, arena.upperBound)
+                result.readWritePages += Int((high - low) / pageSize)
             }
             // The line was generated at a state of its read's window: if none
             // of those explains it, it is a phantom. Whether the snapshot
@@ -199,9 +238,12 @@ public final class SnapshotAnalyzer: Sendable {
             // explained by every state of the snapshot's window at which it
             // is true (the read window lies inside it, so one sweep serves).
             let mark = result.intervals.count
-            if !reads.isEmpty, let pages = truth.arenaPages(of: line) {
+            // Replay judges plain anonymous, page-aligned lines inside the arena.
+            if !reads.isEmpty, flags & MapsLineTable.Flags.anonymous != 0, start >= arena.lowerBound,
+               end <= arena.upperBound, start % pageSize == 0, end % pageSize == 0 {
+                let pages = truth.page(containing: start)..<truth.page(containing: end)
                 truth.appendExplainingStates(
-                    pages: pages, protection: PageProtection(line.permissions), within: snapshotWindow,
+                    pages: pages, protection: PageProtection(table.permissions(index)), within: snapshotWindow,
                     match: match, into: &result.intervals, scratch: &scratch)
             }
             let explained: Bool
@@ -220,7 +262,7 @@ public final class SnapshotAnalyzer: Sendable {
                 result.intervalStart.append(Int32(result.intervals.count))
             } else {
                 result.intervals.removeLast(result.intervals.count - mark)
-                result.phantoms.append(phantom(line: line, index: index, attributed))
+                result.phantoms.append(phantom(line: attributed.lines[index], index: index, attributed))
             }
         }
         return result
@@ -238,8 +280,8 @@ public final class SnapshotAnalyzer: Sendable {
     /// The epochs, and each line's epoch.
     struct EpochSplit {
         var epochs: [EpochSpan]
-        /// For each line: its epoch, nil outside the arena and for phantoms.
-        var lineEpochs: [Int?]
+        /// For each line: its epoch, -1 outside the arena and for phantoms.
+        var lineEpochs: [Int32]
     }
 
     func splitIntoEpochs(_ explanation: LineExplanation, _ attributed: SnapshotLines) -> EpochSplit {
@@ -250,9 +292,9 @@ public final class SnapshotAnalyzer: Sendable {
                 lineReads[explainedLines[position]]
             }
         }
-        var lineEpochs = [Int?](repeating: nil, count: attributed.lines.count)
+        var lineEpochs = [Int32](repeating: -1, count: attributed.table.count)
         for (epochIndex, epoch) in epochs.enumerated() {
-            for position in epoch.positions { lineEpochs[explainedLines[position]] = epochIndex }
+            for position in epoch.positions { lineEpochs[explainedLines[position]] = Int32(epochIndex) }
         }
         return EpochSplit(epochs: epochs, lineEpochs: lineEpochs)
     }
@@ -361,23 +403,24 @@ public final class SnapshotAnalyzer: Sendable {
     }
 
     func findCoverageGaps(_ explanation: LineExplanation, _ attributed: SnapshotLines) -> CoverageFindings {
-        let lines = attributed.lines
+        let table = attributed.table
         let snapshotWindow = attributed.snapshotWindow
         var findings = CoverageFindings(gaps: [:], openGaps: [], tailGap: nil, openTailGap: nil)
         var cursor = arena.lowerBound
         for index in explanation.arenaLines {
-            let line = lines[index]
-            if line.start > cursor {
-                let gap = cursor..<line.start
+            let start = table.starts[index]
+            let end = table.ends[index]
+            if start > cursor {
+                let gap = cursor..<start
                 if truth.alwaysMapped(gap, over: snapshotWindow) {
                     findings.gaps[index] = CoverageGap(kind: .missing, range: gap)
                 } else {
                     findings.openGaps.append(OpenGap(range: gap, after: index))
                 }
-            } else if line.start < cursor {
-                findings.gaps[index] = CoverageGap(kind: .duplicated, range: line.start..<min(cursor, line.end))
+            } else if start < cursor {
+                findings.gaps[index] = CoverageGap(kind: .duplicated, range: start..<min(cursor, end))
             }
-            cursor = max(cursor, line.end)
+            cursor = max(cursor, end)
         }
         if cursor < arena.upperBound,
            attributed.reads.contains(where: { $0.returned == 0 }) || attributed.reachedEOFFlag {
@@ -425,14 +468,15 @@ public final class SnapshotAnalyzer: Sendable {
                 // The culprits changed what had already been printed: the
                 // first mutation of the gap always does (it is what ended the
                 // earlier epoch's last explaining state).
-                let printed = explainedLines[before.positions].map { lines[$0].start..<lines[$0].end }
+                let table = attributed.table
+                let printed = explainedLines[before.positions].map { table.starts[$0]..<table.ends[$0] }
                 let culprits = pick(gapMutations, touching: printed, widen: true)
-                let range = hull(of: culprits) ?? (lines[first].start..<lines[first].end)
+                let range = hull(of: culprits) ?? (table.starts[first]..<table.ends[first])
                 let kind: AnomalyKind = boundary.beforeRead == boundary.afterRead ? .intraRead : .torn
                 anomalies.append(makeAnomaly(
                     kind: kind, boundary: boundary, range: range, culprits: culprits,
                     detail: tornDetail(
-                        kind, before: before, after: after, explainedLines: explainedLines, lines: lines,
+                        kind, before: before, after: after, explainedLines: explainedLines, attributed: attributed,
                         culprits: culprits)))
             }
         }
@@ -470,7 +514,7 @@ public final class SnapshotAnalyzer: Sendable {
         // had mapped. When no explaining state has it unmapped, the lines and
         // the gap never coexisted: torn (not `missing`, which is for ranges
         // mapped throughout, the kernel's guarantee).
-        let epochOfLine = split.lineEpochs
+        let epochOfLine = split.lineEpochs.map { $0 < 0 ? nil : Int($0) }
         if let gap = findings.openTailGap, let last = arenaLines.last(where: { epochOfLine[$0] != nil }),
            let epochIndex = epochOfLine[last] {
             let narrowed = split.epochs[epochIndex].states.intersection(truth.unmappedStates(gap, within: snapshotWindow))
@@ -506,7 +550,7 @@ public final class SnapshotAnalyzer: Sendable {
                 self.boundary(before: $0, after: gap.after, attributed)
             } ?? Boundary(
                 beforeRead: max(lineReads[gap.after] - 1, 0), afterRead: lineReads[gap.after],
-                byteOffset: UInt64(attributed.text.byteOffsets[gap.after]), line: gap.after + 1)
+                byteOffset: UInt64(attributed.table.byteOffsets[gap.after]), line: gap.after + 1)
             let culprits = pick(
                 Array(snapshotWindow.lowerBound..<snapshotWindow.upperBound), touching: [gap.range], widen: false,
                 fallBackToAll: false)
@@ -525,8 +569,8 @@ public final class SnapshotAnalyzer: Sendable {
     func report(
         _ snapshot: ObservedSnapshot, _ attributed: SnapshotLines, _ explanation: LineExplanation,
         _ split: EpochSplit, _ anomalies: [Anomaly]
-    ) -> SnapshotVerdict {
-        let lines = attributed.lines
+    ) -> SnapshotAnalysis {
+        let table = attributed.table
         let reads = attributed.reads
         let lineReads = attributed.lineReads
         let epochs = split.epochs
@@ -549,7 +593,7 @@ public final class SnapshotAnalyzer: Sendable {
         let beginTime = snapshot.begin?.tBegin ?? reads.first?.tBegin ?? 0
         let endTime = snapshot.end?.tEnd ?? reads.last?.tEnd ?? beginTime
         let analysis = SnapshotAnalysis(
-            index: snapshot.index, lines: lines.count, arenaLines: explanation.arenaLines.count,
+            index: snapshot.index, lines: table.count, arenaLines: explanation.arenaLines.count,
             reads: reads.count, bytes: UInt64(snapshot.bytes.count), consistent: consistent,
             explainingState: consistent ? epochs[0].states.min : nil,
             epochs: epochs.count, epochList: epochList,
@@ -563,11 +607,9 @@ public final class SnapshotAnalyzer: Sendable {
             rwPagesObserved: explanation.readWritePages,
             rwPagesTruthMin: truthRange.lowerBound, rwPagesTruthMax: truthRange.upperBound,
             anomalies: anomalies, unmodeledLines: unmodeled,
-            noOverlap: !anomalies.contains { $0.kind == .duplicated } && !linesGoBackwards(lines),
+            noOverlap: !anomalies.contains { $0.kind == .duplicated } && !linesGoBackwards(table),
             completeCoverage: !anomalies.contains { $0.kind == .missing })
-        return SnapshotVerdict(
-            analysis: analysis, snapshot: snapshot, arena: arena, text: attributed.text, lineReads: lineReads,
-            lineEpochs: split.lineEpochs)
+        return analysis
     }
 
     // MARK: - Pieces
@@ -595,8 +637,32 @@ public final class SnapshotAnalyzer: Sendable {
         }
     }
 
-    func linesGoBackwards(_ lines: [MapsLine]) -> Bool {
-        !AddressOrder.holds(for: lines)  // the one implementation, shared with `mapsrace check`
+    /// `parsePrefix` into columns, straight from the snapshot's bytes.
+    static func parsePrefixTable(_ bytes: [UInt8], format: TextFormat) -> (MapsLineTable, MapsParseError?) {
+        bytes.withUnsafeBytes { (bytes) -> (MapsLineTable, MapsParseError?) in
+            func parse(_ bytes: UnsafeRawBufferPointer) throws(MapsParseError) -> MapsLineTable {
+                switch format {
+                case .maps: try MapsParser.parseLinuxTable(bytes)
+                case .smapsHeaders: try MapsParser.parseSmapsHeadersTable(bytes)
+                }
+            }
+            do throws(MapsParseError) {
+                return (try parse(bytes), nil)
+            } catch {
+                var newlines = 0
+                var cut = 0
+                for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") {
+                    newlines += 1
+                    if newlines == error.line - 1 { cut = offset + 1; break }
+                }
+                let prefix = (try? parse(UnsafeRawBufferPointer(rebasing: bytes[0..<cut]))) ?? MapsLineTable()
+                return (prefix, error)
+            }
+        }
+    }
+
+    func linesGoBackwards(_ table: MapsLineTable) -> Bool {
+        !AddressOrder.holds(starts: table.starts, ends: table.ends)  // the one implementation, shared with `mapsrace check`
     }
 
     func boundary(before previous: Int, after line: Int, _ attributed: SnapshotLines) -> Boundary {
@@ -607,7 +673,7 @@ public final class SnapshotAnalyzer: Sendable {
         let read = lineReads[line]
         if lineReads[previous] == read {
             return Boundary(
-                beforeRead: read, afterRead: read, byteOffset: UInt64(attributed.text.byteOffsets[line]), line: line + 1)
+                beforeRead: read, afterRead: read, byteOffset: UInt64(attributed.table.byteOffsets[line]), line: line + 1)
         }
         return Boundary(beforeRead: read - 1, afterRead: read, byteOffset: attributed.reads[read].offset, line: line + 1)
     }
@@ -685,7 +751,7 @@ public final class SnapshotAnalyzer: Sendable {
                 : "has permissions no state possible while read \(read) was in the kernel gave all its pages"
         return Anomaly(
             kind: .phantom,
-            boundary: Boundary(beforeRead: read, afterRead: read, byteOffset: UInt64(attributed.text.byteOffsets[index]), line: index + 1),
+            boundary: Boundary(beforeRead: read, afterRead: read, byteOffset: UInt64(attributed.table.byteOffsets[index]), line: index + 1),
             start: addressString(line.start), end: addressString(line.end), culprits: [], culpritDetails: [],
             detail: "line \(index + 1) `\(line)` \(reason)")
     }
@@ -701,7 +767,7 @@ public final class SnapshotAnalyzer: Sendable {
     }
 
     func tornDetail(
-        _ kind: AnomalyKind, before: EpochSpan, after: EpochSpan, explainedLines: [Int], lines: [MapsLine],
+        _ kind: AnomalyKind, before: EpochSpan, after: EpochSpan, explainedLines: [Int], attributed: SnapshotLines,
         culprits: [Int]
     ) -> String {
         let printed = explainedLines[before.positions]
@@ -710,17 +776,19 @@ public final class SnapshotAnalyzer: Sendable {
         let next = explainedLines[after.positions.lowerBound] + 1
         var text = "lines \(first)-\(last) show states \(before.states), line \(next) on shows states \(after.states)"
         if let stale = printed.first(where: { index in
-            culprits.contains { truth.pagesTouched(byMutation: $0).overlaps(pageRange(lines[index])) }
+            let pages = pageRange(attributed.table.starts[index], attributed.table.ends[index])
+            return culprits.contains { truth.pagesTouched(byMutation: $0).overlaps(pages) }
         }) {
-            text += "; line \(stale + 1) `\(lines[stale].start.hexRange(lines[stale].end)) \(lines[stale].permissions)` was already printed when the culprits changed it"
+            let line = attributed.lines[stale]
+            text += "; line \(stale + 1) `\(line.start.hexRange(line.end)) \(line.permissions)` was already printed when the culprits changed it"
         }
         if kind == .intraRead { text += "; the break is inside one read(2)" }
         return text
     }
 
-    func pageRange(_ line: MapsLine) -> Range<Int> {
-        let low = max(line.start, arena.lowerBound)
-        let high = min(line.end, arena.upperBound)
+    func pageRange(_ start: UInt64, _ end: UInt64) -> Range<Int> {
+        let low = max(start, arena.lowerBound)
+        let high = min(end, arena.upperBound)
         guard low < high else { return 0..<0 }
         return truth.page(containing: low)..<Int((high - arena.lowerBound) / truth.pageSize)
     }

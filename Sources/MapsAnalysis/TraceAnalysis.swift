@@ -84,16 +84,24 @@ public struct TraceAnalysis {
         let analyzer = self.analyzer
         func finish(_ slot: PendingVerdict) {
             slot.done.wait()
-            guard var verdict = slot.verdict else { preconditionFailure("a snapshot's analysis signalled without a verdict") }
-            verdict.analysis.pauseNs = context.pauses[verdict.snapshot.index]?.pauseNs
-            snapshots.append(verdict.analysis)
-            each?(verdict)
+            if var verdict = slot.verdict {
+                verdict.analysis.pauseNs = context.pauses[verdict.snapshot.index]?.pauseNs
+                snapshots.append(verdict.analysis)
+                each?(verdict)
+            } else if var analysis = slot.analysis {
+                analysis.pauseNs = context.pauses[analysis.index]?.pauseNs
+                snapshots.append(analysis)
+            } else {
+                preconditionFailure("a snapshot's analysis signalled without a result")
+            }
         }
         try context.forEachSnapshot(only: only) { (snapshot) throws(AnalysisError) in
             if pending.count >= width { finish(pending.removeFirst()) }
             let slot = PendingVerdict()
+            // Only `each` needs the per-line verdict.
+            let verdicts = each != nil
             DispatchQueue.global().async {
-                slot.verdict = analyzer.analyze(snapshot)
+                if verdicts { slot.verdict = analyzer.analyze(snapshot) } else { slot.analysis = analyzer.analysis(of: snapshot) }
                 slot.done.signal()
             }
             pending.append(slot)
@@ -163,10 +171,11 @@ public struct TraceAnalysis {
     }
 }
 
-/// One snapshot's analysis running on another thread. `verdict` is written
-/// once, by that thread, before it signals `done`; it is read only after
-/// waiting on `done`.
+/// One snapshot's analysis running on another thread. `verdict` or
+/// `analysis` is written once, by that thread, before it signals `done`; it
+/// is read only after waiting on `done`.
 private final class PendingVerdict: @unchecked Sendable {
     var verdict: SnapshotVerdict?
+    var analysis: SnapshotAnalysis?
     let done = DispatchSemaphore(value: 0)
 }

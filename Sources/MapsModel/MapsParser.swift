@@ -209,7 +209,7 @@ func hexDigit(_ byte: UInt8) -> UInt8? {
 }
 
 /// Walks one Linux maps line field by field.
-private struct LineCursor {
+struct LineCursor {
     let text: UnsafeRawBufferPointer
     var position: Int
     let lineStart: Int

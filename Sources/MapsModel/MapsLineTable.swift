@@ -1,0 +1,111 @@
+/// The lines of a maps text as columns: what the analysis reads of every
+/// line (addresses, permissions, whether replay can judge it, where it
+/// starts), without a `MapsLine` per line. The full line, path and all, is
+/// parsed again from the text when it is needed (`MapsParser.line(in:at:)`),
+/// which the analysis does only for the few lines it reports.
+public struct MapsLineTable: Sendable, Equatable {
+    public private(set) var starts: [UInt64] = []
+    public private(set) var ends: [UInt64] = []
+    /// `Flags` of each line.
+    public private(set) var flags: [UInt8] = []
+    /// Byte offset of each line's first byte in the text.
+    public private(set) var byteOffsets: [Int] = []
+
+    /// A line's permission bits, and whether it is plain anonymous memory.
+    public enum Flags {
+        public static let read: UInt8 = 1
+        public static let write: UInt8 = 2
+        public static let execute: UInt8 = 4
+        public static let shared: UInt8 = 8
+        /// Offset, device and inode 0 and no path: a line replay can judge.
+        public static let anonymous: UInt8 = 16
+    }
+
+    public init() {}
+
+    public init(_ text: MapsText) {
+        reserveCapacity(text.lines.count)
+        for (line, offset) in zip(text.lines, text.byteOffsets) { append(line, at: offset) }
+    }
+
+    public var count: Int { starts.count }
+
+    mutating func reserveCapacity(_ count: Int) {
+        starts.reserveCapacity(count)
+        ends.reserveCapacity(count)
+        flags.reserveCapacity(count)
+        byteOffsets.reserveCapacity(count)
+    }
+
+    mutating func append(_ line: MapsLine, at offset: Int) {
+        starts.append(line.start)
+        ends.append(line.end)
+        let permissions = line.permissions
+        var bits: UInt8 = UInt8(truncatingIfNeeded: permissions.prot) | (permissions.shared ? Flags.shared : 0)
+        if line.offset == 0 && line.deviceMajor == 0 && line.deviceMinor == 0 && line.inode == 0 && line.path.isEmpty {
+            bits |= Flags.anonymous
+        }
+        flags.append(bits)
+        byteOffsets.append(offset)
+    }
+
+    @inline(__always)
+    public func permissions(_ index: Int) -> Permissions {
+        let bits = flags[index]
+        return Permissions(
+            read: bits & Flags.read != 0, write: bits & Flags.write != 0, execute: bits & Flags.execute != 0,
+            shared: bits & Flags.shared != 0)
+    }
+
+    @inline(__always)
+    public func isAnonymous(_ index: Int) -> Bool { flags[index] & Flags.anonymous != 0 }
+}
+
+extension MapsParser {
+    /// `parseLinux` into columns: the same grammar, the same errors.
+    public static func parseLinuxTable(_ text: UnsafeRawBufferPointer) throws(MapsParseError) -> MapsLineTable {
+        var table = MapsLineTable()
+        table.reserveCapacity(text.count / 48 + 1)
+        var position = 0
+        var lineNumber = 1
+        while position < text.count {
+            var cursor = LineCursor(text: text, position: position, lineStart: position, lineNumber: lineNumber)
+            table.append(try cursor.parseLinuxLine(), at: position)
+            position = cursor.position
+            lineNumber += 1
+        }
+        return table
+    }
+
+    /// `parseSmapsHeaders` into columns: the same grammar, the same errors.
+    public static func parseSmapsHeadersTable(_ text: UnsafeRawBufferPointer) throws(MapsParseError) -> MapsLineTable {
+        var table = MapsLineTable()
+        var position = 0
+        var lineNumber = 1
+        while position < text.count {
+            let first = text[position]
+            let isHeader = (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
+                || (first >= UInt8(ascii: "a") && first <= UInt8(ascii: "f"))
+            if isHeader {
+                var cursor = LineCursor(text: text, position: position, lineStart: position, lineNumber: lineNumber)
+                table.append(try cursor.parseLinuxLine(), at: position)
+                position = cursor.position
+            } else {
+                while position < text.count && text[position] != UInt8(ascii: "\n") { position += 1 }
+                position += 1
+            }
+            lineNumber += 1
+        }
+        return table
+    }
+
+    /// The maps line that starts at `offset` in `text` (a maps line or an
+    /// smaps mapping header), nil if it does not parse.
+    public static func line(in text: [UInt8], at offset: Int) -> MapsLine? {
+        guard offset >= 0 && offset < text.count else { return nil }
+        return text.withUnsafeBytes { bytes in
+            var cursor = LineCursor(text: bytes, position: offset, lineStart: offset, lineNumber: 1)
+            return try? cursor.parseLinuxLine()
+        }
+    }
+}
