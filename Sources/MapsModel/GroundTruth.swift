@@ -326,13 +326,28 @@ public final class GroundTruth: Sendable {
     /// mapping.
     public func arenaLines(at state: Int) -> [MapsLine] {
         var lines: [MapsLine] = []
+        forEachArenaLine(at: state) { lines.append($0) }
+        return lines
+    }
+
+    /// Calls `body` with each of the arena's lines at `state`, in address order.
+    public func forEachArenaLine(at state: Int, _ body: (MapsLine) -> Void) {
+        let state = Int32(clamping: state)
         var runStart = 0
-        var runValue = pageCount > 0 ? pageState(0, at: state) : .unmapped
+        var runValue = PageState.unmapped
         for page in 0...pageCount {
-            let value = page < pageCount ? pageState(page, at: state) : .unmapped
+            var value = PageState.unmapped
+            if page < pageCount {
+                let entry = firstEntry(of: page, after: state)
+                value = entry > Int(historyStart[page]) ? historyValue[entry - 1] : initialPages[page]
+            }
+            if page == 0 {
+                runValue = value
+                continue
+            }
             if page == pageCount || !value.continues(runValue) {
                 if let permissions = runValue.protection.permissions, page > runStart {
-                    lines.append(MapsLine(
+                    body(MapsLine(
                         start: arena.lowerBound + UInt64(runStart) * pageSize,
                         end: arena.lowerBound + UInt64(page) * pageSize,
                         permissions: permissions))
@@ -341,7 +356,6 @@ public final class GroundTruth: Sendable {
                 runValue = value
             }
         }
-        return lines
     }
 
     /// The whole maps at `state`: `outside` lines (everything the workload
@@ -356,38 +370,46 @@ public final class GroundTruth: Sendable {
     /// Compares the model's arena lines at `state` with the arena lines of a
     /// quiescent read; returns the lines that differ on either side.
     public func mismatches(at state: Int, quiescent: MapsText) -> (missingFromModel: [MapsLine], extraInModel: [MapsLine]) {
-        let observed = quiescent.lines.filter { $0.end > arena.lowerBound && $0.start < arena.upperBound }
-        let modeled = arenaLines(at: state)
-        // Both sides normally go up strictly by start address: then a line
-        // is on the other side exactly when the other side's line with the
-        // same start equals it, and one merge answers.
-        func ascending(_ lines: [MapsLine]) -> Bool {
-            zip(lines, lines.dropFirst()).allSatisfy { $0.start < $1.start }
+        let observed = quiescent.lines.lazy.filter { [arena] in $0.end > arena.lowerBound && $0.start < arena.upperBound }
+        // The model's lines go up strictly by start address, and so do the
+        // kernel's: then a line is on the other side exactly when the other
+        // side's line with the same start equals it, and one merge answers
+        // without building either side.
+        var ascending = true
+        var previous: UInt64?
+        for line in observed {
+            if let previous, line.start <= previous { ascending = false; break }
+            previous = line.start
         }
-        guard ascending(observed), ascending(modeled) else {
+        guard ascending else {
+            let observed = Array(observed)
+            let modeled = arenaLines(at: state)
             let observedSet = Set(observed)
             let modeledSet = Set(modeled)
             return (observed.filter { !modeledSet.contains($0) }, modeled.filter { !observedSet.contains($0) })
         }
         var missing: [MapsLine] = []
         var extra: [MapsLine] = []
-        var i = 0
-        var j = 0
-        while i < observed.count || j < modeled.count {
-            if j == modeled.count || (i < observed.count && observed[i].start < modeled[j].start) {
-                missing.append(observed[i])
-                i += 1
-            } else if i == observed.count || modeled[j].start < observed[i].start {
-                extra.append(modeled[j])
-                j += 1
-            } else {
-                if observed[i] != modeled[j] {
-                    missing.append(observed[i])
-                    extra.append(modeled[j])
-                }
-                i += 1
-                j += 1
+        var iterator = observed.makeIterator()
+        var next = iterator.next()
+        forEachArenaLine(at: state) { modeled in
+            while let line = next, line.start < modeled.start {
+                missing.append(line)
+                next = iterator.next()
             }
+            if let line = next, line.start == modeled.start {
+                if line != modeled {
+                    missing.append(line)
+                    extra.append(modeled)
+                }
+                next = iterator.next()
+            } else {
+                extra.append(modeled)
+            }
+        }
+        while let line = next {
+            missing.append(line)
+            next = iterator.next()
         }
         return (missing, extra)
     }
