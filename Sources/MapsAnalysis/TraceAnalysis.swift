@@ -16,8 +16,9 @@ public struct TraceAnalysis {
     public let analyzer: SnapshotAnalyzer
 
     /// Loads the trace's context and builds and checks the ground truth.
+    /// The trace is decoded once: the snapshots are kept from that pass.
     public init(_ source: TraceSource) throws(AnalysisError) {
-        try self.init(context: TraceContext.load(source))
+        try self.init(context: TraceContext.load(source, keepingSnapshots: true))
     }
 
     public init(context: TraceContext) throws(AnalysisError) {

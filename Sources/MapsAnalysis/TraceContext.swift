@@ -84,7 +84,8 @@ public struct ObservedSnapshot: Sendable, Equatable {
 }
 
 /// Everything in a trace except the snapshots' bytes: what replay needs.
-/// Loaded in one streaming pass; snapshots are then streamed one at a time.
+/// Loaded in one streaming pass; snapshots are then streamed one at a time,
+/// or, loaded `keepingSnapshots`, kept from that same pass.
 public struct TraceContext: Sendable {
     public var source: TraceSource
     public var header: TraceHeader
@@ -99,8 +100,14 @@ public struct TraceContext: Sendable {
     /// How long the reader held the target stopped, by snapshot index
     /// (`frozen` reader only).
     public var pauses: [Int: ReaderPause] = [:]
+    /// The snapshots in file order, when loaded `keepingSnapshots` (the
+    /// trace is then decoded once); nil otherwise.
+    public var keptSnapshots: [ObservedSnapshot]?
 
-    public static func load(_ source: TraceSource) throws(AnalysisError) -> TraceContext {
+    /// - Parameter keepingSnapshots: keep every snapshot's bytes from this
+    ///   pass, so that `forEachSnapshot` does not decode the trace again
+    ///   (memory for all snapshots' bytes instead of one's).
+    public static func load(_ source: TraceSource, keepingSnapshots: Bool = false) throws(AnalysisError) -> TraceContext {
         let reader = try source.makeReader()
         var header: TraceHeader?
         var arena: ArenaRecord?
@@ -111,6 +118,8 @@ public struct TraceContext: Sendable {
         var snapshots: [Int] = []
         var pauses: [Int: ReaderPause] = [:]
         var texts = QuiescentTextAssembler()
+        var kept = SnapshotAssembler(only: nil)
+        var keptSnapshots: [ObservedSnapshot] = []
         do {
             // Borrowed views: the chunk bytes, which this pass does not need,
             // are never copied.
@@ -122,10 +131,15 @@ public struct TraceContext: Sendable {
                 case .quiescentFragment(let fragment):
                     guard let value = texts.add(fragment) else { continue }
                     if value.role == .initial { initial = value } else { final = value }
-                case .snapshotBegin(let value): snapshots.append(Int(value.index))
+                case .snapshotBegin(let value):
+                    snapshots.append(Int(value.index))
+                    if keepingSnapshots, let finished = kept.begin(value) { keptSnapshots.append(finished) }
                 case .trailer(let value): trailer = value
                 case .pause(let value): pauses[Int(value.snapshot)] = value
-                case .snapshotEnd, .readChunk: break
+                case .readChunk(let chunk):
+                    if keepingSnapshots { kept.add(chunk) }
+                case .snapshotEnd(let end):
+                    if keepingSnapshots, let finished = kept.end(end) { keptSnapshots.append(finished) }
                 }
             }
         } catch {
@@ -140,10 +154,12 @@ public struct TraceContext: Sendable {
         guard let arena else { throw .missingRecord("arena") }
         guard let initial else { throw .missingRecord("initial quiescent maps") }
         try checkArena(arena, pageSize: header.pageSize)
+        if let unfinished = kept.current { keptSnapshots.append(unfinished) }
         return TraceContext(
             source: source, header: header, arena: arena, mutations: mutations,
             initialMaps: initial, finalMaps: final, trailer: trailer,
-            completion: reader.completion, snapshotIndexes: snapshots, pauses: pauses)
+            completion: reader.completion, snapshotIndexes: snapshots, pauses: pauses,
+            keptSnapshots: keepingSnapshots ? keptSnapshots : nil)
     }
 
     /// The most pages an arena may have: the ground truth keeps a protection
@@ -173,29 +189,23 @@ public struct TraceContext: Sendable {
     public func forEachSnapshot(
         only: Int? = nil, _ body: (ObservedSnapshot) throws(AnalysisError) -> Void
     ) throws(AnalysisError) {
+        if let keptSnapshots {
+            for snapshot in keptSnapshots where only == nil || only == snapshot.index { try body(snapshot) }
+            return
+        }
         let reader = try source.makeReader()
-        var current: ObservedSnapshot?
+        var assembler = SnapshotAssembler(only: only)
         do {
             // Borrowed views: each chunk's bytes go straight from the
             // decompressed block into the snapshot's bytes.
             while let view = try reader.nextView() {
                 switch view {
                 case .snapshotBegin(let begin):
-                    if let finished = current { try body(finished) }
-                    current = only == nil || only == Int(begin.index)
-                        ? ObservedSnapshot(index: Int(begin.index), begin: begin.record) : nil
+                    if let finished = assembler.begin(begin) { try body(finished) }
                 case .readChunk(let chunk):
-                    guard current?.index == Int(chunk.snapshot) else { continue }
-                    current?.reads.append(ObservedRead(
-                        sequence: Int(chunk.sequence), offset: chunk.offset, requested: chunk.requested,
-                        returned: chunk.returned, errno: chunk.errno, tBegin: chunk.tBegin, tEnd: chunk.tEnd))
-                    current?.bytes.append(contentsOf: chunk.bytes)
+                    assembler.add(chunk)
                 case .snapshotEnd(let end):
-                    if var finished = current, finished.index == Int(end.index) {
-                        finished.end = end
-                        current = nil
-                        try body(finished)
-                    }
+                    if let finished = assembler.end(end) { try body(finished) }
                 default:
                     continue
                 }
@@ -208,7 +218,7 @@ public struct TraceContext: Sendable {
             preconditionFailure("unexpected error \(error)")
         }
         // A snapshot cut off by truncation is analysed as far as it got.
-        if let unfinished = current { try body(unfinished) }
+        if let unfinished = assembler.current { try body(unfinished) }
     }
 
     /// The state the initial quiescent maps shows: every mutation that had
@@ -251,5 +261,48 @@ extension Array {
             if belongs(self[middle]) { high = middle } else { low = middle + 1 }
         }
         return low
+    }
+}
+
+/// Puts snapshots together from their records in file order: a begin, the
+/// read chunks that name it, an end. Chunks of another snapshot are skipped.
+struct SnapshotAssembler {
+    /// Only this snapshot, or all when nil.
+    let only: Int?
+    /// The snapshot being put together (a cut trace can leave one unfinished).
+    private(set) var current: ObservedSnapshot?
+    /// The last snapshot's size: the next one is about as large.
+    private var lastByteCount = 0
+
+    init(only: Int?) { self.only = only }
+
+    /// Starts a snapshot; returns the previous one if it had no end record.
+    mutating func begin(_ begin: SnapshotBeginView) -> ObservedSnapshot? {
+        let finished = current
+        if let finished { lastByteCount = finished.bytes.count }
+        current = nil
+        if only == nil || only == Int(begin.index) {
+            var snapshot = ObservedSnapshot(index: Int(begin.index), begin: begin.record)
+            snapshot.bytes.reserveCapacity(lastByteCount + lastByteCount / 8)
+            current = snapshot
+        }
+        return finished
+    }
+
+    mutating func add(_ chunk: ReadChunkView) {
+        guard current?.index == Int(chunk.snapshot) else { return }
+        current?.reads.append(ObservedRead(
+            sequence: Int(chunk.sequence), offset: chunk.offset, requested: chunk.requested,
+            returned: chunk.returned, errno: chunk.errno, tBegin: chunk.tBegin, tEnd: chunk.tEnd))
+        current?.bytes.append(contentsOf: chunk.bytes)
+    }
+
+    /// Ends the current snapshot if `end` names it, and returns it.
+    mutating func end(_ end: SnapshotEnd) -> ObservedSnapshot? {
+        guard var finished = current, finished.index == Int(end.index) else { return nil }
+        finished.end = end
+        current = nil
+        lastByteCount = finished.bytes.count
+        return finished
     }
 }
