@@ -14,16 +14,29 @@ public struct TraceAnalysis {
     public let finalText: MapsText?
     public let model: ModelCheck
     public let analyzer: SnapshotAnalyzer
+    /// Every snapshot's analysis, done while the trace was loading, when
+    /// that early work holds (`EarlyAnalysis`).
+    let earlyAnalyses: [SnapshotAnalysis]?
 
     /// Loads the trace's context and builds and checks the ground truth.
-    /// The trace is decoded once: the snapshots are kept from that pass.
+    /// The trace is decoded once: the snapshots are kept from that pass,
+    /// and analysed on the other cores as they come.
     public init(_ source: TraceSource) throws(AnalysisError) {
-        try self.init(context: TraceContext.load(source, keepingSnapshots: true))
+        let early = EarlyAnalysis()
+        try self.init(context: TraceContext.load(source, keepingSnapshots: true, prefetcher: early), early: early)
     }
 
     public init(context: TraceContext) throws(AnalysisError) {
+        try self.init(context: context, early: nil)
+    }
+
+    private init(context: TraceContext, early: EarlyAnalysis?) throws(AnalysisError) {
         self.context = context
-        let (truth, initial, final) = try context.groundTruth()
+        var prebuilt: (truth: GroundTruth, initial: MapsText)?
+        if let early, !early.abandoned, let truth = early.truth, let initial = early.initialText {
+            prebuilt = (truth, initial)
+        }
+        let (truth, initial, final) = try context.groundTruth(prebuilt: prebuilt)
         self.truth = truth
         initialText = initial
         finalText = final
@@ -31,8 +44,17 @@ public struct TraceAnalysis {
         analyzer = SnapshotAnalyzer(
             truth: truth, match: model.validated ? .exact : .pageLevel, mutations: context.mutations,
             origin: context.header.originNs, quiescent: [initial] + (final.map { [$0] } ?? []),
-            format: context.header.reader == "smaps" || context.header.readerParameters[parameter: "file"] == "smaps"
-                ? .smapsHeaders : .maps)
+            format: Self.textFormat(of: context.header))
+        if let early, early.holds(for: analyzer, snapshotCount: context.keptSnapshots?.count ?? -1) {
+            earlyAnalyses = early.results()
+        } else {
+            earlyAnalyses = nil
+        }
+    }
+
+    /// What the trace's reader read: maps, or smaps (whose mapping headers are judged).
+    static func textFormat(of header: TraceHeader) -> SnapshotAnalyzer.TextFormat {
+        header.reader == "smaps" || header.readerParameters[parameter: "file"] == "smaps" ? .smapsHeaders : .maps
     }
 
     /// Replays from the initial quiescent maps and compares the arena with
@@ -75,6 +97,13 @@ public struct TraceAnalysis {
                 throw .snapshotLostToTruncation(only, available: context.snapshotIndexes.count, cut)
             }
             throw .noSuchSnapshot(only, available: context.snapshotIndexes.count)
+        }
+        if only == nil, each == nil, let earlyAnalyses {
+            return report(earlyAnalyses.map { analysis in
+                var analysis = analysis
+                analysis.pauseNs = context.pauses[analysis.index]?.pauseNs
+                return analysis
+            })
         }
         // Snapshots are independent once the ground truth is built: while
         // this thread decodes the next one, up to one per core are analysed

@@ -104,10 +104,14 @@ public struct TraceContext: Sendable {
     /// trace is then decoded once); nil otherwise.
     public var keptSnapshots: [ObservedSnapshot]?
 
-    /// - Parameter keepingSnapshots: keep every snapshot's bytes from this
-    ///   pass, so that `forEachSnapshot` does not decode the trace again
-    ///   (memory for all snapshots' bytes instead of one's).
-    public static func load(_ source: TraceSource, keepingSnapshots: Bool = false) throws(AnalysisError) -> TraceContext {
+    /// - Parameters:
+    ///   - keepingSnapshots: keep every snapshot's bytes from this pass, so
+    ///     that `forEachSnapshot` does not decode the trace again (memory for
+    ///     all snapshots' bytes instead of one's).
+    ///   - prefetcher: sees each kept snapshot as soon as it is complete.
+    public static func load(
+        _ source: TraceSource, keepingSnapshots: Bool = false, prefetcher: (any SnapshotPrefetcher)? = nil
+    ) throws(AnalysisError) -> TraceContext {
         let reader = try source.makeReader()
         var header: TraceHeader?
         var arena: ArenaRecord?
@@ -120,26 +124,56 @@ public struct TraceContext: Sendable {
         var texts = QuiescentTextAssembler()
         var kept = SnapshotAssembler(only: nil)
         var keptSnapshots: [ObservedSnapshot] = []
+        // The prefetcher starts at the first snapshot if everything replay
+        // needs came before it, and is let go if more of that comes after.
+        var prefetching: (any SnapshotPrefetcher)?
+        var prefetchDecided = prefetcher == nil || !keepingSnapshots
+        func keep(_ snapshot: ObservedSnapshot) {
+            keptSnapshots.append(snapshot)
+            prefetching?.prefetch(snapshot)
+        }
+        func replayInputChanged() {
+            prefetching?.abandon()
+            prefetching = nil
+        }
         do {
             // Borrowed views: the chunk bytes, which this pass does not need,
             // are never copied.
             while let view = try reader.nextView() {
                 switch view {
-                case .header: header = reader.header
-                case .arena(let value): arena = value
-                case .mutation(let value): mutations.append(value)
+                case .header:
+                    header = reader.header
+                    replayInputChanged()
+                case .arena(let value):
+                    arena = value
+                    replayInputChanged()
+                case .mutation(let value):
+                    mutations.append(value)
+                    if prefetching != nil { replayInputChanged() }
                 case .quiescentFragment(let fragment):
                     guard let value = texts.add(fragment) else { continue }
-                    if value.role == .initial { initial = value } else { final = value }
+                    if value.role == .initial {
+                        initial = value
+                        replayInputChanged()
+                    } else {
+                        final = value
+                    }
                 case .snapshotBegin(let value):
                     snapshots.append(Int(value.index))
-                    if keepingSnapshots, let finished = kept.begin(value) { keptSnapshots.append(finished) }
+                    if !prefetchDecided {
+                        prefetchDecided = true
+                        if let prefetcher, let header, let arena, let initial,
+                           prefetcher.begin(header: header, arena: arena, initialMaps: initial, mutations: mutations) {
+                            prefetching = prefetcher
+                        }
+                    }
+                    if keepingSnapshots, let finished = kept.begin(value) { keep(finished) }
                 case .trailer(let value): trailer = value
                 case .pause(let value): pauses[Int(value.snapshot)] = value
                 case .readChunk(let chunk):
                     if keepingSnapshots { kept.add(chunk) }
                 case .snapshotEnd(let end):
-                    if keepingSnapshots, let finished = kept.end(end) { keptSnapshots.append(finished) }
+                    if keepingSnapshots, let finished = kept.end(end) { keep(finished) }
                 }
             }
         } catch {
@@ -154,7 +188,7 @@ public struct TraceContext: Sendable {
         guard let arena else { throw .missingRecord("arena") }
         guard let initial else { throw .missingRecord("initial quiescent maps") }
         try checkArena(arena, pageSize: header.pageSize)
-        if let unfinished = kept.current { keptSnapshots.append(unfinished) }
+        if let unfinished = kept.current { keep(unfinished) }
         return TraceContext(
             source: source, header: header, arena: arena, mutations: mutations,
             initialMaps: initial, finalMaps: final, trailer: trailer,
@@ -227,11 +261,16 @@ public struct TraceContext: Sendable {
         MutationClock(mutations).states(from: initialMaps.tBegin, to: initialMaps.tBegin).lowerBound
     }
 
-    /// Builds the ground-truth replay.
-    public func groundTruth() throws(AnalysisError) -> (GroundTruth, initial: MapsText, final: MapsText?) {
+    /// Builds the ground-truth replay (or takes `prebuilt`, one built from
+    /// this trace's initial maps and mutations).
+    public func groundTruth(
+        prebuilt: (truth: GroundTruth, initial: MapsText)? = nil
+    ) throws(AnalysisError) -> (GroundTruth, initial: MapsText, final: MapsText?) {
         let initial: MapsText
-        do { initial = try MapsParser.parseLinux(initialMaps.text) } catch {
-            throw .unparsableQuiescentMaps(.initial, error)
+        if let prebuilt { initial = prebuilt.initial } else {
+            do { initial = try MapsParser.parseLinux(initialMaps.text) } catch {
+                throw .unparsableQuiescentMaps(.initial, error)
+            }
         }
         var final: MapsText?
         if let finalMaps {
@@ -239,6 +278,7 @@ public struct TraceContext: Sendable {
                 throw .unparsableQuiescentMaps(.final, error)
             }
         }
+        if let prebuilt { return (prebuilt.truth, initial, final) }
         do {
             let truth = try GroundTruth(
                 initialMaps: initial, arena: arena.start..<arena.end, pageSize: header.pageSize,
@@ -305,4 +345,19 @@ struct SnapshotAssembler {
         lastByteCount = finished.bytes.count
         return finished
     }
+}
+
+/// Sees the snapshots as `TraceContext.load` completes them, from the first
+/// snapshot on, when everything replay needs came before it (the recorder
+/// writes the header, arena, initial quiescent maps and mutations first):
+/// work on them can start while the pass decodes the rest.
+public protocol SnapshotPrefetcher: AnyObject {
+    /// Called at the first snapshot with what came before it; false: send
+    /// nothing more.
+    func begin(header: TraceHeader, arena: ArenaRecord, initialMaps: QuiescentMaps, mutations: [MutationRecord]) -> Bool
+    /// One more snapshot, complete (or the last one of a cut trace), in file order.
+    func prefetch(_ snapshot: ObservedSnapshot)
+    /// A record replay needs came after the first snapshot: what was begun
+    /// does not hold; nothing more is sent.
+    func abandon()
 }
