@@ -12,43 +12,58 @@ import MapsTrace
 /// that guess holds: the model check passes and the final quiescent maps adds
 /// no line outside the arena; otherwise it analyses the snapshots again.
 final class EarlyAnalysis: SnapshotPrefetcher, @unchecked Sendable {
-    // Written by the loading thread only; read after the load returns.
-    private(set) var truth: GroundTruth?
-    private(set) var initialText: MapsText?
-    private(set) var analyzer: SnapshotAnalyzer?
+    // `truth`, `initialText`, `clock` and `analyzer` are written once, by
+    // the setup task, and read after `setup` is done; `slots`, `started` and
+    // `abandoned` by the loading thread only.
+    private var started = false
     private(set) var abandoned = false
+    private var builtTruth: GroundTruth?
+    private var builtInitialText: MapsText?
+    private var builtClock: MutationClock?
+    private var builtAnalyzer: SnapshotAnalyzer?
     private var slots: [Slot] = []
+    /// The setup: the ground truth and the analyzer, built off the loading thread.
+    private let setup = DispatchGroup()
+    /// Every analysis handed out.
     private let group = DispatchGroup()
 
-    /// One snapshot's analysis: written once by its worker, read after the group is done.
+    /// One snapshot's analysis: written once by its worker, read after `group` is done.
     private final class Slot: @unchecked Sendable {
         var analysis: SnapshotAnalysis?
     }
 
     func begin(header: TraceHeader, arena: ArenaRecord, initialMaps: QuiescentMaps, mutations: [MutationRecord]) -> Bool {
         // Anything unusable is left to the ordinary path to report.
-        guard (try? TraceContext.checkArena(arena, pageSize: header.pageSize)) != nil,
-              let initial = try? MapsParser.parseLinux(initialMaps.text)
-        else { return false }
-        let baseState = MutationClock(mutations).states(from: initialMaps.tBegin, to: initialMaps.tBegin).lowerBound
-        guard let truth = try? GroundTruth(
-            initialMaps: initial, arena: arena.start..<arena.end, pageSize: header.pageSize,
-            mutations: mutations, baseState: baseState)
-        else { return false }
-        self.truth = truth
-        initialText = initial
-        analyzer = SnapshotAnalyzer(
-            truth: truth, match: .exact, mutations: mutations, origin: header.originNs, quiescent: [initial],
-            format: TraceAnalysis.textFormat(of: header))
+        guard (try? TraceContext.checkArena(arena, pageSize: header.pageSize)) != nil else { return false }
+        started = true
+        setup.enter()
+        DispatchQueue.global().async { [self] in
+            defer { setup.leave() }
+            guard let initial = try? MapsParser.parseLinux(initialMaps.text) else { return }
+            let clock = MutationClock(mutations)
+            let baseState = clock.states(from: initialMaps.tBegin, to: initialMaps.tBegin).lowerBound
+            guard let truth = try? GroundTruth(
+                initialMaps: initial, arena: arena.start..<arena.end, pageSize: header.pageSize,
+                mutations: mutations, baseState: baseState)
+            else { return }
+            builtTruth = truth
+            builtInitialText = initial
+            builtClock = clock
+            builtAnalyzer = SnapshotAnalyzer(
+                truth: truth, match: .exact, mutations: mutations, origin: header.originNs, quiescent: [initial],
+                format: TraceAnalysis.textFormat(of: header), clock: clock)
+        }
         return true
     }
 
     func prefetch(_ snapshot: ObservedSnapshot) {
-        guard let analyzer, !abandoned else { return }
+        guard started, !abandoned else { return }
         let slot = Slot()
         slots.append(slot)
-        DispatchQueue.global().async(group: group) {
-            slot.analysis = analyzer.analysis(of: snapshot)
+        group.enter()
+        setup.notify(queue: .global()) { [self] in
+            if let analyzer = builtAnalyzer { slot.analysis = analyzer.analysis(of: snapshot) }
+            group.leave()
         }
     }
 
@@ -56,14 +71,23 @@ final class EarlyAnalysis: SnapshotPrefetcher, @unchecked Sendable {
         abandoned = true
     }
 
+    /// The ground truth, its initial maps and mutation clock, when the
+    /// setup built them and nothing came after to void them.
+    var setupResult: (truth: GroundTruth, initial: MapsText, clock: MutationClock)? {
+        guard started, !abandoned else { return nil }
+        setup.wait()
+        guard let builtTruth, let builtInitialText, let builtClock else { return nil }
+        return (builtTruth, builtInitialText, builtClock)
+    }
+
     /// Whether the analyses stand for `final`, the analyzer built after the
     /// model check: the same ground truth, exact lines, and no line outside
     /// the arena known now that was not known when they ran.
     func holds(for final: SnapshotAnalyzer, snapshotCount: Int) -> Bool {
-        guard !abandoned, let analyzer, final.truth === analyzer.truth, final.match == .exact,
-              slots.count == snapshotCount
-        else { return false }
-        return final.knownOutside == analyzer.knownOutside
+        guard started, !abandoned, slots.count == snapshotCount else { return false }
+        setup.wait()
+        guard let builtAnalyzer, final.truth === builtAnalyzer.truth, final.match == .exact else { return false }
+        return final.knownOutside == builtAnalyzer.knownOutside
     }
 
     /// The analyses in file order, once all are done.

@@ -44,15 +44,23 @@ public final class SnapshotAnalyzer: Sendable {
 
     /// - Parameter quiescent: the parsed quiescent reads; lines outside the
     ///   arena are judged against them.
-    public init(
+    public convenience init(
         truth: GroundTruth, match: GroundTruth.Match, mutations: [MutationRecord],
         origin: UInt64, quiescent: [MapsText], format: TextFormat = .maps
+    ) {
+        self.init(truth: truth, match: match, mutations: mutations, origin: origin, quiescent: quiescent, format: format, clock: nil)
+    }
+
+    /// - Parameter clock: `MutationClock(mutations)` when already built.
+    init(
+        truth: GroundTruth, match: GroundTruth.Match, mutations: [MutationRecord],
+        origin: UInt64, quiescent: [MapsText], format: TextFormat, clock: MutationClock?
     ) {
         self.format = format
         self.truth = truth
         self.match = match
         self.mutations = mutations
-        clock = MutationClock(mutations)
+        self.clock = clock ?? MutationClock(mutations)
         self.origin = origin
         arena = truth.arena
         var known = Set<MapsLine>()

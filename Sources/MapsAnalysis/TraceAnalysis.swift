@@ -32,11 +32,8 @@ public struct TraceAnalysis {
 
     private init(context: TraceContext, early: EarlyAnalysis?) throws(AnalysisError) {
         self.context = context
-        var prebuilt: (truth: GroundTruth, initial: MapsText)?
-        if let early, !early.abandoned, let truth = early.truth, let initial = early.initialText {
-            prebuilt = (truth, initial)
-        }
-        let (truth, initial, final) = try context.groundTruth(prebuilt: prebuilt)
+        let prebuilt = early?.setupResult
+        let (truth, initial, final) = try context.groundTruth(prebuilt: prebuilt.map { ($0.truth, $0.initial) })
         self.truth = truth
         initialText = initial
         finalText = final
@@ -44,7 +41,7 @@ public struct TraceAnalysis {
         analyzer = SnapshotAnalyzer(
             truth: truth, match: model.validated ? .exact : .pageLevel, mutations: context.mutations,
             origin: context.header.originNs, quiescent: [initial] + (final.map { [$0] } ?? []),
-            format: Self.textFormat(of: context.header))
+            format: Self.textFormat(of: context.header), clock: prebuilt?.clock)
         if let early, early.holds(for: analyzer, snapshotCount: context.keptSnapshots?.count ?? -1) {
             earlyAnalyses = early.results()
         } else {

@@ -37,6 +37,14 @@ public struct MapsLineTable: Sendable, Equatable {
         byteOffsets.reserveCapacity(count)
     }
 
+    @inline(__always)
+    mutating func append(start: UInt64, end: UInt64, flags: UInt8, at offset: Int) {
+        starts.append(start)
+        ends.append(end)
+        self.flags.append(flags)
+        byteOffsets.append(offset)
+    }
+
     mutating func append(_ line: MapsLine, at offset: Int) {
         starts.append(line.start)
         ends.append(line.end)
@@ -69,12 +77,79 @@ extension MapsParser {
         var position = 0
         var lineNumber = 1
         while position < text.count {
-            var cursor = LineCursor(text: text, position: position, lineStart: position, lineNumber: lineNumber)
-            table.append(try cursor.parseLinuxLine(), at: position)
-            position = cursor.position
+            if let line = anonymousLine(text, at: position) {
+                table.append(start: line.start, end: line.end, flags: line.flags, at: position)
+                position = line.next
+            } else {
+                var cursor = LineCursor(text: text, position: position, lineStart: position, lineNumber: lineNumber)
+                table.append(try cursor.parseLinuxLine(), at: position)
+                position = cursor.position
+            }
             lineNumber += 1
         }
         return table
+    }
+
+    /// The common line, read in one go: `start-end perm 00000000 00:00 0`,
+    /// optional spaces, then the newline or the end of the text. nil for
+    /// anything else, which the full parser then reads (and reports if
+    /// wrong): what this accepts, it reads exactly as `parseLinuxLine` would.
+    @inline(__always)
+    static func anonymousLine(
+        _ text: UnsafeRawBufferPointer, at lineStart: Int
+    ) -> (start: UInt64, end: UInt64, flags: UInt8, next: Int)? {
+        var position = lineStart
+        let count = text.count
+        @inline(__always)
+        func hex(_ position: inout Int) -> UInt64? {
+            var value: UInt64 = 0
+            let first = position
+            while position < count, let digit = hexDigit(text[position]) {
+                value = value << 4 | UInt64(digit)
+                position += 1
+            }
+            let digits = position - first
+            return digits > 0 && digits <= 16 ? value : nil
+        }
+        guard let start = hex(&position), position < count, text[position] == UInt8(ascii: "-") else { return nil }
+        position += 1
+        guard let end = hex(&position), start < end, position + 5 <= count, text[position] == UInt8(ascii: " ")
+        else { return nil }
+        var flags = MapsLineTable.Flags.anonymous
+        switch text[position + 1] {
+        case UInt8(ascii: "r"): flags |= MapsLineTable.Flags.read
+        case UInt8(ascii: "-"): break
+        default: return nil
+        }
+        switch text[position + 2] {
+        case UInt8(ascii: "w"): flags |= MapsLineTable.Flags.write
+        case UInt8(ascii: "-"): break
+        default: return nil
+        }
+        switch text[position + 3] {
+        case UInt8(ascii: "x"): flags |= MapsLineTable.Flags.execute
+        case UInt8(ascii: "-"): break
+        default: return nil
+        }
+        switch text[position + 4] {
+        case UInt8(ascii: "s"): flags |= MapsLineTable.Flags.shared
+        case UInt8(ascii: "p"): break
+        default: return nil
+        }
+        position += 5
+        let rest = " 00000000 00:00 0".utf8
+        guard position + rest.count <= count else { return nil }
+        for byte in rest {
+            guard text[position] == byte else { return nil }
+            position += 1
+        }
+        // The inode ends here; then padding and no path.
+        while position < count && text[position] == UInt8(ascii: " ") { position += 1 }
+        if position < count {
+            guard text[position] == UInt8(ascii: "\n") else { return nil }
+            position += 1
+        }
+        return (start, end, flags, position)
     }
 
     /// `parseSmapsHeaders` into columns: the same grammar, the same errors.
