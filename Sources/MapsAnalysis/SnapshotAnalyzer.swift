@@ -142,7 +142,7 @@ public final class SnapshotAnalyzer: Sendable {
         var count: Int { table.count }
 
         subscript(index: Int) -> MapsLine {
-            guard let line = MapsParser.line(in: bytes, at: table.byteOffsets[index]) else {
+            guard let line = MapsParser.line(in: bytes, at: table.byteOffset(index)) else {
                 preconditionFailure("line \(index + 1) parsed once and not again")
             }
             return line
@@ -155,7 +155,8 @@ public final class SnapshotAnalyzer: Sendable {
         // Each line belongs to the read that returned its first byte.
         var lineReads = [Int](repeating: 0, count: table.count)
         var readIndex = 0
-        for (index, offset) in table.byteOffsets.enumerated() {
+        for (index, row) in table.rows.enumerated() {
+            let offset = row.byteOffset
             while readIndex + 1 < reads.count
                 && UInt64(offset) >= reads[readIndex].offset &+ UInt64(max(reads[readIndex].returned, 0)) {
                 readIndex += 1
@@ -222,9 +223,9 @@ public final class SnapshotAnalyzer: Sendable {
         let snapshotWindow = attributed.snapshotWindow
 
         let pageSize = truth.pageSize
-        for index in 0..<table.count {
-            let start = table.starts[index]
-            let end = table.ends[index]
+        for (index, row) in table.rows.enumerated() {
+            let start = row.start
+            let end = row.end
             if end <= arena.lowerBound || start >= arena.upperBound {
                 let line = attributed.lines[index]
                 if !knownOutside.contains(line) {
@@ -233,7 +234,7 @@ public final class SnapshotAnalyzer: Sendable {
                 continue
             }
             result.arenaLines.append(index)
-            let flags = table.flags[index]
+            let flags = row.flags
             if flags & MapsLineTable.Flags.read != 0 && flags & MapsLineTable.Flags.write != 0 {
                 let low = max(start, arena.lowerBound)
                 let high = min(end, arena.upperBound)
@@ -416,8 +417,8 @@ public final class SnapshotAnalyzer: Sendable {
         var findings = CoverageFindings(gaps: [:], openGaps: [], tailGap: nil, openTailGap: nil)
         var cursor = arena.lowerBound
         for index in explanation.arenaLines {
-            let start = table.starts[index]
-            let end = table.ends[index]
+            let start = table.start(index)
+            let end = table.end(index)
             if start > cursor {
                 let gap = cursor..<start
                 if truth.alwaysMapped(gap, over: snapshotWindow) {
@@ -477,9 +478,9 @@ public final class SnapshotAnalyzer: Sendable {
                 // first mutation of the gap always does (it is what ended the
                 // earlier epoch's last explaining state).
                 let table = attributed.table
-                let printed = explainedLines[before.positions].map { table.starts[$0]..<table.ends[$0] }
+                let printed = explainedLines[before.positions].map { table.start($0)..<table.end($0) }
                 let culprits = pick(gapMutations, touching: printed, widen: true)
-                let range = hull(of: culprits) ?? (table.starts[first]..<table.ends[first])
+                let range = hull(of: culprits) ?? (table.start(first)..<table.end(first))
                 let kind: AnomalyKind = boundary.beforeRead == boundary.afterRead ? .intraRead : .torn
                 anomalies.append(makeAnomaly(
                     kind: kind, boundary: boundary, range: range, culprits: culprits,
@@ -558,7 +559,7 @@ public final class SnapshotAnalyzer: Sendable {
                 self.boundary(before: $0, after: gap.after, attributed)
             } ?? Boundary(
                 beforeRead: max(lineReads[gap.after] - 1, 0), afterRead: lineReads[gap.after],
-                byteOffset: UInt64(attributed.table.byteOffsets[gap.after]), line: gap.after + 1)
+                byteOffset: UInt64(attributed.table.byteOffset(gap.after)), line: gap.after + 1)
             let culprits = pick(
                 Array(snapshotWindow.lowerBound..<snapshotWindow.upperBound), touching: [gap.range], widen: false,
                 fallBackToAll: false)
@@ -670,7 +671,12 @@ public final class SnapshotAnalyzer: Sendable {
     }
 
     func linesGoBackwards(_ table: MapsLineTable) -> Bool {
-        !AddressOrder.holds(starts: table.starts, ends: table.ends)  // the one implementation, shared with `mapsrace check`
+        // The one implementation, shared with `mapsrace check`.
+        var order = AddressOrder()
+        for (index, row) in table.rows.enumerated() where order.add(start: row.start, end: row.end, line: index + 1) != nil {
+            return true
+        }
+        return false
     }
 
     func boundary(before previous: Int, after line: Int, _ attributed: SnapshotLines) -> Boundary {
@@ -681,7 +687,7 @@ public final class SnapshotAnalyzer: Sendable {
         let read = lineReads[line]
         if lineReads[previous] == read {
             return Boundary(
-                beforeRead: read, afterRead: read, byteOffset: UInt64(attributed.table.byteOffsets[line]), line: line + 1)
+                beforeRead: read, afterRead: read, byteOffset: UInt64(attributed.table.byteOffset(line)), line: line + 1)
         }
         return Boundary(beforeRead: read - 1, afterRead: read, byteOffset: attributed.reads[read].offset, line: line + 1)
     }
@@ -759,7 +765,7 @@ public final class SnapshotAnalyzer: Sendable {
                 : "has permissions no state possible while read \(read) was in the kernel gave all its pages"
         return Anomaly(
             kind: .phantom,
-            boundary: Boundary(beforeRead: read, afterRead: read, byteOffset: UInt64(attributed.table.byteOffsets[index]), line: index + 1),
+            boundary: Boundary(beforeRead: read, afterRead: read, byteOffset: UInt64(attributed.table.byteOffset(index)), line: index + 1),
             start: addressString(line.start), end: addressString(line.end), culprits: [], culpritDetails: [],
             detail: "line \(index + 1) `\(line)` \(reason)")
     }
@@ -784,7 +790,7 @@ public final class SnapshotAnalyzer: Sendable {
         let next = explainedLines[after.positions.lowerBound] + 1
         var text = "lines \(first)-\(last) show states \(before.states), line \(next) on shows states \(after.states)"
         if let stale = printed.first(where: { index in
-            let pages = pageRange(attributed.table.starts[index], attributed.table.ends[index])
+            let pages = pageRange(attributed.table.start(index), attributed.table.end(index))
             return culprits.contains { truth.pagesTouched(byMutation: $0).overlaps(pages) }
         }) {
             let line = attributed.lines[stale]

@@ -4,12 +4,17 @@
 /// parsed again from the text when it is needed (`MapsParser.line(in:at:)`),
 /// which the analysis does only for the few lines it reports.
 public struct MapsLineTable: Sendable, Equatable {
-    public private(set) var starts: [UInt64] = []
-    public private(set) var ends: [UInt64] = []
-    /// `Flags` of each line.
-    public private(set) var flags: [UInt8] = []
-    /// Byte offset of each line's first byte in the text.
-    public private(set) var byteOffsets: [Int] = []
+    /// One line: where it is, what it is, where it starts in the text.
+    public struct Row: Sendable, Equatable {
+        public var start: UInt64
+        public var end: UInt64
+        /// Byte offset of the line's first byte in the text.
+        public var byteOffset: Int
+        /// `Flags` bits.
+        public var flags: UInt8
+    }
+
+    public private(set) var rows: [Row] = []
 
     /// A line's permission bits, and whether it is plain anonymous memory.
     public enum Flags {
@@ -28,45 +33,43 @@ public struct MapsLineTable: Sendable, Equatable {
         for (line, offset) in zip(text.lines, text.byteOffsets) { append(line, at: offset) }
     }
 
-    public var count: Int { starts.count }
+    public var count: Int { rows.count }
+
+    @inline(__always) public func start(_ index: Int) -> UInt64 { rows[index].start }
+    @inline(__always) public func end(_ index: Int) -> UInt64 { rows[index].end }
+    @inline(__always) public func flags(_ index: Int) -> UInt8 { rows[index].flags }
+    @inline(__always) public func byteOffset(_ index: Int) -> Int { rows[index].byteOffset }
+    /// Every line's byte offset, in order.
+    public var byteOffsets: [Int] { rows.map(\.byteOffset) }
 
     mutating func reserveCapacity(_ count: Int) {
-        starts.reserveCapacity(count)
-        ends.reserveCapacity(count)
-        flags.reserveCapacity(count)
-        byteOffsets.reserveCapacity(count)
+        rows.reserveCapacity(count)
     }
 
     @inline(__always)
     mutating func append(start: UInt64, end: UInt64, flags: UInt8, at offset: Int) {
-        starts.append(start)
-        ends.append(end)
-        self.flags.append(flags)
-        byteOffsets.append(offset)
+        rows.append(Row(start: start, end: end, byteOffset: offset, flags: flags))
     }
 
     mutating func append(_ line: MapsLine, at offset: Int) {
-        starts.append(line.start)
-        ends.append(line.end)
         let permissions = line.permissions
         var bits: UInt8 = UInt8(truncatingIfNeeded: permissions.prot) | (permissions.shared ? Flags.shared : 0)
         if line.offset == 0 && line.deviceMajor == 0 && line.deviceMinor == 0 && line.inode == 0 && line.path.isEmpty {
             bits |= Flags.anonymous
         }
-        flags.append(bits)
-        byteOffsets.append(offset)
+        rows.append(Row(start: line.start, end: line.end, byteOffset: offset, flags: bits))
     }
 
     @inline(__always)
     public func permissions(_ index: Int) -> Permissions {
-        let bits = flags[index]
+        let bits = rows[index].flags
         return Permissions(
             read: bits & Flags.read != 0, write: bits & Flags.write != 0, execute: bits & Flags.execute != 0,
             shared: bits & Flags.shared != 0)
     }
 
     @inline(__always)
-    public func isAnonymous(_ index: Int) -> Bool { flags[index] & Flags.anonymous != 0 }
+    public func isAnonymous(_ index: Int) -> Bool { rows[index].flags & Flags.anonymous != 0 }
 }
 
 extension MapsParser {
