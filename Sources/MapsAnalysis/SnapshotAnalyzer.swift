@@ -318,28 +318,36 @@ public final class SnapshotAnalyzer: Sendable {
     /// is where the kernel dropped its locks. A break left inside one read is
     /// one no read boundary can explain.
     ///
-    /// Intersections run in two buffers reused throughout (`RunningStates`).
+    /// Intersections run in two buffers reused throughout (`RunningStates`);
+    /// each epoch's states are kept from the pass that found them and
+    /// computed again only for an epoch that lost lines to the next one.
     static func epochs(
         count: Int, states: (Int) -> UnsafeBufferPointer<StateInterval>, read: (Int) -> Int
     ) -> [EpochSpan] {
         var starts: [Int] = []  // positions where epochs begin
+        var sets: [StateSet] = []  // the states of each epoch
         var running = RunningStates()
         for position in 0..<count {
             if position > 0 && running.narrow(states(position)) { continue }
+            if position > 0 { sets.append(running.set) }
             starts.append(position)
             running.reset(states(position))
         }
+        if count > 0 { sets.append(running.set) }
+        var stale = [Bool](repeating: false, count: starts.count)
         func isReadBoundary(_ position: Int) -> Bool {
             position > 0 && read(position) != read(position - 1)
         }
         for k in starts.indices.dropFirst() where !isReadBoundary(starts[k]) {
-            let end = k + 1 < starts.count ? starts[k + 1] : count
-            running.intersectAll(starts[k]..<end, states)
+            // Epoch k's lines are still those the first pass gave it.
+            running.reset(sets[k])
             var position = starts[k] - 1
             while position > starts[k - 1] {
                 if running.isEmpty || !running.narrow(states(position)) { break }
                 if isReadBoundary(position) {
                     starts[k] = position
+                    sets[k] = running.set
+                    stale[k - 1] = true
                     break
                 }
                 position -= 1
@@ -347,8 +355,11 @@ public final class SnapshotAnalyzer: Sendable {
         }
         return starts.indices.map { k in
             let end = k + 1 < starts.count ? starts[k + 1] : count
-            running.intersectAll(starts[k]..<end, states)
-            return EpochSpan(positions: starts[k]..<end, states: running.set)
+            if stale[k] {
+                running.intersectAll(starts[k]..<end, states)
+                sets[k] = running.set
+            }
+            return EpochSpan(positions: starts[k]..<end, states: sets[k])
         }
     }
 
@@ -374,6 +385,11 @@ public final class SnapshotAnalyzer: Sendable {
         mutating func reset(_ run: UnsafeBufferPointer<StateInterval>) {
             running.removeAll(keepingCapacity: true)
             running.append(contentsOf: run)
+        }
+
+        mutating func reset(_ set: StateSet) {
+            running.removeAll(keepingCapacity: true)
+            for interval in set.intervals { running.append(StateInterval(interval)) }
         }
 
         /// The states of every position in `range` (empty when they share none).
