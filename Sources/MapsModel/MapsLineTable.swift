@@ -140,12 +140,13 @@ extension MapsParser {
         default: return nil
         }
         position += 5
-        let rest = " 00000000 00:00 0".utf8
-        guard position + rest.count <= count else { return nil }
-        for byte in rest {
-            guard text[position] == byte else { return nil }
-            position += 1
-        }
+        // " 00000000 00:00 0", 17 bytes, compared 8 + 8 + 1 at a time.
+        guard position + 17 <= count,
+              text.loadUnaligned(fromByteOffset: position, as: UInt64.self) == anonymousTail.0,
+              text.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self) == anonymousTail.1,
+              text[position + 16] == UInt8(ascii: "0")
+        else { return nil }
+        position += 17
         // The inode ends here; then padding and no path.
         while position < count && text[position] == UInt8(ascii: " ") { position += 1 }
         if position < count {
@@ -187,3 +188,12 @@ extension MapsParser {
         }
     }
 }
+
+/// The first 16 bytes of " 00000000 00:00 0" as two little-endian words.
+private let anonymousTail: (UInt64, UInt64) = {
+    let bytes = Array(" 00000000 00:00 ".utf8)
+    func word(_ from: Int) -> UInt64 {
+        (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[from + $1]) << (8 * UInt64($1)) }
+    }
+    return (word(0), word(8))
+}()
