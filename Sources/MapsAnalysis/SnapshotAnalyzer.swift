@@ -219,7 +219,6 @@ public final class SnapshotAnalyzer: Sendable {
         result.explainedLines.reserveCapacity(table.count)
         result.intervalStart.reserveCapacity(table.count + 1)
         result.intervals.reserveCapacity(table.count * 2)
-        var scratch = GroundTruth.ExplanationScratch()
         let snapshotWindow = attributed.snapshotWindow
 
         let pageSize = truth.pageSize
@@ -253,7 +252,7 @@ public final class SnapshotAnalyzer: Sendable {
                 let pages = truth.page(containing: start)..<truth.page(containing: end)
                 truth.appendExplainingStates(
                     pages: pages, protection: PageProtection(table.permissions(index)), within: snapshotWindow,
-                    match: match, into: &result.intervals, scratch: &scratch)
+                    match: match, into: &result.intervals)
             }
             let explained: Bool
             if result.intervals.count == mark {

@@ -431,16 +431,6 @@ public final class GroundTruth: Sendable {
         var value: PageState
     }
 
-    /// Working memory for `appendExplainingStates`, kept by the caller and
-    /// reused from line to line so that explaining a line allocates nothing.
-    /// One per thread.
-    public struct ExplanationScratch {
-        var pages: [PageState] = []
-        var events: [PageEvent] = []
-
-        public init() {}
-    }
-
     /// The arena pages of `line` when replay can judge it: an anonymous
     /// line (offset, device, inode 0, no path), page-aligned, inside the
     /// arena. nil otherwise (no state explains such a line).
@@ -456,11 +446,10 @@ public final class GroundTruth: Sendable {
     /// The states within `window` at which `line` is true.
     public func explainingStates(for line: MapsLine, within window: ClosedRange<Int>, match: Match) -> StateSet {
         guard let pages = arenaPages(of: line) else { return StateSet() }
-        var scratch = ExplanationScratch()
         var intervals: [StateInterval] = []
         appendExplainingStates(
             pages: pages, protection: PageProtection(line.permissions), within: window, match: match,
-            into: &intervals, scratch: &scratch)
+            into: &intervals)
         return intervals.withUnsafeBufferPointer { StateIntervals.set($0) }
     }
 
@@ -493,7 +482,7 @@ public final class GroundTruth: Sendable {
     /// - (exact) the pages beside the line do not continue it.
     public func appendExplainingStates(
         pages: Range<Int>, protection wanted: PageProtection, within window: ClosedRange<Int>, match: Match,
-        into output: inout [StateInterval], scratch: inout ExplanationScratch
+        into output: inout [StateInterval]
     ) {
         let low = Int32(min(max(window.lowerBound, baseState), finalState))
         let high = Int32(min(max(window.upperBound, baseState), finalState))
@@ -505,52 +494,55 @@ public final class GroundTruth: Sendable {
         let lowPage = exact ? max(first - 1, 0) : first
         let highPage = exact ? min(last + 1, pageCount) : last  // exclusive
 
-        // Work in the caller's buffers, moved out so the loops below touch
-        // plain local arrays.
-        var values: [PageState] = []
-        var events: [PageEvent] = []
-        swap(&values, &scratch.pages)
-        swap(&events, &scratch.events)
-        defer {
-            swap(&values, &scratch.pages)
-            swap(&events, &scratch.events)
-        }
-        values.removeAll(keepingCapacity: true)
-        events.removeAll(keepingCapacity: true)
+        // The pages' values at `low` and their changes inside the window,
+        // in memory of this call's own (on the stack for the usual few pages
+        // and changes): nothing shared, nothing reference-counted.
+        let pagesLooked = highPage - lowPage
+        var eventCount = 0
         for page in lowPage..<highPage {
-            var entry = firstEntry(of: page, after: low)
-            values.append(entry > Int(historyStart[page]) ? historyValue[entry - 1] : initialPages[page])
-            let end = Int(historyStart[page + 1])
-            while entry < end && historyState[entry] <= high {
-                events.append(PageEvent(state: historyState[entry], page: Int32(page), value: historyValue[entry]))
-                entry += 1
-            }
+            eventCount += firstEntry(of: page, after: high) - firstEntry(of: page, after: low)
         }
-
-        if events.count > 1 {
-            // One page's events are already in state order; a few pages' are
-            // merged by insertion, many by sorting. (Events of one state may
-            // come in any order: the count is the same once all are applied.)
-            if events.count <= 32 {
-                for index in 1..<events.count {
-                    let event = events[index]
-                    var slot = index
-                    while slot > 0 && events[slot - 1].state > event.state {
-                        events[slot] = events[slot - 1]
-                        slot -= 1
+        withUnsafeTemporaryAllocation(of: PageState.self, capacity: pagesLooked) { values in
+            withUnsafeTemporaryAllocation(of: PageEvent.self, capacity: max(eventCount, 1)) { eventStorage in
+                var filled = 0
+                for page in lowPage..<highPage {
+                    var entry = firstEntry(of: page, after: low)
+                    values.initializeElement(
+                        at: page - lowPage,
+                        to: entry > Int(historyStart[page]) ? historyValue[entry - 1] : initialPages[page])
+                    let end = Int(historyStart[page + 1])
+                    while entry < end && historyState[entry] <= high {
+                        eventStorage.initializeElement(
+                            at: filled, to: PageEvent(state: historyState[entry], page: Int32(page), value: historyValue[entry]))
+                        filled += 1
+                        entry += 1
                     }
-                    events[slot] = event
                 }
-            } else {
-                events.sort { $0.state < $1.state }
-            }
-        }
-        let conditions = LineConditions(
-            first: first, last: last, lowPage: lowPage, highPage: highPage, pageCount: pageCount, exact: exact,
-            wanted: wanted)
-        values.withUnsafeMutableBufferPointer { values in
-            events.withUnsafeBufferPointer { events in
-                conditions.sweep(values, events, low: low, high: high, into: &output)
+                var events = UnsafeMutableBufferPointer(rebasing: eventStorage[0..<filled])
+                if filled > 1 {
+                    // One page's events are already in state order; a few
+                    // pages' are merged by insertion, many by sorting. (Events
+                    // of one state may come in any order: the count is the
+                    // same once all are applied.)
+                    if filled <= 32 {
+                        for index in 1..<filled {
+                            let event = events[index]
+                            var slot = index
+                            while slot > 0 && events[slot - 1].state > event.state {
+                                events[slot] = events[slot - 1]
+                                slot -= 1
+                            }
+                            events[slot] = event
+                        }
+                    } else {
+                        events.sort { $0.state < $1.state }
+                    }
+                }
+                let conditions = LineConditions(
+                    first: first, last: last, lowPage: lowPage, highPage: highPage, pageCount: pageCount, exact: exact,
+                    wanted: wanted)
+                conditions.sweep(values, UnsafeBufferPointer(events), low: low, high: high, into: &output)
+                // PageState and PageEvent are trivial: nothing to deinitialize.
             }
         }
     }
