@@ -19,11 +19,12 @@ public struct TraceAnalysis {
     let earlyAnalyses: [SnapshotAnalysis]?
 
     /// Loads the trace's context and builds and checks the ground truth.
-    /// The trace is decoded once: the snapshots are kept from that pass,
-    /// and analysed on the other cores as they come.
+    /// The snapshots are analysed on the other cores as that one pass
+    /// decodes them (`EarlyAnalysis`); `run` decodes the trace again only
+    /// when that early work does not hold or is not what it is asked for.
     public init(_ source: TraceSource) throws(AnalysisError) {
         let early = EarlyAnalysis()
-        try self.init(context: TraceContext.load(source, keepingSnapshots: true, prefetcher: early), early: early)
+        try self.init(context: TraceContext.load(source, prefetcher: early), early: early)
     }
 
     public init(context: TraceContext) throws(AnalysisError) {
@@ -42,7 +43,7 @@ public struct TraceAnalysis {
             truth: truth, match: model.validated ? .exact : .pageLevel, mutations: context.mutations,
             origin: context.header.originNs, quiescent: [initial] + (final.map { [$0] } ?? []),
             format: Self.textFormat(of: context.header), clock: prebuilt?.clock)
-        if let early, early.holds(for: analyzer, snapshotCount: context.keptSnapshots?.count ?? -1) {
+        if let early, early.holds(for: analyzer, snapshotCount: context.snapshotIndexes.count) {
             earlyAnalyses = early.results()
         } else {
             earlyAnalyses = nil

@@ -84,8 +84,8 @@ public struct ObservedSnapshot: Sendable, Equatable {
 }
 
 /// Everything in a trace except the snapshots' bytes: what replay needs.
-/// Loaded in one streaming pass; snapshots are then streamed one at a time,
-/// or, loaded `keepingSnapshots`, kept from that same pass.
+/// Loaded in one streaming pass (which can hand each snapshot to a
+/// `SnapshotPrefetcher` as it goes); snapshots are then streamed one at a time.
 public struct TraceContext: Sendable {
     public var source: TraceSource
     public var header: TraceHeader
@@ -100,17 +100,10 @@ public struct TraceContext: Sendable {
     /// How long the reader held the target stopped, by snapshot index
     /// (`frozen` reader only).
     public var pauses: [Int: ReaderPause] = [:]
-    /// The snapshots in file order, when loaded `keepingSnapshots` (the
-    /// trace is then decoded once); nil otherwise.
-    public var keptSnapshots: [ObservedSnapshot]?
-
-    /// - Parameters:
-    ///   - keepingSnapshots: keep every snapshot's bytes from this pass, so
-    ///     that `forEachSnapshot` does not decode the trace again (memory for
-    ///     all snapshots' bytes instead of one's).
-    ///   - prefetcher: sees each kept snapshot as soon as it is complete.
+    /// - Parameter prefetcher: sees each snapshot as soon as this pass has
+    ///   put it together.
     public static func load(
-        _ source: TraceSource, keepingSnapshots: Bool = false, prefetcher: (any SnapshotPrefetcher)? = nil
+        _ source: TraceSource, prefetcher: (any SnapshotPrefetcher)? = nil
     ) throws(AnalysisError) -> TraceContext {
         let reader = try source.makeReader()
         var header: TraceHeader?
@@ -122,16 +115,16 @@ public struct TraceContext: Sendable {
         var snapshots: [Int] = []
         var pauses: [Int: ReaderPause] = [:]
         var texts = QuiescentTextAssembler()
-        var kept = SnapshotAssembler(only: nil)
-        var keptSnapshots: [ObservedSnapshot] = []
+        var assembler = SnapshotAssembler(only: nil)
         // The prefetcher starts at the first snapshot if everything replay
         // needs came before it, and is let go if more of that comes after.
         var prefetching: (any SnapshotPrefetcher)?
-        var prefetchDecided = prefetcher == nil || !keepingSnapshots
-        func keep(_ snapshot: ObservedSnapshot) {
-            keptSnapshots.append(snapshot)
+        var prefetchDecided = prefetcher == nil
+        func hand(_ snapshot: ObservedSnapshot) {
             prefetching?.prefetch(snapshot)
         }
+        /// Whether someone takes the snapshots this pass puts together.
+        var assembling: Bool { prefetching != nil || !prefetchDecided }
         func replayInputChanged() {
             prefetching?.abandon()
             prefetching = nil
@@ -167,13 +160,13 @@ public struct TraceContext: Sendable {
                             prefetching = prefetcher
                         }
                     }
-                    if keepingSnapshots, let finished = kept.begin(value) { keep(finished) }
+                    if assembling, let finished = assembler.begin(value) { hand(finished) }
                 case .trailer(let value): trailer = value
                 case .pause(let value): pauses[Int(value.snapshot)] = value
                 case .readChunk(let chunk):
-                    if keepingSnapshots { kept.add(chunk) }
+                    if assembling { assembler.add(chunk) }
                 case .snapshotEnd(let end):
-                    if keepingSnapshots, let finished = kept.end(end) { keep(finished) }
+                    if assembling, let finished = assembler.end(end) { hand(finished) }
                 }
             }
         } catch {
@@ -188,12 +181,11 @@ public struct TraceContext: Sendable {
         guard let arena else { throw .missingRecord("arena") }
         guard let initial else { throw .missingRecord("initial quiescent maps") }
         try checkArena(arena, pageSize: header.pageSize)
-        if let unfinished = kept.current { keep(unfinished) }
+        if assembling, let unfinished = assembler.current { hand(unfinished) }
         return TraceContext(
             source: source, header: header, arena: arena, mutations: mutations,
             initialMaps: initial, finalMaps: final, trailer: trailer,
-            completion: reader.completion, snapshotIndexes: snapshots, pauses: pauses,
-            keptSnapshots: keepingSnapshots ? keptSnapshots : nil)
+            completion: reader.completion, snapshotIndexes: snapshots, pauses: pauses)
     }
 
     /// The most pages an arena may have: the ground truth keeps a protection
@@ -223,10 +215,6 @@ public struct TraceContext: Sendable {
     public func forEachSnapshot(
         only: Int? = nil, _ body: (ObservedSnapshot) throws(AnalysisError) -> Void
     ) throws(AnalysisError) {
-        if let keptSnapshots {
-            for snapshot in keptSnapshots where only == nil || only == snapshot.index { try body(snapshot) }
-            return
-        }
         let reader = try source.makeReader()
         var assembler = SnapshotAssembler(only: only)
         do {
