@@ -498,12 +498,10 @@ public final class GroundTruth: Sendable {
         // in memory of this call's own (on the stack for the usual few pages
         // and changes): nothing shared, nothing reference-counted.
         let pagesLooked = highPage - lowPage
-        var eventCount = 0
-        for page in lowPage..<highPage {
-            eventCount += firstEntry(of: page, after: high) - firstEntry(of: page, after: low)
-        }
+        // The pages' histories lie side by side: their length bounds the events.
+        let eventBound = Int(historyStart[highPage]) - Int(historyStart[lowPage])
         withUnsafeTemporaryAllocation(of: PageState.self, capacity: pagesLooked) { values in
-            withUnsafeTemporaryAllocation(of: PageEvent.self, capacity: max(eventCount, 1)) { eventStorage in
+            withUnsafeTemporaryAllocation(of: PageEvent.self, capacity: max(eventBound, 1)) { eventStorage in
                 var filled = 0
                 for page in lowPage..<highPage {
                     var entry = firstEntry(of: page, after: low)
