@@ -49,3 +49,36 @@ struct MapsLineTableTests {
         #expect(MapsParser.line(in: text, at: text.count) == nil)
     }
 }
+
+/// The flat interval operations against `StateSet`'s own, on random sets.
+struct StateIntervalsTests {
+    static func randomSet(_ generator: inout SystemRandomNumberGenerator) -> StateSet {
+        var set = StateSet()
+        var next = Int.random(in: 0...5, using: &generator)
+        for _ in 0..<Int.random(in: 0...6, using: &generator) {
+            let low = next + Int.random(in: 0...4, using: &generator)
+            let high = low + Int.random(in: 0...4, using: &generator)
+            set.append(low...high)
+            next = high + 2
+        }
+        return set
+    }
+
+    @Test func intersectAndMeetAgreeWithStateSet() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let a = Self.randomSet(&generator)
+            let b = Self.randomSet(&generator)
+            let flatA = a.intervals.map { StateInterval($0) }
+            let flatB = b.intervals.map { StateInterval($0) }
+            var output: [StateInterval] = []
+            flatA.withUnsafeBufferPointer { x in flatB.withUnsafeBufferPointer { y in StateIntervals.intersect(x, y, into: &output) } }
+            let flatSet = output.withUnsafeBufferPointer { StateIntervals.set($0) }
+            #expect(flatSet == a.intersection(b))
+            let low = Int.random(in: 0...30, using: &generator)
+            let high = low + Int.random(in: 0...5, using: &generator)
+            let meets = flatA.withUnsafeBufferPointer { StateIntervals.meets($0, Int32(low), Int32(high)) }
+            #expect(meets == !a.intersection(StateSet(low...high)).isEmpty)
+        }
+    }
+}
