@@ -26,6 +26,10 @@ final class EarlyAnalysis: SnapshotPrefetcher, @unchecked Sendable {
     private let setup = DispatchGroup()
     /// Every analysis handed out.
     private let group = DispatchGroup()
+    /// Snapshots handed out and not yet analysed, at most one per core
+    /// and one more: the loading thread waits rather than hold every
+    /// snapshot's bytes, and freed memory is reused for the next ones.
+    private let inFlight = DispatchSemaphore(value: TraceAnalysis.analysisThreads + 1)
 
     /// One snapshot's analysis: written once by its worker, read after `group` is done.
     private final class Slot: @unchecked Sendable {
@@ -60,9 +64,11 @@ final class EarlyAnalysis: SnapshotPrefetcher, @unchecked Sendable {
         guard started, !abandoned else { return }
         let slot = Slot()
         slots.append(slot)
+        inFlight.wait()
         group.enter()
         setup.notify(queue: .global()) { [self] in
             if let analyzer = builtAnalyzer { slot.analysis = analyzer.analysis(of: snapshot) }
+            inFlight.signal()
             group.leave()
         }
     }
