@@ -109,6 +109,10 @@ public struct TraceContext: Sendable {
         var header: TraceHeader?
         var arena: ArenaRecord?
         var mutations: [MutationRecord] = []
+        // Address space for a million mutations up front: only the pages
+        // written are ever touched, and the array is not copied (and its
+        // copies' fresh pages faulted in) at each doubling on the way.
+        mutations.reserveCapacity(1 << 20)
         var initial: QuiescentMaps?
         var final: QuiescentMaps?
         var trailer: TraceTrailer?
