@@ -47,6 +47,7 @@ struct AnalyzeCommand: ParsableCommand {
     @OptionGroup var progressOption: ProgressOption
 
     func run() throws {
+        keepFreedMemoryForReuse()
         let progress = progressOption.line()
         let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
         let total = snapshot == nil ? analysis.context.snapshotIndexes.count : 1
