@@ -374,6 +374,14 @@ public final class SnapshotAnalyzer: Sendable {
         /// Intersects with `run`; when that leaves nothing, keeps the states
         /// unchanged and returns false.
         mutating func narrow(_ run: UnsafeBufferPointer<StateInterval>) -> Bool {
+            // The usual case: one interval, inside one of the run's.
+            if running.count == 1 {
+                let only = running[0]
+                for interval in run where interval.high >= only.low {
+                    if interval.low <= only.low && interval.high >= only.high { return true }
+                    break
+                }
+            }
             spare.removeAll(keepingCapacity: true)
             running.withUnsafeBufferPointer { StateIntervals.intersect($0, run, into: &spare) }
             guard !spare.isEmpty else { return false }
