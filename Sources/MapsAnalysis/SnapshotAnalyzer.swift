@@ -198,15 +198,33 @@ public final class SnapshotAnalyzer: Sendable {
         /// Read-write arena pages the lines show.
         var readWritePages: Int
 
-        /// Calls `body` with a function giving the states of explained line
-        /// `k` (valid inside `body` only).
-        func withStates<R>(_ body: ((Int) -> UnsafeBufferPointer<StateInterval>) -> R) -> R {
+        /// Calls `body` with the explained lines' states and reads by
+        /// position (valid inside `body` only).
+        func withExplained<R>(lineReads: [Int], _ body: (ExplainedLines) -> R) -> R {
             intervals.withUnsafeBufferPointer { all in
                 intervalStart.withUnsafeBufferPointer { starts in
-                    body { k in UnsafeBufferPointer(rebasing: all[Int(starts[k])..<Int(starts[k + 1])]) }
+                    body(ExplainedLines(intervals: all, intervalStart: starts, lines: explainedLines, lineReads: lineReads))
                 }
             }
         }
+    }
+
+    /// The explained lines by position: each one's states and read.
+    struct ExplainedLines {
+        let intervals: UnsafeBufferPointer<StateInterval>
+        let intervalStart: UnsafeBufferPointer<Int32>
+        let lines: [Int]
+        let lineReads: [Int]
+
+        var count: Int { lines.count }
+
+        @inline(__always)
+        func states(_ position: Int) -> UnsafeBufferPointer<StateInterval> {
+            UnsafeBufferPointer(rebasing: intervals[Int(intervalStart[position])..<Int(intervalStart[position + 1])])
+        }
+
+        @inline(__always)
+        func read(_ position: Int) -> Int { lineReads[lines[position]] }
     }
 
     func explain(_ attributed: SnapshotLines) -> LineExplanation {
@@ -295,11 +313,7 @@ public final class SnapshotAnalyzer: Sendable {
     func splitIntoEpochs(_ explanation: LineExplanation, _ attributed: SnapshotLines) -> EpochSplit {
         let lineReads = attributed.lineReads
         let explainedLines = explanation.explainedLines
-        let epochs = explanation.withStates { states in
-            Self.epochs(count: explainedLines.count, states: states) { position in
-                lineReads[explainedLines[position]]
-            }
-        }
+        let epochs = explanation.withExplained(lineReads: lineReads) { Self.epochs(of: $0) }
         var lineEpochs = [Int32](repeating: -1, count: attributed.table.count)
         for (epochIndex, epoch) in epochs.enumerated() {
             for position in epoch.positions { lineEpochs[explainedLines[position]] = Int32(epochIndex) }
@@ -307,9 +321,8 @@ public final class SnapshotAnalyzer: Sendable {
         return EpochSplit(epochs: epochs, lineEpochs: lineEpochs)
     }
 
-    /// Splits `count` lines (in file order, line k explained by
-    /// `states(k)`, read by `read(k)`) into the fewest epochs that one state
-    /// each explains.
+    /// Splits the explained lines (in file order) into the fewest epochs
+    /// that one state each explains.
     ///
     /// Greedy from the front gives the fewest epochs, each break as late as
     /// possible. A break can often move earlier without adding an epoch; when
@@ -320,29 +333,28 @@ public final class SnapshotAnalyzer: Sendable {
     /// Intersections run in two buffers reused throughout (`RunningStates`);
     /// each epoch's states are kept from the pass that found them and
     /// computed again only for an epoch that lost lines to the next one.
-    static func epochs(
-        count: Int, states: (Int) -> UnsafeBufferPointer<StateInterval>, read: (Int) -> Int
-    ) -> [EpochSpan] {
+    static func epochs(of lines: ExplainedLines) -> [EpochSpan] {
+        let count = lines.count
         var starts: [Int] = []  // positions where epochs begin
         var sets: [StateSet] = []  // the states of each epoch
         var running = RunningStates()
         for position in 0..<count {
-            if position > 0 && running.narrow(states(position)) { continue }
+            if position > 0 && running.narrow(lines.states(position)) { continue }
             if position > 0 { sets.append(running.set) }
             starts.append(position)
-            running.reset(states(position))
+            running.reset(lines.states(position))
         }
         if count > 0 { sets.append(running.set) }
         var stale = [Bool](repeating: false, count: starts.count)
         func isReadBoundary(_ position: Int) -> Bool {
-            position > 0 && read(position) != read(position - 1)
+            position > 0 && lines.read(position) != lines.read(position - 1)
         }
         for k in starts.indices.dropFirst() where !isReadBoundary(starts[k]) {
             // Epoch k's lines are still those the first pass gave it.
             running.reset(sets[k])
             var position = starts[k] - 1
             while position > starts[k - 1] {
-                if running.isEmpty || !running.narrow(states(position)) { break }
+                if running.isEmpty || !running.narrow(lines.states(position)) { break }
                 if isReadBoundary(position) {
                     starts[k] = position
                     sets[k] = running.set
@@ -355,7 +367,7 @@ public final class SnapshotAnalyzer: Sendable {
         return starts.indices.map { k in
             let end = k + 1 < starts.count ? starts[k + 1] : count
             if stale[k] {
-                running.intersectAll(starts[k]..<end, states)
+                running.intersectAll(starts[k]..<end, lines)
                 sets[k] = running.set
             }
             return EpochSpan(positions: starts[k]..<end, states: sets[k])
@@ -400,9 +412,9 @@ public final class SnapshotAnalyzer: Sendable {
         }
 
         /// The states of every position in `range` (empty when they share none).
-        mutating func intersectAll(_ range: Range<Int>, _ states: (Int) -> UnsafeBufferPointer<StateInterval>) {
-            reset(states(range.lowerBound))
-            for position in range.dropFirst() where !narrow(states(position)) {
+        mutating func intersectAll(_ range: Range<Int>, _ lines: ExplainedLines) {
+            reset(lines.states(range.lowerBound))
+            for position in range.dropFirst() where !narrow(lines.states(position)) {
                 running.removeAll(keepingCapacity: true)
                 return
             }
