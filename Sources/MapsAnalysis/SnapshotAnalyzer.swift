@@ -83,12 +83,7 @@ public final class SnapshotAnalyzer: Sendable {
     /// The analysis of `snapshot` with the per-line facts `diff` needs
     /// (the parsed text, each line's read and epoch).
     public func analyze(_ snapshot: ObservedSnapshot) -> SnapshotVerdict {
-        let attributed = attribute(snapshot)
-        let explanation = explain(attributed)
-        var split = splitIntoEpochs(explanation, attributed)
-        let coverage = findCoverageGaps(explanation, attributed)
-        let anomalies = collectAnomalies(explanation, &split, coverage, attributed)
-        let analysis = report(snapshot, attributed, explanation, split, anomalies)
+        let (analysis, attributed, split) = stages(snapshot)
         return SnapshotVerdict(
             analysis: analysis, snapshot: snapshot, arena: arena, text: Self.parsePrefix(snapshot.bytes, format: format).0,
             lineReads: attributed.lineReads, lineEpochs: split.lineEpochs.map { $0 < 0 ? nil : Int($0) })
@@ -97,12 +92,17 @@ public final class SnapshotAnalyzer: Sendable {
     /// The analysis of `snapshot` alone: what `analyze` finds, without
     /// keeping anything per line.
     public func analysis(of snapshot: ObservedSnapshot) -> SnapshotAnalysis {
+        stages(snapshot).analysis
+    }
+
+    /// The five stages, in order.
+    private func stages(_ snapshot: ObservedSnapshot) -> (analysis: SnapshotAnalysis, SnapshotLines, EpochSplit) {
         let attributed = attribute(snapshot)
         let explanation = explain(attributed)
         var split = splitIntoEpochs(explanation, attributed)
         let coverage = findCoverageGaps(explanation, attributed)
         let anomalies = collectAnomalies(explanation, &split, coverage, attributed)
-        return report(snapshot, attributed, explanation, split, anomalies)
+        return (report(snapshot, attributed, explanation, split, anomalies), attributed, split)
     }
 
     /// How many culprits of one anomaly are described in full; `culprits`
