@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CProcfs.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -72,4 +73,9 @@ int mapsrace_procmap_query(int maps_fd, struct mapsrace_procmap_query *query) {
 
 long mapsrace_ptrace(int request, pid_t tid, unsigned long data) {
     return ptrace((enum __ptrace_request)request, tid, NULL, (void *)data);
+}
+
+void mapsrace_keep_freed_memory(void) {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }

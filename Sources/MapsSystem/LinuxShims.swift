@@ -12,6 +12,16 @@ public func createMemoryFile(name: String) -> Result<Int32, Errno> {
     checkedCall { mapsrace_memfd_create(name) }
 }
 
+/// Keeps memory the process frees for its next allocations instead of
+/// handing it back to the kernel (mallopt(3): no mmap per large block, no
+/// heap trimming). For a process that allocates and frees arrays of
+/// megabytes over and over, like `analyze` per snapshot: every fresh mapping
+/// is pages the kernel must fault in and zero again. Costs keeping the peak
+/// mapped until exit.
+public func keepFreedMemoryForReuse() {
+    mapsrace_keep_freed_memory()
+}
+
 /// gettid(2): the calling thread's id.
 public var currentThreadID: Int32 { mapsrace_gettid() }
 

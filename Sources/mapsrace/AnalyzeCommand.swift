@@ -1,5 +1,6 @@
 import ArgumentParser
 import MapsAnalysis
+import MapsSystem
 import MapsTrace
 
 struct AnalyzeCommand: ParsableCommand {
@@ -47,7 +48,7 @@ struct AnalyzeCommand: ParsableCommand {
     @OptionGroup var progressOption: ProgressOption
 
     func run() throws {
-        keepFreedMemoryForReuse()
+        keepFreedMemoryForReuse()  // arrays of megabytes freed and allocated again per snapshot
         let progress = progressOption.line()
         let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
         let total = snapshot == nil ? analysis.context.snapshotIndexes.count : 1

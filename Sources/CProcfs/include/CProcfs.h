@@ -89,6 +89,11 @@ int mapsrace_procmap_query(int maps_fd, struct mapsrace_procmap_query *query);
 /// variadic glibc wrapper. 0, or -1 with errno.
 long mapsrace_ptrace(int request, pid_t tid, unsigned long data);
 
+/// mallopt(3): freed memory stays in the process for later allocations
+/// (no mmap per large block, no trimming the heap) instead of going back to
+/// the kernel, which would fault fresh pages in again.
+void mapsrace_keep_freed_memory(void);
+
 enum {
     MAPSRACE_PTRACE_DETACH = 17,
     MAPSRACE_PTRACE_SEIZE = 0x4206,
