@@ -87,9 +87,16 @@ public struct TraceAnalysis {
             examples: examples, unmodeledMutations: truth.unmodeledMutations.count, detail: detail)
     }
 
-    /// Analyzes every snapshot (or only `only`), streaming them one by one.
-    /// `each` sees every verdict with its lines, e.g. for `diff`.
-    public func run(only: Int? = nil, each: ((SnapshotVerdict) -> Void)? = nil) throws(AnalysisError) -> AnalysisReport {
+    /// Analyzes every snapshot (or only `only`), streaming them one by one,
+    /// or takes the analyses done while the trace loaded when they hold.
+    /// - Parameters:
+    ///   - each: sees every verdict with its lines, e.g. for `diff` (the
+    ///     snapshots are then analysed here, with their lines).
+    ///   - progress: called on this thread, in file order, with how many
+    ///     snapshots are done.
+    public func run(
+        only: Int? = nil, each: ((SnapshotVerdict) -> Void)? = nil, progress: ((Int) -> Void)? = nil
+    ) throws(AnalysisError) -> AnalysisReport {
         if let only, !context.snapshotIndexes.contains(only) {
             if case .truncated(let cut) = context.completion {
                 throw .snapshotLostToTruncation(only, available: context.snapshotIndexes.count, cut)
@@ -97,9 +104,10 @@ public struct TraceAnalysis {
             throw .noSuchSnapshot(only, available: context.snapshotIndexes.count)
         }
         if only == nil, each == nil, let earlyAnalyses {
-            return report(earlyAnalyses.map { analysis in
+            return report(earlyAnalyses.enumerated().map { done, analysis in
                 var analysis = analysis
                 analysis.pauseNs = context.pauses[analysis.index]?.pauseNs
+                progress?(done + 1)
                 return analysis
             })
         }
@@ -122,6 +130,7 @@ public struct TraceAnalysis {
             } else {
                 preconditionFailure("a snapshot's analysis signalled without a result")
             }
+            progress?(snapshots.count)
         }
         try context.forEachSnapshot(only: only) { (snapshot) throws(AnalysisError) in
             if pending.count >= width { finish(pending.removeFirst()) }

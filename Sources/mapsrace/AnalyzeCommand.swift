@@ -52,12 +52,10 @@ struct AnalyzeCommand: ParsableCommand {
         let progress = progressOption.line()
         let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
         let total = snapshot == nil ? analysis.context.snapshotIndexes.count : 1
-        var done = 0
         let report = try reportingFailures(about: trace) {
-            try analysis.run(only: snapshot) { _ in
-                done += 1
+            try analysis.run(only: snapshot, progress: { done in
                 progress.show("analyze: snapshot \(done)/\(total) analysed")
-            }
+            })
         }
         progress.clear()
         print(json ? ReportText.json(report) : ReportText.human(report, details: !brief), terminator: "")
