@@ -513,7 +513,7 @@ public final class SnapshotAnalyzer: Sendable {
                 // first mutation of the gap always does (it is what ended the
                 // earlier epoch's last explaining state).
                 let table = attributed.table
-                let printed = explainedLines[before.positions].map { table.start($0)..<table.end($0) }
+                let printed = explainedLines[before.positions].lazy.map { table.start($0)..<table.end($0) }
                 let culprits = pick(gapMutations, touching: printed, widen: true)
                 let range = hull(of: culprits) ?? (table.start(first)..<table.end(first))
                 let kind: AnomalyKind = boundary.beforeRead == boundary.afterRead ? .intraRead : .torn
@@ -537,7 +537,7 @@ public final class SnapshotAnalyzer: Sendable {
                 let low = attributed.windows[lineReads[previous]].lowerBound
                 span = low...max(low, attributed.windows[lineReads[index]].upperBound)
             }
-            let culprits = pick(Array(span.lowerBound..<span.upperBound), touching: [found.range], widen: true, fallBackToAll: false)
+            let culprits = pick(span.lowerBound..<span.upperBound, touching: [found.range], widen: true, fallBackToAll: false)
             anomalies.append(makeAnomaly(
                 kind: found.kind, boundary: boundary, range: found.range, culprits: culprits,
                 detail: coverageDetail(found.kind, found.range, lines[previous], lines[index])))
@@ -571,7 +571,7 @@ public final class SnapshotAnalyzer: Sendable {
                         byteOffset: UInt64(attributed.byteCount), line: last + 2),
                     range: gap,
                     culprits: pick(
-                        Array(snapshotWindow.lowerBound..<snapshotWindow.upperBound), touching: [gap], widen: false,
+                        snapshotWindow.lowerBound..<snapshotWindow.upperBound, touching: [gap], widen: false,
                         fallBackToAll: false),
                     detail: "\(span) was mapped at every state that explains the last lines (\(split.epochs[epochIndex].states)), but the walk ended before it"))
             } else {
@@ -596,7 +596,7 @@ public final class SnapshotAnalyzer: Sendable {
                 beforeRead: max(lineReads[gap.after] - 1, 0), afterRead: lineReads[gap.after],
                 byteOffset: UInt64(attributed.table.byteOffset(gap.after)), line: gap.after + 1)
             let culprits = pick(
-                Array(snapshotWindow.lowerBound..<snapshotWindow.upperBound), touching: [gap.range], widen: false,
+                snapshotWindow.lowerBound..<snapshotWindow.upperBound, touching: [gap.range], widen: false,
                 fallBackToAll: false)
             let span = "\(addressString(gap.range.lowerBound))-\(addressString(gap.range.upperBound))"
             anomalies.append(makeAnomaly(
@@ -730,33 +730,47 @@ public final class SnapshotAnalyzer: Sendable {
     /// The mutations that separate two state sets: from the latest state of
     /// the earlier set to the earliest state of the later one. Moving from
     /// state j to j + 1 applies mutation index j.
-    func mutationsBetween(_ a: StateSet, _ b: StateSet) -> [Int] {
-        guard let aMin = a.min, let aMax = a.max, let bMin = b.min, let bMax = b.max else { return [] }
-        if aMax < bMin { return Array(aMax..<bMin) }
-        if bMax < aMin { return Array(bMax..<aMin) }
-        return []
+    func mutationsBetween(_ a: StateSet, _ b: StateSet) -> Range<Int> {
+        guard let aMin = a.min, let aMax = a.max, let bMin = b.min, let bMax = b.max else { return 0..<0 }
+        if aMax < bMin { return aMax..<bMin }
+        if bMax < aMin { return bMax..<aMin }
+        return 0..<0
     }
 
     /// The mutations among `candidates` that touched (or, widened, touched a
     /// page beside) one of `ranges`; all candidates when none did.
-    func pick(_ candidates: [Int], touching ranges: [Range<UInt64>], widen: Bool, fallBackToAll: Bool = true) -> [Int] {
-        let pageRanges: [Range<Int>] = ranges.compactMap { range in
-            let low = max(range.lowerBound, arena.lowerBound)
-            let high = min(range.upperBound, arena.upperBound)
-            guard low < high else { return nil }
-            let first = truth.page(containing: low) - (widen ? 1 : 0)
-            let last = Int((high - arena.lowerBound + truth.pageSize - 1) / truth.pageSize) + (widen ? 1 : 0)
-            return first..<last
-        }
-        // Merge into sorted disjoint page ranges, then look each candidate up.
+    func pick<Ranges: Sequence<Range<UInt64>>>(
+        _ candidates: Range<Int>, touching ranges: Ranges, widen: Bool, fallBackToAll: Bool = true
+    ) -> [Int] {
+        // The ranges' pages as sorted disjoint page ranges, merged as they
+        // come when they come in address order (lines in file order do).
         var merged: [Range<Int>] = []
-        for range in pageRanges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+        var outOfOrder: [Range<Int>] = []
+        func merge(_ range: Range<Int>, into merged: inout [Range<Int>]) {
             if let last = merged.last, range.lowerBound <= last.upperBound {
                 merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
             } else {
                 merged.append(range)
             }
         }
+        for range in ranges {
+            let low = max(range.lowerBound, arena.lowerBound)
+            let high = min(range.upperBound, arena.upperBound)
+            guard low < high else { continue }
+            let first = truth.page(containing: low) - (widen ? 1 : 0)
+            let last = Int((high - arena.lowerBound + truth.pageSize - 1) / truth.pageSize) + (widen ? 1 : 0)
+            if let previous = merged.last, first < previous.lowerBound {
+                outOfOrder.append(first..<last)
+            } else {
+                merge(first..<last, into: &merged)
+            }
+        }
+        if !outOfOrder.isEmpty {
+            let all = (merged + outOfOrder).sorted { $0.lowerBound < $1.lowerBound }
+            merged.removeAll()
+            for range in all { merge(range, into: &merged) }
+        }
+        // Then look each candidate up.
         let chosen = candidates.filter { index in
             let touched = truth.pagesTouched(byMutation: index)
             guard !touched.isEmpty else { return false }
@@ -764,7 +778,7 @@ public final class SnapshotAnalyzer: Sendable {
             let position = merged.partitionPoint { $0.upperBound > touched.lowerBound }
             return position < merged.count && merged[position].overlaps(touched)
         }
-        return chosen.isEmpty && fallBackToAll ? candidates : chosen
+        return chosen.isEmpty && fallBackToAll ? Array(candidates) : chosen
     }
 
     func hull(of culprits: [Int]) -> Range<UInt64>? {
