@@ -266,7 +266,7 @@ public final class SnapshotAnalyzer: Sendable {
             let mark = result.intervals.count
             // Replay judges plain anonymous, page-aligned lines inside the arena.
             if !reads.isEmpty, flags & MapsLineTable.Flags.anonymous != 0, start >= arena.lowerBound,
-               end <= arena.upperBound, start % pageSize == 0, end % pageSize == 0 {
+               end <= arena.upperBound, truth.isPageAligned(start), truth.isPageAligned(end) {
                 let pages = truth.page(containing: start)..<truth.page(containing: end)
                 truth.appendExplainingStates(
                     pages: pages, protection: PageProtection(table.permissions(index)), within: snapshotWindow,

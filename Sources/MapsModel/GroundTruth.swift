@@ -108,6 +108,10 @@ public final class GroundTruth: Sendable {
     /// inside); the lines they touch cannot be judged exactly.
     public let unmodeledMutations: [UInt64]
 
+    /// log2(pageSize) when the page size is a power of two (always, on
+    /// Linux): page arithmetic by shifts rather than divisions.
+    private let pageShift: UInt64?
+
     // Immutable once built, so any number of threads may read it at once.
     private let initialPages: [PageState]
     // Per-page change history, flattened: the changes of page p are
@@ -130,6 +134,7 @@ public final class GroundTruth: Sendable {
         }
         self.arena = arena
         self.pageSize = pageSize
+        pageShift = pageSize & (pageSize - 1) == 0 ? UInt64(pageSize.trailingZeroBitCount) : nil
         pageCount = Int((arena.upperBound - arena.lowerBound) / pageSize)
         self.baseState = min(max(baseState, 0), mutations.count)
         finalState = mutations.count
@@ -287,7 +292,14 @@ public final class GroundTruth: Sendable {
     /// The page index of an arena address.
     @inline(__always)
     public func page(containing address: UInt64) -> Int {
-        Int((address - arena.lowerBound) / pageSize)
+        if let pageShift { return Int((address - arena.lowerBound) >> pageShift) }
+        return Int((address - arena.lowerBound) / pageSize)
+    }
+
+    /// Whether `address` is on a page boundary.
+    @inline(__always)
+    public func isPageAligned(_ address: UInt64) -> Bool {
+        pageShift != nil ? address & (pageSize - 1) == 0 : address % pageSize == 0
     }
 
     /// What `page` was at `state`.
