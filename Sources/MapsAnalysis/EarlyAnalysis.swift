@@ -24,6 +24,10 @@ final class EarlyAnalysis: SnapshotPrefetcher, @unchecked Sendable {
     private var slots: [Slot] = []
     /// The setup: the ground truth and the analyzer, built off the loading thread.
     private let setup = DispatchGroup()
+    /// The initial maps parsed off the loading thread while it decodes the
+    /// mutations (written by that task, read after `parsing` is done).
+    private let parsing = DispatchGroup()
+    private var prepared: (source: [UInt8], text: MapsText?)?
     /// Every analysis handed out.
     private let group = DispatchGroup()
     /// Snapshots handed out and not yet analysed, at most one per core
@@ -36,6 +40,15 @@ final class EarlyAnalysis: SnapshotPrefetcher, @unchecked Sendable {
         var analysis: SnapshotAnalysis?
     }
 
+    func prepare(initialMaps: QuiescentMaps) {
+        parsing.wait()  // a second initial maps (a forged trace): one parse at a time
+        parsing.enter()
+        DispatchQueue.global().async { [self] in
+            prepared = (initialMaps.text, try? MapsParser.parseLinux(initialMaps.text))
+            parsing.leave()
+        }
+    }
+
     func begin(header: TraceHeader, arena: ArenaRecord, initialMaps: QuiescentMaps, mutations: [MutationRecord]) -> Bool {
         // Anything unusable is left to the ordinary path to report.
         guard (try? TraceContext.checkArena(arena, pageSize: header.pageSize)) != nil else { return false }
@@ -43,7 +56,9 @@ final class EarlyAnalysis: SnapshotPrefetcher, @unchecked Sendable {
         setup.enter()
         DispatchQueue.global().async { [self] in
             defer { setup.leave() }
-            guard let initial = try? MapsParser.parseLinux(initialMaps.text) else { return }
+            parsing.wait()
+            let parsed = prepared.flatMap { $0.source == initialMaps.text ? $0.text : nil }
+            guard let initial = parsed ?? (try? MapsParser.parseLinux(initialMaps.text)) else { return }
             let clock = MutationClock(mutations)
             let baseState = clock.states(from: initialMaps.tBegin, to: initialMaps.tBegin).lowerBound
             guard let truth = try? GroundTruth(

@@ -152,6 +152,7 @@ public struct TraceContext: Sendable {
                     if value.role == .initial {
                         initial = value
                         replayInputChanged()
+                        if !prefetchDecided { prefetcher?.prepare(initialMaps: value) }
                     } else {
                         final = value
                     }
@@ -344,6 +345,9 @@ struct SnapshotAssembler {
 /// writes the header, arena, initial quiescent maps and mutations first):
 /// work on them can start while the pass decodes the rest.
 public protocol SnapshotPrefetcher: AnyObject {
+    /// The initial quiescent maps, as soon as it is read (before the
+    /// mutations, in the recorder's order), so that work on it can start.
+    func prepare(initialMaps: QuiescentMaps)
     /// Called at the first snapshot with what came before it; false: send
     /// nothing more.
     func begin(header: TraceHeader, arena: ArenaRecord, initialMaps: QuiescentMaps, mutations: [MutationRecord]) -> Bool
