@@ -35,6 +35,11 @@ final class EarlyAnalysis: SnapshotPrefetcher, @unchecked Sendable {
     /// snapshot's bytes, and freed memory is reused for the next ones.
     private let inFlight = DispatchSemaphore(value: TraceAnalysis.analysisThreads + 1)
 
+    /// The mutation clock, written by its task, read after its group is done.
+    private final class ClockBox: @unchecked Sendable {
+        var clock: MutationClock?
+    }
+
     /// One snapshot's analysis: written once by its worker, read after `group` is done.
     private final class Slot: @unchecked Sendable {
         var analysis: SnapshotAnalysis?
@@ -59,12 +64,20 @@ final class EarlyAnalysis: SnapshotPrefetcher, @unchecked Sendable {
             parsing.wait()
             let parsed = prepared.flatMap { $0.source == initialMaps.text ? $0.text : nil }
             guard let initial = parsed ?? (try? MapsParser.parseLinux(initialMaps.text)) else { return }
-            let clock = MutationClock(mutations)
-            let baseState = clock.states(from: initialMaps.tBegin, to: initialMaps.tBegin).lowerBound
-            guard let truth = try? GroundTruth(
+            // The mutation clock is built beside the ground truth. The base
+            // state needs only a count: the mutations that had returned when
+            // the initial maps was read (what the clock's look-up gives,
+            // ordered or not).
+            let clockBox = ClockBox()
+            let clocked = DispatchGroup()
+            DispatchQueue.global().async(group: clocked) { clockBox.clock = MutationClock(mutations) }
+            let begin = initialMaps.tBegin
+            let baseState = mutations.reduce(0) { $0 + ($1.tEnd <= begin ? 1 : 0) }
+            let truth = try? GroundTruth(
                 initialMaps: initial, arena: arena.start..<arena.end, pageSize: header.pageSize,
                 mutations: mutations, baseState: baseState)
-            else { return }
+            clocked.wait()
+            guard let truth, let clock = clockBox.clock else { return }
             builtTruth = truth
             builtInitialText = initial
             builtClock = clock
