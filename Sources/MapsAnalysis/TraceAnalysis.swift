@@ -19,11 +19,13 @@ public struct TraceAnalysis {
     let earlyAnalyses: [SnapshotAnalysis]?
 
     /// Loads the trace's context and builds and checks the ground truth.
-    /// The snapshots are analysed on the other cores as that one pass
-    /// decodes them (`EarlyAnalysis`); `run` decodes the trace again only
-    /// when that early work does not hold or is not what it is asked for.
-    public init(_ source: TraceSource) throws(AnalysisError) {
-        let early = EarlyAnalysis()
+    /// - Parameter analysingWhileLoading: analyse the snapshots on the other
+    ///   cores while that one pass decodes them (`EarlyAnalysis`), for a
+    ///   caller that will `run()` them all without `each`: the trace is then
+    ///   decoded once. `run` decodes it again when that early work does not
+    ///   hold or is not what it is asked for, so other callers leave it off.
+    public init(_ source: TraceSource, analysingWhileLoading: Bool = false) throws(AnalysisError) {
+        let early = analysingWhileLoading ? EarlyAnalysis() : nil
         try self.init(context: TraceContext.load(source, prefetcher: early), early: early)
     }
 

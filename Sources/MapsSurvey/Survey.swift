@@ -143,7 +143,7 @@ public struct Survey {
     /// Analyses a trace (each snapshot's analysis carries how it ended:
     /// retry attempt, accepted).
     func analyse(trace: String, seed: UInt64, repetition: Int) throws(AnalysisError) -> AnalysedRecording {
-        let analysis = try TraceAnalysis(.file(trace))
+        let analysis = try TraceAnalysis(.file(trace), analysingWhileLoading: true)
         let report = try analysis.run()
         let maxAttempts = analysis.context.header.readerParameters[parameter: "max_attempts"].flatMap { Int($0) }
         return AnalysedRecording(

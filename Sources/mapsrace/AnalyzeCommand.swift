@@ -50,7 +50,9 @@ struct AnalyzeCommand: ParsableCommand {
     func run() throws {
         keepFreedMemoryForReuse()  // arrays of megabytes freed and allocated again per snapshot
         let progress = progressOption.line()
-        let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
+        let analysis = try reportingFailures(about: trace) {
+            try TraceAnalysis(.file(trace), analysingWhileLoading: snapshot == nil)
+        }
         let total = snapshot == nil ? analysis.context.snapshotIndexes.count : 1
         let report = try reportingFailures(about: trace) {
             try analysis.run(only: snapshot, progress: { done in

@@ -5,9 +5,9 @@ import MapsModel
 import MapsTrace
 import Testing
 
-/// `TraceAnalysis(source)` analyses snapshots while the trace loads, guessing
-/// that the model check will pass; `TraceAnalysis(context:)` analyses them
-/// afterwards, streaming. Both must report the same, whether the guess held
+/// `TraceAnalysis(source, analysingWhileLoading: true)` analyses snapshots
+/// while the trace loads, guessing that the model check will pass;
+/// `TraceAnalysis(source)` analyses them afterwards, streaming. Both must report the same, whether the guess held
 /// or not.
 @Suite("Snapshots analysed while the trace loads")
 struct EarlyAnalysisTests {
@@ -16,7 +16,7 @@ struct EarlyAnalysisTests {
         .appendingPathComponent("traces")
 
     func bothWays(_ source: TraceSource) throws -> (early: TraceAnalysis, streamed: TraceAnalysis) {
-        (try TraceAnalysis(source), try TraceAnalysis(context: TraceContext.load(source)))
+        (try TraceAnalysis(source, analysingWhileLoading: true), try TraceAnalysis(source))
     }
 
     @Test(arguments: ["rolling-chromium-4000p-seed2", "rolling-pmap-4000p-seed1", "rolling-read4096-4000p-seed4"])
