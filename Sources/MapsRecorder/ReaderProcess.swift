@@ -107,6 +107,7 @@ public struct ReaderProcessConfiguration: Sendable, Equatable {
         case .read(let bytes): smallestReturn = min(bytes, 512)
         case .frozen: smallestReturn = 512
         case .procmapQuery: smallestReturn = ProcmapQueryWalk.shortestLineBytes
+        case .tool(let profile): smallestReturn = profile.smallestReturnBytes
         }
         let estimate = byteCount / smallestReturn + 2 * snapshotCapacity + 16
         return min(estimate, Self.maximumChunkCapacity)
@@ -218,10 +219,16 @@ private final class MapsReader {
     private var offset: UInt64 = 0
     private var outcome: SnapshotFlags = []
     private var failureErrno: Int32 = 0
+    /// When the snapshot being read began (perf's timeout counts from it).
+    private var snapshotBegin: UInt64 = 0
+    /// `sanitizer`: the size of the buffer the snapshot being read fills.
+    private var reopenBufferBytes = 0
+    /// Where the snapshot being read starts in the byte buffer.
+    private var snapshotFirstByte = 0
 
     init(_ configuration: ReaderProcessConfiguration) throws(RecordingError) {
         self.configuration = configuration
-        path = ContiguousArray("/proc/\(configuration.targetPID)/\(configuration.strategy.procfsFileName)".utf8CString)
+        path = ContiguousArray(configuration.strategy.procfsPath(pid: configuration.targetPID).utf8CString)
         let byteCapacity = configuration.effectiveByteCapacity
         byteRegion = try PreallocatedRegion(
             byteCount: byteCapacity, populatedBytes: configuration.effectivePopulatedBytes,
@@ -271,6 +278,20 @@ private final class MapsReader {
         case .retryStable(let maxAttempts):
             for _ in 0..<configuration.snapshotCount {
                 if StopSignal.received != 0 || !readUntilStable(maxAttempts: maxAttempts) { break }
+            }
+        case .tool(let profile) where profile.validation == .overlapRetry:
+            for _ in 0..<configuration.snapshotCount {
+                if StopSignal.received != 0 || !readUntilNoOverlap(attempts: profile.attemptsPerResult) { break }
+            }
+        case .tool(let profile):
+            if case .reopenDoubling(let first, let most) = profile.readPattern {
+                for _ in 0..<configuration.snapshotCount {
+                    if StopSignal.received != 0 || !readReopeningDoubled(first: first, most: most) { break }
+                }
+            } else {
+                for _ in 0..<configuration.snapshotCount {
+                    if StopSignal.received != 0 || !readSnapshot() { break }
+                }
             }
         case .frozen:
             for number in 0..<configuration.snapshotCount {
@@ -366,6 +387,8 @@ private final class MapsReader {
         failureErrno = 0
         let firstChunk = chunkCount
         let tBegin = MonotonicClock.now()
+        snapshotBegin = tBegin
+        snapshotFirstByte = bytesUsed
         fd = path.withUnsafeBufferPointer { open($0.baseAddress!, O_RDONLY | O_CLOEXEC) }
         if fd < 0 {
             failureErrno = Errno.afterFailedCall.rawValue
@@ -377,6 +400,7 @@ private final class MapsReader {
             case .pmap: pmapLoop()
             case .frozen: readLoop(requestBytes: ReaderStrategy.frozenRequestBytes)
             case .procmapQuery: procmapQueryLoop()
+            case .tool(let profile): toolLoop(profile)
             }
         }
         let tEnd = MonotonicClock.now()
@@ -393,7 +417,9 @@ private final class MapsReader {
     /// are copied into the byte buffer unless they were read straight into it.
     /// Refuses (ENOBUFS) a read whose result might not fit, and stops (EINTR)
     /// once a stop signal arrived.
-    func loggedRead(into destination: UnsafeMutableRawPointer, requested: Int, readsInPlace: Bool) -> Int {
+    func loggedRead(
+        into destination: UnsafeMutableRawPointer, requested: Int, readsInPlace: Bool, at position: Int? = nil
+    ) -> Int {
         if StopSignal.received != 0 {
             outcome.insert(.interrupted)
             Errno.setForCaller(.interrupted)
@@ -405,7 +431,12 @@ private final class MapsReader {
             return -1
         }
         let tBegin = MonotonicClock.now()
-        let returned = read(fd, destination, requested)
+        let returned: Int
+        if let position {
+            returned = pread(fd, destination, requested, off_t(position))
+        } else {
+            returned = read(fd, destination, requested)
+        }
         let code = returned < 0 ? Errno.afterFailedCall.rawValue : 0
         let tEnd = MonotonicClock.now()
         if returned > 0 && !readsInPlace {
@@ -624,6 +655,180 @@ private final class MapsReader {
         let written = withUnsafeBytes(of: &header) { writeAll(configuration.logFD, $0, at: 0) }
         if case .failure(let code) = written {
             throw .systemCallFailed("writing the reader log header", errno: code.rawValue)
+        }
+    }
+}
+
+// MARK: - Real tools' read loops (ToolProfile)
+
+extension MapsReader {
+    /// One snapshot read the way `profile` reads. Every read goes straight
+    /// into the byte buffer (the tools' own buffers hold the same bytes);
+    /// what a tool decides between two reads is decided from the bytes
+    /// already there, with no allocation or formatting.
+    fileprivate func toolLoop(_ profile: ToolProfile) {
+        switch profile.readPattern {
+        case .fixed(let bytes):
+            if profile.validation == .timeout {
+                timedReadLoop(requestBytes: bytes, timeoutNs: ToolProfile.perfTimeoutNs)
+            } else {
+                readLoopInPlace(requestBytes: bytes)
+            }
+        case .lineBuffer(let capacity): lineBufferLoop(capacity: capacity)
+        case .consumedRefill(let capacity): consumedRefillLoop(capacity: capacity)
+        case .reopenDoubling: _ = fillLoop(capacity: reopenBufferBytes)
+        case .fillOnce(let capacity):
+            // Valgrind gives up (am_barf_toolow) when fewer than 5 bytes are left.
+            if fillLoop(capacity: capacity) >= capacity - 5 { outcome.insert(.gaveUp) }
+        case .goReadFile: goReadFileLoop()
+        case .preadGrowing(let first, let padding): preadGrowingLoop(first: first, padding: padding)
+        case .pythonReadAll: pythonReadAllLoop()
+        }
+        if profile.validation == .skipBackwards, outcome.contains(.reachedEOF),
+            MapsTextRules.backwardsLines(in: UnsafeRawBufferPointer(rebasing: bytes[snapshotFirstByte..<bytesUsed])) > 0
+        {
+            outcome.insert(.linesSkipped)
+        }
+    }
+
+    /// `crashpad`, `cpptrace`: whole snapshots until one has no line starting
+    /// below the previous line's end, at most `attempts`. Each attempt is
+    /// its own snapshot (`retryAttempt`); the one that passes is `accepted`,
+    /// the others `validationRejected`, the last of those also `gaveUp`.
+    /// false when no further snapshot can succeed.
+    fileprivate func readUntilNoOverlap(attempts: Int) -> Bool {
+        for attempt in 1...attempts {
+            if StopSignal.received != 0 { return false }
+            let start = bytesUsed
+            let keepGoing = readSnapshot(flags: .retryAttempt)
+            guard keepGoing, SnapshotFlags(rawValue: snapshots[snapshotCount - 1].flags).contains(.reachedEOF) else { return false }
+            let text = UnsafeRawBufferPointer(rebasing: bytes[start..<bytesUsed])
+            if !MapsTextRules.hasOverlap(text) {
+                snapshots[snapshotCount - 1].flags |= SnapshotFlags.accepted.rawValue
+                return true
+            }
+            let rejected: SnapshotFlags = attempt == attempts ? [.validationRejected, .gaveUp] : .validationRejected
+            snapshots[snapshotCount - 1].flags |= rejected.rawValue
+        }
+        return true
+    }
+
+    /// `sanitizer`: a buffer of `first` bytes, filled; while it fills up
+    /// before end of file, the file is reopened with one twice as large (at
+    /// most `most`, where it gives up and keeps what it read). Each attempt
+    /// is a snapshot flagged `retryAttempt`; the one that reached end of file
+    /// is `accepted`. false when no further snapshot can succeed.
+    fileprivate func readReopeningDoubled(first: Int, most: Int) -> Bool {
+        var size = first
+        while true {
+            if StopSignal.received != 0 { return false }
+            reopenBufferBytes = size
+            guard readSnapshot(flags: .retryAttempt) else { return false }
+            if SnapshotFlags(rawValue: snapshots[snapshotCount - 1].flags).contains(.reachedEOF) {
+                snapshots[snapshotCount - 1].flags |= SnapshotFlags.accepted.rawValue
+                return true
+            }
+            if size >= most {
+                snapshots[snapshotCount - 1].flags |= SnapshotFlags.gaveUp.rawValue
+                return true
+            }
+            size = min(size * 2, most)
+        }
+    }
+
+    private func readLoopInPlace(requestBytes: Int) {
+        while loggedRead(into: bytes.baseAddress! + bytesUsed, requested: requestBytes, readsInPlace: true) > 0 {}
+    }
+
+    /// perf: reading stops once the snapshot has taken longer than the
+    /// timeout (perf checks per line; here after each read).
+    private func timedReadLoop(requestBytes: Int, timeoutNs: UInt64) {
+        let begin = snapshotBegin
+        while loggedRead(into: bytes.baseAddress! + bytesUsed, requested: requestBytes, readsInPlace: true) > 0 {
+            if MonotonicClock.now() &- begin > timeoutNs {
+                outcome.insert(.gaveUp)
+                return
+            }
+        }
+    }
+
+    /// Breakpad's LineReader: read only when no whole line is buffered,
+    /// into what the partial line leaves of the buffer.
+    private func lineBufferLoop(capacity: Int) {
+        var kept = 0
+        while kept < capacity {
+            let got = loggedRead(into: bytes.baseAddress! + bytesUsed, requested: capacity - kept, readsInPlace: true)
+            if got <= 0 { return }
+            kept = MapsTextRules.partialLineLength(endingAt: bytes.baseAddress! + bytesUsed, within: kept + got)
+        }
+    }
+
+    /// DynamoRIO's iterator: the first read asks for the whole buffer;
+    /// once every whole line is consumed, the partial line moves to the
+    /// front and the read asks for exactly the consumed bytes. A buffer
+    /// with no whole line ends the walk (DynamoRIO gives up there too).
+    private func consumedRefillLoop(capacity: Int) {
+        var request = capacity
+        var kept = 0
+        while true {
+            let got = loggedRead(into: bytes.baseAddress! + bytesUsed, requested: request, readsInPlace: true)
+            if got <= 0 { return }
+            let filled = kept + got
+            kept = MapsTextRules.partialLineLength(endingAt: bytes.baseAddress! + bytesUsed, within: filled)
+            if kept == filled { return }
+            request = filled - kept
+        }
+    }
+
+    /// Fills `capacity` bytes: read(2) of what is left until full or end
+    /// of file. Returns the bytes read.
+    private func fillLoop(capacity: Int) -> Int {
+        var length = 0
+        while length < capacity {
+            let got = loggedRead(into: bytes.baseAddress! + bytesUsed, requested: capacity - length, readsInPlace: true)
+            if got <= 0 { break }
+            length += got
+        }
+        return length
+    }
+
+    /// Go's os.ReadFile for a file whose size is 0: a 512-byte slice,
+    /// grown by append (one more byte needed) whenever it is full.
+    private func goReadFileLoop() {
+        var capacity = 512
+        var length = 0
+        while true {
+            if length >= capacity { capacity = GoSliceGrowth.nextCapacity(oldCapacity: capacity, needed: capacity + 1) }
+            let got = loggedRead(into: bytes.baseAddress! + bytesUsed, requested: capacity - length, readsInPlace: true)
+            if got <= 0 { return }
+            length += got
+        }
+    }
+
+    /// gdb's target_fileio_read_alloc_1: pread64 at the running offset of
+    /// what the buffer has left minus the padding; the buffer doubles when
+    /// it is more than half full.
+    private func preadGrowingLoop(first: Int, padding: Int) {
+        var allocated = first
+        var position = 0
+        while true {
+            let got = loggedRead(
+                into: bytes.baseAddress! + bytesUsed, requested: allocated - position - padding, readsInPlace: true, at: position)
+            if got <= 0 { return }
+            position += got
+            if allocated < position * 2 { allocated *= 2 }
+        }
+    }
+
+    /// CPython's FileIO.readall (what psutil's `f.read()` ends in).
+    private func pythonReadAllLoop() {
+        var size = PythonReadAllGrowth.first
+        var length = 0
+        while true {
+            if length >= size { size = PythonReadAllGrowth.next(after: length) }
+            let got = loggedRead(into: bytes.baseAddress! + bytesUsed, requested: size - length, readsInPlace: true)
+            if got <= 0 { return }
+            length += got
         }
     }
 }

@@ -25,6 +25,8 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
     /// The target stopped with ptrace while its maps are read with read(2)
     /// of 64 KiB, then resumed. See `TargetFreeze`.
     case frozen
+    /// The read pattern (and check) of a real tool, named after it.
+    case tool(ToolProfile)
 
     /// The smallest and largest request size `read:SIZE` accepts.
     public static let readSizeRange = 1...(4 << 20)
@@ -58,7 +60,7 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
         ("retry-stable[:N]", "chromium until two in a row agree, N tries (10)"),
         ("smaps", "/proc/PID/smaps read like chromium (headers judged)"),
         ("frozen", "target stopped with ptrace while read:65536 reads"),
-    ]
+    ] + ToolProfile.allCases.map { ($0.rawValue, $0.summary) }
 
     /// Every strategy spelling `init(parsing:)` knows, for help texts and the survey.
     public static let names = catalog.map(\.spelling)
@@ -89,8 +91,12 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `chromium`, `pmap`, `cat`, `read:SIZE` (SIZE in bytes),
     /// `procmap-query`, `retry-stable` (or `retry-stable:ATTEMPTS`), `smaps`
-    /// or `frozen`.
+    /// or `frozen`, or a tool's name (`ToolProfile`).
     public init(parsing text: String) throws(RecordingError) {
+        if let profile = ToolProfile(rawValue: text) {
+            self = .tool(profile)
+            return
+        }
         switch text {
         case "chromium": self = .chromium
         case "pmap": self = .pmap
@@ -113,7 +119,9 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
             }
             guard text.hasPrefix("read:") else {
                 throw .invalidReaderStrategy(
-                    text, reason: "expected chromium, pmap, cat, read:SIZE, procmap-query, retry-stable, smaps or frozen")
+                    text,
+                    reason: "expected chromium, pmap, cat, read:SIZE, procmap-query, retry-stable, smaps, frozen or a tool ("
+                        + ToolProfile.allCases.map(\.rawValue).joined(separator: ", ") + ")")
             }
             let sizeText = text.dropFirst("read:".count)
             guard let size = Int(sizeText), !sizeText.hasPrefix("+") else {
@@ -139,6 +147,7 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
         case .retryStable: "retry-stable"
         case .smaps: "smaps"
         case .frozen: "frozen"
+        case .tool(let profile): profile.rawValue
         }
     }
 
@@ -161,7 +170,17 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
 
     /// The procfs file the strategy reads (`maps` or `smaps`).
     public var procfsFileName: String {
-        self == .smaps ? "smaps" : "maps"
+        if case .tool(let profile) = self { return profile.procfsRelativePath.file }
+        return self == .smaps ? "smaps" : "maps"
+    }
+
+    /// The path the reader opens for each snapshot: `/proc/<pid>/maps`, or
+    /// `/proc/<pid>/task/<pid>/maps` for `perf`.
+    public func procfsPath(pid: Int32) -> String {
+        if case .tool(let profile) = self, profile.procfsRelativePath.pidTwice {
+            return "/proc/\(pid)/task/\(pid)/\(procfsFileName)"
+        }
+        return "/proc/\(pid)/\(procfsFileName)"
     }
 
     /// What the trace header stores as the reader's parameters.
@@ -201,6 +220,8 @@ public enum ReaderStrategy: Sendable, Equatable, CustomStringConvertible {
                 TraceParameter("stop", "ptrace_seize_interrupt"),
                 TraceParameter("resume", "ptrace_detach"),
             ]
+        case .tool(let profile):
+            profile.traceParameters
         }
     }
 }
@@ -258,6 +279,7 @@ extension ReaderStrategy {
         case .frozen: Self.frozenRequestBytes
         // One rendered line: fixed fields, a name of up to PATH_MAX, the newline.
         case .procmapQuery: 96 + ProcmapQueryWalk.nameRoom + 1
+        case .tool(let profile): profile.largestRequestBytes
         }
     }
 
@@ -265,6 +287,10 @@ extension ReaderStrategy {
     /// `retry-stable` needs two attempts that agree and may take `maxAttempts`.
     var attemptsPerResult: (expected: Int, most: Int) {
         if case .retryStable(let attempts) = self { return (2, attempts) }
+        if case .tool(let profile) = self, profile.attemptsPerResult > 1 {
+            // sanitizer's doubling buffers add up to about twice the text.
+            return (2, profile.attemptsPerResult)
+        }
         return (1, 1)
     }
 

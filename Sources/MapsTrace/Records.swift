@@ -206,6 +206,16 @@ public struct SnapshotFlags: OptionSet, Sendable, Equatable, Hashable {
     public static let retryAttempt = SnapshotFlags(rawValue: 1 << 5)
     /// The attempt such a reader accepted (identical to the one before it).
     public static let accepted = SnapshotFlags(rawValue: 1 << 6)
+    /// The reader's own check of the text rejected this attempt (`crashpad`,
+    /// `cpptrace`: a line starts below the previous line's end); it re-read
+    /// the file, or gave up when this was its last attempt.
+    public static let validationRejected = SnapshotFlags(rawValue: 1 << 7)
+    /// The reader gave up on this result: its last attempt was rejected,
+    /// its fixed buffer filled (`valgrind`) or its time ran out (`perf`).
+    public static let gaveUp = SnapshotFlags(rawValue: 1 << 8)
+    /// The reader's skip rule dropped at least one line of this snapshot
+    /// (`dynamorio`: a line whose start is not above the previous start).
+    public static let linesSkipped = SnapshotFlags(rawValue: 1 << 9)
 }
 
 public struct SnapshotEnd: Sendable, Equatable {
