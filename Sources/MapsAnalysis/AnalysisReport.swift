@@ -137,6 +137,10 @@ public struct SnapshotAnalysis: Codable, Sendable, Equatable {
     /// How long the reader held the target stopped for this snapshot
     /// (`frozen` reader), ns; nil for readers that do not stop it.
     public var pauseNs: UInt64? = nil
+    /// What a validating reader's own check did with this snapshot and
+    /// whether it caught the tear (`ValidationJudge`); nil, and left out of
+    /// the JSON, for readers whose check does not look at the text.
+    public var validation: ValidationOutcome? = nil
     /// States possible while the snapshot was read (first read's begin to
     /// last read's end).
     public var stateLo: Int
@@ -174,6 +178,7 @@ public struct SnapshotAnalysis: Codable, Sendable, Equatable {
         case unmodeledLines = "unmodeled_lines"
         case noOverlap = "no_overlap"
         case completeCoverage = "complete_coverage"
+        case validation
     }
 
     /// Written out so that `explaining_state` and `pause_ns` are `null` when
@@ -205,6 +210,7 @@ public struct SnapshotAnalysis: Codable, Sendable, Equatable {
         try container.encode(unmodeledLines, forKey: .unmodeledLines)
         try container.encode(noOverlap, forKey: .noOverlap)
         try container.encode(completeCoverage, forKey: .completeCoverage)
+        try container.encodeIfPresent(validation, forKey: .validation)
     }
 }
 
@@ -315,6 +321,8 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
     public var snapshots: [SnapshotAnalysis]
     public var guarantees: Guarantees
     public var totals: AnomalyTotals
+    /// caught / escaped counts of a validating reader (left out otherwise).
+    public var validation: ValidationTotals? = nil
 
     enum CodingKeys: String, CodingKey {
         case trace
@@ -329,7 +337,7 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
         case model
         case snapshotCount = "snapshot_count"
         case consistentSnapshots = "consistent_snapshots"
-        case snapshots, guarantees, totals
+        case snapshots, guarantees, totals, validation
     }
 
     /// Written out so that `pages` is `null` when absent, never left out
@@ -354,5 +362,6 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
         try container.encode(snapshots, forKey: .snapshots)
         try container.encode(guarantees, forKey: .guarantees)
         try container.encode(totals, forKey: .totals)
+        try container.encodeIfPresent(validation, forKey: .validation)
     }
 }

@@ -33,6 +33,9 @@ public enum ReportText {
         line("Kernel guarantees on \(report.guarantees.kernelRelease):")
         line("  no two lines overlap (addresses never go backwards)  \(verdict(report.guarantees.noOverlap))")
         line("  whatever was mapped throughout appears               \(verdict(report.guarantees.completeCoverage))")
+        if let validation = report.validation {
+            line("Validation  \(validation.rule): caught \(validation.caught) · escaped \(validation.escaped) · clean \(validation.clean) · false alarms \(validation.falseAlarms) · unjudged \(validation.unjudged)")
+        }
         line("Outside the arena: \(totals.unmodeled) unmodeled line(s) (changes no logged mutation explains; not race anomalies)")
         line()
         line(" snapshot    lines   reads  epochs  rw seen  rw truth  verdict")

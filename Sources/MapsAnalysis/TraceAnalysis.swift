@@ -173,7 +173,15 @@ public struct TraceAnalysis {
         truth.maps(at: state, outside: initialText.lines)
     }
 
-    func report(_ snapshots: [SnapshotAnalysis]) -> AnalysisReport {
+    func report(_ analysed: [SnapshotAnalysis]) -> AnalysisReport {
+        // A reader whose own check reads the text: whether it caught each tear.
+        var snapshots = analysed
+        if let rule = ValidationJudge.rule(of: context.header) {
+            for position in snapshots.indices {
+                snapshots[position].validation = ValidationJudge.judge(
+                    snapshots[position], flags: context.snapshotEndFlags[snapshots[position].index] ?? [], rule: rule)
+            }
+        }
         var totals = AnomalyTotals()
         for snapshot in snapshots {
             for anomaly in snapshot.anomalies { totals[anomaly.kind] += 1 }
@@ -206,7 +214,8 @@ public struct TraceAnalysis {
             interrupted: context.trailer?.interrupted ?? false,
             modelValidated: model.validated, model: model,
             snapshotCount: snapshots.count, consistentSnapshots: snapshots.filter(\.consistent).count,
-            snapshots: snapshots, guarantees: guarantees, totals: totals)
+            snapshots: snapshots, guarantees: guarantees, totals: totals,
+            validation: ValidationJudge.totals(snapshots))
     }
 }
 

@@ -100,6 +100,8 @@ public struct TraceContext: Sendable {
     /// How long the reader held the target stopped, by snapshot index
     /// (`frozen` reader only).
     public var pauses: [Int: ReaderPause] = [:]
+    /// How each snapshot ended (its end record's flags), by snapshot index.
+    public var snapshotEndFlags: [Int: SnapshotFlags] = [:]
     /// - Parameter prefetcher: sees each snapshot as soon as this pass has
     ///   put it together.
     public static func load(
@@ -118,6 +120,7 @@ public struct TraceContext: Sendable {
         var trailer: TraceTrailer?
         var snapshots: [Int] = []
         var pauses: [Int: ReaderPause] = [:]
+        var endFlags: [Int: SnapshotFlags] = [:]
         var texts = QuiescentTextAssembler()
         var assembler = SnapshotAssembler(only: nil)
         // The prefetcher starts at the first snapshot if everything replay
@@ -171,6 +174,7 @@ public struct TraceContext: Sendable {
                 case .readChunk(let chunk):
                     if assembling { assembler.add(chunk) }
                 case .snapshotEnd(let end):
+                    endFlags[Int(end.index)] = end.flags
                     if assembling, let finished = assembler.end(end) { hand(finished) }
                 }
             }
@@ -190,7 +194,8 @@ public struct TraceContext: Sendable {
         return TraceContext(
             source: source, header: header, arena: arena, mutations: mutations,
             initialMaps: initial, finalMaps: final, trailer: trailer,
-            completion: reader.completion, snapshotIndexes: snapshots, pauses: pauses)
+            completion: reader.completion, snapshotIndexes: snapshots, pauses: pauses,
+            snapshotEndFlags: endFlags)
     }
 
     /// The most pages an arena may have: the ground truth keeps a protection

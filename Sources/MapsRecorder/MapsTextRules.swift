@@ -1,3 +1,5 @@
+import MapsTrace
+
 /// The checks real tools make of the maps text they read, on raw bytes:
 /// nothing allocated, so a reader may apply them between two reads.
 public enum MapsTextRules {
@@ -37,6 +39,20 @@ public enum MapsTextRules {
             return true
         }
         return skipped
+    }
+
+    /// What an `overlapRetry` tool's check does with attempt `attempt`
+    /// (from 1) of `attempts` that read `text` to the end: `accepted`, or
+    /// `validationRejected` (with `gaveUp` on the last attempt).
+    public static func overlapCheck(_ text: UnsafeRawBufferPointer, attempt: Int, of attempts: Int) -> SnapshotFlags {
+        guard hasOverlap(text) else { return .accepted }
+        return attempt >= attempts ? [.validationRejected, .gaveUp] : .validationRejected
+    }
+
+    /// What DynamoRIO's skip rule does with `text`: `linesSkipped` when it
+    /// drops a line, nothing otherwise.
+    public static func skipCheck(_ text: UnsafeRawBufferPointer) -> SnapshotFlags {
+        backwardsLines(in: text) > 0 ? .linesSkipped : []
     }
 
     /// Calls `body` with the `start-end` of every line that begins with

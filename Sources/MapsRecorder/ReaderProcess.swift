@@ -684,10 +684,8 @@ extension MapsReader {
         case .preadGrowing(let first, let padding): preadGrowingLoop(first: first, padding: padding)
         case .pythonReadAll: pythonReadAllLoop()
         }
-        if profile.validation == .skipBackwards, outcome.contains(.reachedEOF),
-            MapsTextRules.backwardsLines(in: UnsafeRawBufferPointer(rebasing: bytes[snapshotFirstByte..<bytesUsed])) > 0
-        {
-            outcome.insert(.linesSkipped)
+        if profile.validation == .skipBackwards, outcome.contains(.reachedEOF) {
+            outcome.formUnion(MapsTextRules.skipCheck(UnsafeRawBufferPointer(rebasing: bytes[snapshotFirstByte..<bytesUsed])))
         }
     }
 
@@ -703,12 +701,9 @@ extension MapsReader {
             let keepGoing = readSnapshot(flags: .retryAttempt)
             guard keepGoing, SnapshotFlags(rawValue: snapshots[snapshotCount - 1].flags).contains(.reachedEOF) else { return false }
             let text = UnsafeRawBufferPointer(rebasing: bytes[start..<bytesUsed])
-            if !MapsTextRules.hasOverlap(text) {
-                snapshots[snapshotCount - 1].flags |= SnapshotFlags.accepted.rawValue
-                return true
-            }
-            let rejected: SnapshotFlags = attempt == attempts ? [.validationRejected, .gaveUp] : .validationRejected
-            snapshots[snapshotCount - 1].flags |= rejected.rawValue
+            let check = MapsTextRules.overlapCheck(text, attempt: attempt, of: attempts)
+            snapshots[snapshotCount - 1].flags |= check.rawValue
+            if check.contains(.accepted) { return true }
         }
         return true
     }

@@ -23,6 +23,12 @@ public struct PlantedTrace {
     public var snapshots: [[PlantedRead]] = []
     /// The final quiescent maps, when it is not what the mutations lead to.
     public var finalMaps: [String]?
+    /// The trace header's reader name and parameters.
+    public var reader = "planted"
+    public var readerParameters: [TraceParameter] = []
+    /// Flags each snapshot ends with besides `reachedEOF` (by index; none
+    /// for snapshots past the end of this list).
+    public var extraFlags: [SnapshotFlags] = []
 
     public init(initial: [Int32]) {
         self.initial = initial
@@ -88,7 +94,7 @@ public struct PlantedTrace {
             pageSize: Self.pageSize, clockID: 1, clockResolutionNs: 1, startWallClockNs: 0, originNs: origin,
             mutatorPID: 100, readerPID: 101, workload: "planted",
             workloadParameters: [TraceParameter("pages", "\(initial.count)")],
-            reader: "planted", readerParameters: [], seed: 7)))
+            reader: reader, readerParameters: readerParameters, seed: 7)))
         try writer.append(.arena(ArenaRecord(
             start: Self.arenaStart, end: Self.address(page: initial.count))))
         try writer.append(.quiescentMaps(QuiescentMaps(
@@ -118,7 +124,7 @@ public struct PlantedTrace {
                 returned: 0, tBegin: origin + last.at + last.duration, tEnd: origin + last.at + last.duration + 1,
                 bytes: [])))
             try writer.append(.snapshotEnd(SnapshotEnd(
-                index: UInt32(index), tEnd: origin + last.at + last.duration + 2, flags: [.reachedEOF])))
+                index: UInt32(index), tEnd: origin + last.at + last.duration + 2, flags: SnapshotFlags.reachedEOF.union(index < extraFlags.count ? extraFlags[index] : []))))
         }
         let end = (mutations.map(\.at).max() ?? 0) + 1000
         try writer.append(.quiescentMaps(QuiescentMaps(
