@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing mapsrace needs on a fresh Debian machine
 # that already has the Swift toolchain: libzstd-dev (through pkg-config), the
-# zstd command the tests use to check traces, and Debian's chromium and
+# zstd command the tests use to check traces, Debian's chromium and
 # python3, with which the tests open `mapsrace report` pages headless and
-# check their screenshots (tools/png-stats.py). Does nothing when all are
+# check their screenshots (tools/png-stats.py), and strace, gcc and g++ for
+# the tool-profile tests. Does nothing when all are
 # there. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -11,6 +12,11 @@ missing=()
 pkg-config --exists libzstd 2>/dev/null || missing+=(libzstd-dev pkg-config)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The tool-profile tests strace C reproductions of real tools' read loops
+# (tools/reader-loops/), one C++ (libstdc++'s ifstream) and CPython's readall.
+command -v strace >/dev/null 2>&1 || missing+=(strace)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 
 if ((${#missing[@]})); then
