@@ -231,6 +231,12 @@ public struct CellStatistics: Sendable, Equatable {
     /// Recordings whose replay did not reproduce the quiescent maps (their
     /// lines were judged page by page).
     public var unvalidatedRecordings: Int
+    /// For a reader whose own check looks at the text (`crashpad`,
+    /// `cpptrace`, `dynamorio`): snapshots read while the mutator ran,
+    /// every attempt included, whose tear the check caught, and those whose
+    /// tear it let through (`ValidationOutcome`). nil for other readers.
+    public var validationCaught: Int?
+    public var validationEscaped: Int?
 
     /// The model was validated in every analysed recording (false when there is none).
     public var modelValidated: Bool { recordings > 0 && unvalidatedRecordings == 0 }
@@ -267,6 +273,12 @@ public struct CellStatistics: Sendable, Equatable {
         gaveUp = deliveries.reduce(0) { $0 + $1.gaveUp }
         abandonedAttempts = deliveries.reduce(0) { $0 + $1.abandonedAttempts }
         unvalidatedRecordings = cell.recordings.filter { !$0.report.modelValidated }.count
+        let outcomes = cell.recordings.flatMap(\.report.snapshots)
+            .filter { !$0.afterMutatorFinished }
+            .compactMap(\.validation)
+        let validates = cell.recordings.contains { $0.report.validation != nil }
+        validationCaught = validates ? outcomes.filter { $0.verdict == "caught" }.count : nil
+        validationEscaped = validates ? outcomes.filter { $0.verdict == "escaped" }.count : nil
     }
 }
 

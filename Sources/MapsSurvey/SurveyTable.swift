@@ -39,6 +39,10 @@ public enum SurveyTable {
         },
         Column(heading: "read time", numeric: true) { _, stats in stats.medianSnapshotNs.map(duration) ?? "-" },
         Column(heading: "pause", numeric: true) { _, stats in stats.medianTargetPauseNs.map(duration) ?? "-" },
+        Column(heading: "caught/escaped", numeric: true) { _, stats in
+            guard let caught = stats.validationCaught, let escaped = stats.validationEscaped else { return "-" }
+            return "\(caught)/\(escaped)"
+        },
         Column(heading: "model", numeric: false) { cell, stats in
             if stats.recordings == 0 { return "-" }
             return stats.modelValidated ? "ok" : "NOT \(stats.unvalidatedRecordings)/\(stats.recordings)"
@@ -221,6 +225,8 @@ struct SurveyDocument: Encodable {
         var abandonedAttempts: Int
         var modelValidated: Bool
         var unvalidatedRecordings: Int
+        var validationCaught: Int?
+        var validationEscaped: Int?
         var traces: [Recording]
         var failures: [FailedRecording]
 
@@ -243,6 +249,8 @@ struct SurveyDocument: Encodable {
             case abandonedAttempts = "abandoned_attempts"
             case modelValidated = "model_validated"
             case unvalidatedRecordings = "unvalidated_recordings"
+            case validationCaught = "validation_caught"
+            case validationEscaped = "validation_escaped"
             case traces, failures
         }
 
@@ -269,6 +277,8 @@ struct SurveyDocument: Encodable {
             try container.encode(abandonedAttempts, forKey: .abandonedAttempts)
             try container.encode(modelValidated, forKey: .modelValidated)
             try container.encode(unvalidatedRecordings, forKey: .unvalidatedRecordings)
+            try container.encode(validationCaught, forKey: .validationCaught)
+            try container.encode(validationEscaped, forKey: .validationEscaped)
             try container.encode(traces, forKey: .traces)
             try container.encode(failures, forKey: .failures)
         }
@@ -323,6 +333,7 @@ struct SurveyDocument: Encodable {
                 attemptsPerSnapshot: stats.attemptsPerSnapshot, gaveUp: stats.gaveUp,
                 abandonedAttempts: stats.abandonedAttempts,
                 modelValidated: stats.modelValidated, unvalidatedRecordings: stats.unvalidatedRecordings,
+                validationCaught: stats.validationCaught, validationEscaped: stats.validationEscaped,
                 traces: cell.recordings.map { recording in
                     Recording(
                         repetition: recording.repetition, seed: recording.seed,

@@ -3,7 +3,7 @@
 
 import Foundation
 @testable import MapsAnalysis
-import MapsSurvey
+@testable import MapsSurvey
 import MapsTrace
 import Testing
 
@@ -207,4 +207,40 @@ func report(_ snapshots: [SnapshotAnalysis], reader: String = "chromium", modelV
     #expect(stats.consistentPercent == 50)
     #expect(stats.anomaliesPer100.torn == 50)
     #expect(stats.medianSnapshotNs == 800)
+}
+
+@Test func caughtAndEscapedCountEveryAttemptOfAValidatingReaderWhileTheMutatorRan() {
+    func judged(_ analysis: SnapshotAnalysis, action: String, verdict: String) -> SnapshotAnalysis {
+        var analysis = analysis
+        analysis.validation = ValidationOutcome(
+            rule: "overlap_retry", action: action, torn: !analysis.anomalies.isEmpty, verdict: verdict)
+        return analysis
+    }
+    var crashpad = report(
+        [
+            judged(snapshot(0, durationNs: 10, anomalies: [.duplicated], retryAttempt: true), action: "retried", verdict: "caught"),
+            judged(snapshot(1, durationNs: 10, retryAttempt: true, accepted: true), action: "accepted", verdict: "clean"),
+            judged(snapshot(2, durationNs: 10, anomalies: [.torn], retryAttempt: true, accepted: true), action: "accepted", verdict: "escaped"),
+            judged(snapshot(3, durationNs: 10, anomalies: [.torn], retryAttempt: true, accepted: true), action: "accepted", verdict: "escaped"),
+            // Read after the mutator finished: not judged by the survey.
+            judged(snapshot(4, durationNs: 10, anomalies: [.torn], afterMutatorFinished: true, retryAttempt: true, accepted: true),
+                   action: "accepted", verdict: "escaped"),
+        ], reader: "crashpad")
+    crashpad.validation = ValidationJudge.totals(crashpad.snapshots)
+    let cell = SurveyCell(
+        workload: "rolling", reader: "crashpad",
+        recordings: [AnalysedRecording(trace: "c.mrtrace", seed: 1, report: crashpad)])
+    #expect(cell.statistics.validationCaught == 1)
+    #expect(cell.statistics.validationEscaped == 2)
+    let plan = SurveyPlan(workloads: ["rolling"], readers: ["crashpad"], directory: "/tmp/x", toolVersion: "test")
+    let result = SurveyResult(
+        plan: plan, kernelRelease: "6.18.0-test", machine: "x86_64", startWallClockNs: 0, elapsedNs: 0,
+        cells: [cell], signal: 0)
+    #expect(SurveyTable.markdown(result).contains("| 1/2 |"))
+
+    let plain = SurveyCell(
+        workload: "rolling", reader: "chromium",
+        recordings: [AnalysedRecording(trace: "p.mrtrace", seed: 1, report: report([snapshot(0, durationNs: 5)]))])
+    #expect(plain.statistics.validationCaught == nil)
+    #expect(plain.statistics.validationEscaped == nil)
 }
