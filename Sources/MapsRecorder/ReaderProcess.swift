@@ -267,6 +267,11 @@ private final class MapsReader {
             procmapWalk = nil
             freeze = nil
         }
+        // Globals are initialised on first use (the size-class table is an
+        // array): use them now, not between two reads of the first snapshot.
+        if case .tool(.go) = configuration.strategy {
+            _ = GoSliceGrowth.nextCapacity(oldCapacity: 512, needed: 513)
+        }
     }
 
     func readAllSnapshots() {
