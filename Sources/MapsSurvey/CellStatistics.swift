@@ -40,11 +40,16 @@ public struct AnalysedRecording: Sendable, Equatable {
     /// How long the target was stopped for each snapshot (readers that stop
     /// it, such as `frozen`); empty when the trace has no pause records.
     public var targetPausesNs: [UInt64]
+    /// Snapshots after which the reader, not a retrying one, abandoned the
+    /// read with an error (`valgrind`: its buffer filled; the real tool
+    /// aborts there): indexes of snapshots that delivered nothing.
+    public var abortedSnapshots: Set<Int>
 
     public init(
         repetition: Int = 0, trace: String, seed: UInt64, report: AnalysisReport,
-        maxAttempts: Int? = nil, targetPausesNs: [UInt64] = []
+        maxAttempts: Int? = nil, targetPausesNs: [UInt64] = [], abortedSnapshots: Set<Int> = []
     ) {
+        self.abortedSnapshots = abortedSnapshots
         self.repetition = repetition
         self.trace = trace
         self.seed = seed
@@ -70,13 +75,16 @@ public struct AnalysedRecording: Sendable, Equatable {
         public var abandonedAttempts = 0
     }
 
-    /// Every snapshot is delivered, except for a retrying reader: then each
+    /// Every snapshot is delivered (but those the reader aborted: they count
+    /// as given up on), except for a retrying reader: then each
     /// accepted attempt is delivered, charged with the attempts of its own
     /// round (since the previous accepted one or given-up round).
     public var deliveries: Deliveries {
         var result = Deliveries()
         guard readerRetries else {
-            result.delivered = report.snapshots.map { DeliveredSnapshot(analysis: $0, readingNs: $0.durationNs) }
+            result.delivered = report.snapshots.filter { !abortedSnapshots.contains($0.index) }
+                .map { DeliveredSnapshot(analysis: $0, readingNs: $0.durationNs) }
+            result.gaveUp = report.snapshots.count - result.delivered.count
             return result
         }
         var roundNs: UInt64 = 0

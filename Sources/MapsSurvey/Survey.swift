@@ -145,11 +145,16 @@ public struct Survey {
     func analyse(trace: String, seed: UInt64, repetition: Int) throws(AnalysisError) -> AnalysedRecording {
         let analysis = try TraceAnalysis(.file(trace), analysingWhileLoading: true)
         let report = try analysis.run()
-        let maxAttempts = analysis.context.header.readerParameters[parameter: "max_attempts"].flatMap { Int($0) }
+        let parameters = analysis.context.header.readerParameters
+        // A reader that aborts when its buffer fills delivers nothing then.
+        let aborted: Set<Int> = parameters[parameter: "validation"] == "abort_when_full"
+            ? Set(analysis.context.snapshotEndFlags.filter { $0.value.contains(.gaveUp) }.keys) : []
+        let maxAttempts = parameters[parameter: "max_attempts"].flatMap { Int($0) }
         return AnalysedRecording(
             repetition: repetition, trace: trace, seed: seed, report: report,
             maxAttempts: maxAttempts,
-            targetPausesNs: analysis.context.pauses.sorted { $0.key < $1.key }.map(\.value.pauseNs))
+            targetPausesNs: analysis.context.pauses.sorted { $0.key < $1.key }.map(\.value.pauseNs),
+            abortedSnapshots: aborted)
     }
 }
 

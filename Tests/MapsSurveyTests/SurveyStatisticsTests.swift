@@ -244,3 +244,16 @@ func report(_ snapshots: [SnapshotAnalysis], reader: String = "chromium", modelV
     #expect(plain.statistics.validationCaught == nil)
     #expect(plain.statistics.validationEscaped == nil)
 }
+
+@Test func snapshotsAReaderAbortedAreGivenUpOnNotDelivered() {
+    let valgrind = report(
+        [snapshot(0, durationNs: 10, anomalies: [.torn]), snapshot(1, durationNs: 20), snapshot(2, durationNs: 30)],
+        reader: "valgrind")
+    let recording = AnalysedRecording(trace: "v.mrtrace", seed: 1, report: valgrind, abortedSnapshots: [0, 2])
+    #expect(recording.deliveries.delivered.map(\.analysis.index) == [1])
+    #expect(recording.deliveries.gaveUp == 2)
+    let stats = SurveyCell(workload: "rolling", reader: "valgrind", recordings: [recording]).statistics
+    #expect(stats.snapshots == 1)
+    #expect(stats.consistentSnapshots == 1)
+    #expect(stats.gaveUp == 2)
+}
