@@ -52,6 +52,11 @@ let package = Package(
         // What a maps text alone proves: `mapsrace check`, and analyze's no-overlap check.
         .target(name: "MapsCheck", dependencies: ["MapsModel", "MapsSystem"]),
         .target(name: "MapsAnalysis", dependencies: ["MapsTrace", "MapsModel", "MapsSystem", "MapsCheck"]),
+        // The seccomp-bpf filter, the traced exec, PTRACE_GET_SYSCALL_INFO and
+        // process_vm_readv for the tracer. Only MapsTracer imports it.
+        .target(name: "CTracer"),
+        // The syscall-layer recorder of unmodified programs: `record -- CMD`.
+        .target(name: "MapsTracer", dependencies: ["MapsTrace", "MapsRecorder", "MapsSystem", "CTracer"]),
         // Every reader against every workload, recorded and analysed: `mapsrace survey`.
         .target(name: "MapsSurvey", dependencies: ["MapsRecorder", "MapsAnalysis", "MapsTrace", "MapsSystem"]),
         // The analysis as pictures: `mapsrace report` (one HTML page) and
@@ -60,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "mapsrace",
             dependencies: [
-                "MapsTrace", "MapsModel", "MapsRecorder", "MapsAnalysis", "MapsSurvey", "MapsReport", "MapsSystem", "MapsCheck",
+                "MapsTrace", "MapsModel", "MapsRecorder", "MapsAnalysis", "MapsSurvey", "MapsReport", "MapsSystem", "MapsCheck", "MapsTracer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -85,6 +90,8 @@ let package = Package(
             name: "MapsReportTests",
             dependencies: ["MapsReport", "MapsAnalysis", "MapsTrace", "MapsSystem", "MapsTestSupport"]),
         // The command layer: the exit-status table against the README, JSON keys against docs/.
+        .testTarget(
+            name: "MapsTracerTests", dependencies: ["MapsTracer", "MapsTrace", "MapsAnalysis", "MapsModel", "MapsTestSupport"]),
         .testTarget(name: "MapsraceCommandTests", dependencies: ["mapsrace", "MapsTestSupport", "MapsCheck"]),
     ]
 )

@@ -18,6 +18,12 @@ command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# `record -- CMD`'s tests compare with strace, run pmap and the seed's
+# gawk script, and compile small C programs.
+command -v strace >/dev/null 2>&1 || missing+=(strace)
+command -v pmap >/dev/null 2>&1 || missing+=(procps)
+command -v gawk >/dev/null 2>&1 || missing+=(gawk)
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 
 if ((${#missing[@]})); then
     echo "bootstrap: installing ${missing[*]}" >&2

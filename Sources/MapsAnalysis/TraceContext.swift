@@ -102,6 +102,11 @@ public struct TraceContext: Sendable {
     public var pauses: [Int: ReaderPause] = [:]
     /// How each snapshot ended (its end record's flags), by snapshot index.
     public var snapshotEndFlags: [Int: SnapshotFlags] = [:]
+    /// Version 2, `record -- CMD`: the processes the tracer followed, and
+    /// which process each snapshot read (by snapshot index).
+    public var processes: [TracedProcess] = []
+    public var snapshotSources: [Int: SnapshotSource] = [:]
+
     /// - Parameter prefetcher: sees each snapshot as soon as this pass has
     ///   put it together.
     public static func load(
@@ -123,6 +128,7 @@ public struct TraceContext: Sendable {
         var endFlags: [Int: SnapshotFlags] = [:]
         var texts = QuiescentTextAssembler()
         var assembler = SnapshotAssembler(only: nil)
+        var traced = TracedRecordings()
         // The prefetcher starts at the first snapshot if everything replay
         // needs came before it, and is let go if more of that comes after.
         var prefetching: (any SnapshotPrefetcher)?
@@ -176,6 +182,13 @@ public struct TraceContext: Sendable {
                 case .snapshotEnd(let end):
                     endFlags[Int(end.index)] = end.flags
                     if assembling, let finished = assembler.end(end) { hand(finished) }
+                case .traced(let value):
+                    // A traced recording's mutations are its modeled traced
+                    // syscalls, numbered as they come (TracedModel.swift).
+                    if let header, let mutation = traced.add(value, header: header, sequence: mutations.count) {
+                        mutations.append(mutation)
+                        if prefetching != nil { replayInputChanged() }
+                    }
                 }
             }
         } catch {
@@ -195,7 +208,7 @@ public struct TraceContext: Sendable {
             source: source, header: header, arena: arena, mutations: mutations,
             initialMaps: initial, finalMaps: final, trailer: trailer,
             completion: reader.completion, snapshotIndexes: snapshots, pauses: pauses,
-            snapshotEndFlags: endFlags)
+            snapshotEndFlags: endFlags, processes: traced.processes, snapshotSources: traced.sources)
     }
 
     /// The most pages an arena may have: the ground truth keeps a protection

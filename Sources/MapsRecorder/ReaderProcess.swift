@@ -832,3 +832,10 @@ extension MapsReader {
         }
     }
 }
+
+extension ReaderProcessConfiguration {
+    /// The arguments of `_traced-reader` (before `--` and the command).
+    var tracedReaderArguments: [String] {
+        ["--pid", "\(targetPID)", "--snapshots", "\(snapshotCount)", "--log-fd", "\(logFD)", "--ready-fd", "\(readyFD)"]
+    }
+}

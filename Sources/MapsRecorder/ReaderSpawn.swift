@@ -20,7 +20,10 @@ final class ReaderSpawn {
     /// How long a stopped reader gets to hand over its log before SIGKILL.
     static let stopGraceNanoseconds: UInt64 = 2_000_000_000
 
-    init(executable path: String, configuration: (Int32, Int32) -> ReaderProcessConfiguration) throws(RecordingError) {
+    init(
+        executable path: String, externalCommand: [String]? = nil,
+        configuration: (Int32, Int32) -> ReaderProcessConfiguration
+    ) throws(RecordingError) {
         switch createMemoryFile(name: "mapsrace-reader-log") {
         case .success(let fd): logFD = fd
         case .failure(let code): throw .systemCallFailed("memfd_create", errno: code.rawValue)
@@ -38,9 +41,19 @@ final class ReaderSpawn {
         // pending until `StopSignal.install` unblocks it, so it stops the
         // reader through its handler (log handed over), never kills it.
         spawn = PreparedSpawn(
-            executable: path, arguments: ["_reader"] + configuration(logFD, readyWriteFD).arguments,
+            executable: path, arguments: Self.arguments(configuration(logFD, readyWriteFD), externalCommand: externalCommand),
             fileActions: [.inherit(logFD), .inherit(readyWriteFD)], stopSignals: .defaultAndBlocked)
     }
+
+    /// `_reader ...`, or for an external reader (`record --workload W -- CMD
+    /// {pid}`) `_traced-reader ... -- CMD`.
+    static func arguments(_ configuration: ReaderProcessConfiguration, externalCommand: [String]?) -> [String] {
+        guard let externalCommand else { return ["_reader"] + configuration.arguments }
+        return ["_traced-reader"] + configuration.tracedReaderArguments + ["--"] + externalCommand
+    }
+
+    /// Records the status a waitpid(-1) elsewhere (the tracer's) reaped.
+    func adoptedWaitStatus(_ status: WaitStatus) { waitStatus = status }
 
     deinit {
         if pid > 0 && waitStatus == nil { _ = stop() }

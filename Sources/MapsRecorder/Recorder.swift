@@ -168,7 +168,9 @@ private final class Recording {
                 snapshotBytes: snapshotBytes, snapshots: configuration.snapshotCount,
                 limit: ReaderProcessConfiguration.maximumByteCapacity)
         let configuration = configuration
-        let reader = try ReaderSpawn(executable: configuration.readerExecutable) { logFD, readyFD in
+        let reader = try ReaderSpawn(
+            executable: configuration.readerExecutable, externalCommand: configuration.externalReader
+        ) { logFD, readyFD in
             var reader = ReaderProcessConfiguration(
                 targetPID: currentProcessID, strategy: configuration.reader, snapshotCount: configuration.snapshotCount,
                 logFD: logFD, readyFD: readyFD, byteCapacity: readerBuffer.capacityBytes,
@@ -227,7 +229,7 @@ private final class Recording {
         var readerFailure: RecordingError?
         if experiment.readerStarted {
             let status = stopSignal != 0 ? reader.stop() : reader.reap()
-            switch ReaderLog.read(fromFD: reader.logFD, strategy: configuration.reader.description) {
+            switch ReaderLog.read(fromFD: reader.logFD, strategy: configuration.readerName) {
             case .success(let log): readerLog = log
             case .failure(let failure):
                 if StopSignal.received != 0 && status.killedByStopSignal {
@@ -288,7 +290,9 @@ private final class Recording {
         return RecordingSummary(
             trace: checked.writer == nil ? nil : configuration.outputPath, traceBytes: traceBytes,
             kernelRelease: kernel.release, workload: configuration.workload.rawValue, pages: configuration.pageCount,
-            pageSize: pageSize, seed: configuration.seed, reader: configuration.reader.description,
+            pageSize: pageSize, seed: configuration.seed,
+            reader: configuration.externalReader.map { "external: " + $0.joined(separator: " ") }
+                ?? configuration.reader.description,
             logMutations: configuration.logMutations, mutations: UInt64(mutator.issued),
             snapshots: UInt64(readerLog.snapshots.count), reads: UInt64(readerLog.readCount),
             bytesRead: UInt64(readerLog.bytesRead), mutatorLoopNs: experiment.loopEnd - experiment.loopBegin,
@@ -323,8 +327,9 @@ private final class Recording {
                 TraceParameter("noreserve", configuration.noReserve ? "1" : "0"),
                 TraceParameter("guard_pages", "shared-anonymous"),
             ] + configuration.workload.traceParameters(pageCount: configuration.pageCount),
-            reader: configuration.reader.description,
-            readerParameters: configuration.reader.traceParameters
+            reader: configuration.readerName,
+            readerParameters: (configuration.externalReader.map { [TraceParameter("command", $0.joined(separator: " "))] }
+                ?? configuration.reader.traceParameters)
                 + [TraceParameter("snapshots", "\(configuration.snapshotCount)")],
             seed: configuration.seed)
         let lastMutationEnd = mutator.lastMutationEnd

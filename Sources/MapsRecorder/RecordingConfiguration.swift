@@ -35,6 +35,14 @@ public struct RecordingConfiguration: Sendable, Equatable {
     /// reader waits between telling the recorder it is ready and its first
     /// snapshot, so that a test gets snapshots no mutation overlaps.
     public var testReaderDelayMilliseconds = 0
+    /// `record --workload W -- CMD {pid}`: the reader is this external
+    /// command, run under the tracer once per snapshot with `{pid}` replaced
+    /// by the workload's pid (`<executable> _traced-reader ... -- CMD`);
+    /// nil for a built-in reader.
+    public var externalReader: [String]? = nil
+
+    /// The reader's name in the trace: the strategy's, or "external".
+    var readerName: String { externalReader == nil ? reader.description : "external" }
 
     public init(
         workload: Workload = .rolling,

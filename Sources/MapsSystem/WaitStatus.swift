@@ -48,6 +48,8 @@ public struct WaitOptions: OptionSet, Sendable {
     public static let noHang = WaitOptions(rawValue: WNOHANG)
     /// __WALL: any child or tracee, thread or not.
     public static let allThreads = WaitOptions(rawValue: 0x40000000)
+    /// WUNTRACED: also report a child that stopped (the tracer's stub).
+    public static let stopped = WaitOptions(rawValue: WUNTRACED)
 }
 
 /// waitpid(2) for `pid`. With `retryOnInterrupt` false an interrupted wait
@@ -73,3 +75,19 @@ public func sendSignal(_ signal: Int32, to pid: pid_t) {
 }
 
 public var currentProcessID: pid_t { getpid() }
+
+/// waitpid(-1, ...): the next child or tracee to change state and its status
+/// (the ptrace tracer's wait). With `retryOnInterrupt` false an interrupted
+/// wait fails with `Errno.interrupted`; `.noChild` when none is left.
+public func waitForAnyChild(
+    options: WaitOptions = [], retryOnInterrupt: Bool = true
+) -> Result<(pid: pid_t, status: WaitStatus), Errno> {
+    var status: Int32 = 0
+    while true {
+        let result = waitpid(-1, &status, options.rawValue)
+        if result > 0 { return .success((result, WaitStatus(rawValue: status))) }
+        let code = Errno.afterFailedCall
+        if code == .interrupted && retryOnInterrupt { continue }
+        return .failure(code)
+    }
+}

@@ -19,6 +19,15 @@ enum RecordKind: UInt8 {
     case quiescentFragment = 7
     case trailer = 8
     case pause = 9
+    // Version 2 (TracedRecords.swift).
+    case tracedProcess = 10
+    case tracedExec = 11
+    case tracedFork = 12
+    case tracedSyscall = 13
+    case fileIdentity = 14
+    case snapshotSource = 15
+
+    var isTraced: Bool { rawValue >= 10 && rawValue <= 15 }
 
     static let firstSkippableKind: UInt8 = 0x40
 }
@@ -37,6 +46,12 @@ func recordKindName(_ kind: UInt8) -> String {
     case .quiescentFragment: "quiescent-maps-fragment"
     case .trailer: "trailer"
     case .pause: "pause"
+    case .tracedProcess: "process"
+    case .tracedExec: "exec"
+    case .tracedFork: "fork"
+    case .tracedSyscall: "traced-syscall"
+    case .fileIdentity: "file-identity"
+    case .snapshotSource: "snapshot-source"
     case nil: "kind-\(kind)"
     }
 }

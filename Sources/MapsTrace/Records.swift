@@ -7,7 +7,11 @@
 // them back absolute, so values from different records compare directly.
 
 /// The version of the trace format this library writes and reads.
-public let traceFormatVersion: UInt32 = 1
+public let traceFormatVersion: UInt32 = 2
+
+/// The versions this library reads: 1 (built-in recordings only) and 2
+/// (adds the traced records of `record -- CMD`).
+public let readableTraceFormatVersions: ClosedRange<UInt32> = 1...2
 
 /// One `key=value` parameter of a workload or a reader strategy, kept in the
 /// order the recorder gave them.
@@ -357,5 +361,7 @@ public enum TraceRecord: Sendable, Equatable {
     case quiescentMaps(QuiescentMaps)
     case pause(ReaderPause)
     case trailer(TraceTrailer)
+    /// Version 2: what the ptrace tracer saw (`record -- CMD`).
+    case traced(TracedRecord)
 }
 

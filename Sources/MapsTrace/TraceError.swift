@@ -65,7 +65,7 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
         case let .notATrace(reason):
             return "not a mapsrace trace: \(reason)."
         case let .unsupportedVersion(version):
-            return "the trace has format version \(version); this mapsrace reads version \(traceFormatVersion) only."
+            return "the trace has format version \(version); this mapsrace reads versions \(readableTraceFormatVersions.lowerBound) to \(readableTraceFormatVersions.upperBound)."
         case let .truncated(cut):
             return "the trace is truncated: the block at byte \(cut.byteOffset) is incomplete; "
                 + "\(cut.blocksRecovered) complete blocks (\(cut.recordsRecovered) records) before it were recovered."

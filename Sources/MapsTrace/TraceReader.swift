@@ -25,6 +25,8 @@ public final class TraceReader {
     public private(set) var header: TraceHeader?
     /// How the trace ended; meaningful once `next()` or `nextView()` returned nil.
     public private(set) var completion: TraceCompletion = .missingTrailer
+    /// The preamble's format version (1 or 2), 0 before it was read.
+    public private(set) var formatVersion: UInt32 = 0
     public private(set) var blocksRead = 0
     /// Records handed out, counting a quiescent maps text once (as `next()`
     /// returns it), not once per fragment.
@@ -132,6 +134,8 @@ public final class TraceReader {
                 return .pause(pause)
             case .trailer(let trailer):
                 return .trailer(trailer)
+            case .traced(let traced):
+                return .traced(traced)
             }
         }
         return nil
@@ -263,7 +267,8 @@ public final class TraceReader {
             throw .notATrace("its first block does not start with \"MAPSRACE\"")
         }
         let version = (block + traceMagic.count).loadUnaligned(as: UInt32.self).littleEndian
-        guard version == traceFormatVersion else { throw .unsupportedVersion(version) }
+        guard readableTraceFormatVersions.contains(version) else { throw .unsupportedVersion(version) }
+        formatVersion = version
         blockPosition = tracePreambleSize
     }
 
@@ -310,7 +315,7 @@ public final class TraceReader {
             throw payload.malformed(
                 "it interrupts the \(pending.role) quiescent maps text after \(pending.received) of \(pending.totalLength) bytes")
         }
-        guard let known = RecordKind(rawValue: kind) else {
+        guard let known = RecordKind(rawValue: kind), !(known.isTraced && formatVersion < 2) else {
             if kind >= RecordKind.firstSkippableKind && headerSeen && !trailerSeen {
                 unknownRecordsSkipped += 1
                 return nil
@@ -366,7 +371,8 @@ public final class TraceReader {
             return .quiescentFragment(try decodeQuiescentFragment(&payload))
         case .header:
             guard !headerSeen else { throw payload.malformed("a trace has exactly one header") }
-            let decoded = try payload.header(limits: limits)
+            var decoded = try payload.header(limits: limits)
+            decoded.formatVersion = formatVersion
             header = decoded
             headerSeen = true
             originNs = decoded.originNs
@@ -377,6 +383,8 @@ public final class TraceReader {
             let trailer = try payload.trailer()
             trailerSeen = true
             return .trailer(trailer)
+        case .tracedProcess, .tracedExec, .tracedFork, .tracedSyscall, .fileIdentity, .snapshotSource:
+            return .traced(try payload.traced(known, limits: limits))
         }
     }
 

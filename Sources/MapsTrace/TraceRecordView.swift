@@ -75,6 +75,8 @@ public enum TraceRecordView {
     case quiescentFragment(QuiescentFragmentView)
     case pause(ReaderPause)
     case trailer(TraceTrailer)
+    /// Version 2: what the ptrace tracer saw (`record -- CMD`).
+    case traced(TracedRecord)
 }
 
 /// Puts quiescent maps texts back together from the fragments

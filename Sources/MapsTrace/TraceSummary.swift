@@ -29,6 +29,14 @@ public struct TraceSummary: Sendable, Equatable {
     /// The size of the trace file (bytes consumed, for in-memory traces).
     public var compressedBytes: UInt64 = 0
     public var rawBytes: UInt64 = 0
+    /// Version 2, `record -- CMD`: the processes the tracer followed, and
+    /// counts of its other records.
+    public var processes: [TracedProcess] = []
+    public var execs = 0
+    public var forks = 0
+    public var tracedSyscalls = 0
+    public var fileIdentities = 0
+    public var snapshotSources = 0
 
     public init() {}
 
@@ -89,6 +97,17 @@ public struct TraceSummary: Sendable, Equatable {
             case .trailer(let trailer):
                 summary.trailer = trailer
                 summary.observe(trailer.mutatorLoopBegin, trailer.mutatorLoopEnd)
+            case .traced(let traced):
+                switch traced {
+                case .process(let process): summary.processes.append(process)
+                case .exec: summary.execs += 1
+                case .fork: summary.forks += 1
+                case .syscall(let call):
+                    summary.tracedSyscalls += 1
+                    summary.observe(call.tBegin, call.tEnd)
+                case .fileIdentity: summary.fileIdentities += 1
+                case .snapshotSource: summary.snapshotSources += 1
+                }
             }
         }
         summary.completion = reader.completion

@@ -135,6 +135,10 @@ public final class TraceWriter {
             encoder.encodeTrailer(trailer, into: &payload)
             try appendPayload(kind: .trailer)
             trailerWritten = true
+        case .traced(let traced):
+            payload.removeAll()
+            let kind = encoder.encodeTraced(traced, into: &payload)
+            try appendPayload(kind: kind)
         }
     }
 
@@ -209,6 +213,15 @@ public final class TraceWriter {
         case .quiescentMaps: RecordKind.quiescentFragment.rawValue
         case .pause: RecordKind.pause.rawValue
         case .trailer: RecordKind.trailer.rawValue
+        case .traced(let traced):
+            switch traced {
+            case .process: RecordKind.tracedProcess.rawValue
+            case .exec: RecordKind.tracedExec.rawValue
+            case .fork: RecordKind.tracedFork.rawValue
+            case .syscall: RecordKind.tracedSyscall.rawValue
+            case .fileIdentity: RecordKind.fileIdentity.rawValue
+            case .snapshotSource: RecordKind.snapshotSource.rawValue
+            }
         }
     }
 }

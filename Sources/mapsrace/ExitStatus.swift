@@ -6,6 +6,7 @@ import MapsRecorder
 import MapsReport
 import MapsSurvey
 import MapsTrace
+import MapsTracer
 
 #if canImport(Glibc)
 import Glibc
@@ -32,6 +33,11 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
     case outputNotWritable = 22
     case readerFailed = 23
     case recordingFailed = 24
+    case commandNotRunnable = 25
+    case ptraceNotPermitted = 26
+    case seccompUnavailable = 27
+    case noMapsRead = 28
+    case tracerLimit = 29
     case countRWInput = 30
     case noSuchSnapshotOrState = 31
     case checkInputUnreadable = 40
@@ -60,6 +66,11 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case .outputNotWritable: "the output (trace, extract or survey directory, report page, export) cannot be written"
         case .readerFailed: "the reader process failed"
         case .recordingFailed: "another recording failure"
+        case .commandNotRunnable: "`record -- CMD`: the command is not found or not executable"
+        case .ptraceNotPermitted: "`record -- CMD`: ptrace is not permitted (Yama `ptrace_scope`, no CAP_SYS_PTRACE, a container's profile)"
+        case .seccompUnavailable: "`record -- CMD`: seccomp filters are unavailable"
+        case .noMapsRead: "`record -- CMD`: the program never opened a maps file (the trace is written, with 0 snapshots)"
+        case .tracerLimit: "`record -- CMD`: a tracer limit was reached (events, log bytes, tasks); the tracees were killed, the trace is written, marked interrupted"
         case .countRWInput: "a `count-rw` input cannot be read or parsed"
         case .noSuchSnapshotOrState: "no such snapshot or state in the trace"
         case .checkInputUnreadable: "a `check` input cannot be opened or read"
@@ -143,6 +154,21 @@ extension RecordingError: ReportedFailure {
         case .outputNotWritable: .outputNotWritable
         case .readerFailed: .readerFailed
         case .systemCallFailed, .mutationFailed: .recordingFailed
+        }
+    }
+}
+
+extension TracerError: ReportedFailure {
+    var exitStatus: ExitStatus {
+        switch self {
+        case .commandNotFound: .commandNotRunnable
+        case .ptraceNotPermitted: .ptraceNotPermitted
+        case .seccompUnavailable: .seccompUnavailable
+        case .noMapsRead: .noMapsRead
+        case .limitReached: .tracerLimit
+        case .outputNotWritable: .outputNotWritable
+        case .readerFailed: .readerFailed
+        case .systemCallFailed: .recordingFailed
         }
     }
 }

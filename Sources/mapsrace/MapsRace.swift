@@ -35,6 +35,8 @@ struct MapsRace: ParsableCommand {
             CheckCommand.self,
             ReaderProcessCommand.self,
             SynthTraceCommand.self,
+            TracedExecCommand.self,
+            TracedReaderCommand.self,
         ]
     )
 }

@@ -3,6 +3,7 @@ import MapsRecorder
 import MapsTrace
 import MapsSurvey
 import MapsSystem
+import MapsTracer
 
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,10 +36,14 @@ struct RecordCommand: ParsableCommand {
     )
 
     // Typed options with a transform show no default of their own: it is in the help text.
+    // Optional so that `-- CMD` can tell whether it was given (case 2).
     @Option(
+        name: .customLong("workload"),
         help: "The workload: rolling, split-merge, resize, remap or churn. (default: rolling)",
         transform: Workload.init(parsing:))
-    var workload: Workload = .rolling
+    var workloadOption: Workload?
+
+    var workload: Workload { workloadOption ?? .rolling }
 
     @Option(help: "Pages in the arena (default: 65000 for rolling, 16384 for the others).")
     var pages: Int?
@@ -49,12 +54,16 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Seed of the workload's random choices (random when not given).")
     var seed: UInt64?
 
+    // Optional so that `-- CMD` can tell whether it was given (case 3).
     @Option(
+        name: .customLong("reader"),
         help: ArgumentHelp(
             "How the reader process reads the maps, one of these: (default: chromium)",
             discussion: ReaderStrategy.catalogHelp()),
         transform: ReaderArgument.init)
-    var reader: ReaderArgument = .chromium
+    var readerOption: ReaderArgument?
+
+    var reader: ReaderArgument { readerOption ?? .chromium }
 
     @Option(
         help: """
@@ -75,6 +84,19 @@ struct RecordCommand: ParsableCommand {
     @Flag(help: "Print the summary as a JSON object (keys: docs/record-json.md).")
     var json = false
 
+    @Option(help: "With -- CMD: the most events (syscalls, execs, forks) the tracer logs.")
+    var maxEvents: Int = TracerConfiguration.defaultMaxEvents
+
+    @Option(help: "With -- CMD: the most bytes of maps data (reads, quiescent texts) the tracer logs.")
+    var maxLogBytes: Int = TracerConfiguration.defaultMaxDataBytes
+
+    @Argument(
+        parsing: .postTerminator,
+        help: ArgumentHelp(
+            "An unmodified program to record under the tracer (after --); see docs/recording.md.",
+            valueName: "CMD"))
+    var command: [String] = []
+
     /// Where `survey` learns how this recording ended: a RecordingOutcomeReport
     /// (exit status and message) written when the recording ends by itself.
     @Option(help: .private)
@@ -88,7 +110,28 @@ struct RecordCommand: ParsableCommand {
     @Option(help: .private)
     var testReaderDelayMs: Int = 0
 
+    /// Which of the three `-- CMD` cases this is, nil without a command.
+    enum TracedCase { case command, externalReader, externalMutator }
+    var tracedCase: TracedCase? {
+        guard !command.isEmpty else { return nil }
+        if workloadOption != nil { return .externalReader }
+        if readerOption != nil { return .externalMutator }
+        return .command
+    }
+
     func validate() throws {
+        if let tracedCase {
+            if tracedCase == .externalReader && readerOption != nil {
+                throw ValidationError("give --workload (the command is the reader) or --reader (the command is the mutator), not both")
+            }
+            if tracedCase == .externalReader, !command.contains(where: { $0.contains("{pid}") }) {
+                throw ValidationError("with --workload, the command reads the workload's maps: put {pid} where its pid goes (e.g. -- pmap {pid})")
+            }
+            guard maxEvents >= 16, maxLogBytes >= 1 << 16 else {
+                throw ValidationError("--max-events must be at least 16 and --max-log-bytes at least 65536")
+            }
+        }
+        if tracedCase == .command { return }
         let strategy = try readerStrategy()
         do {
             // The library's own bounds (pages, snapshots, the reader's tables):
@@ -121,6 +164,13 @@ struct RecordCommand: ParsableCommand {
     }
 
     func run() throws {
+        switch tracedCase {
+        case .command: return try runTraced()
+        case .externalReader: return try runExternalReader()
+        case .externalMutator:
+            return try runTraced(reader: BuiltInReaderPlan(strategy: try readerStrategy(), snapshots: snapshots))
+        case nil: break
+        }
         let strategy = try readerStrategy()
         let summary: RecordingSummary
         do {
@@ -150,6 +200,44 @@ struct RecordCommand: ParsableCommand {
             throw ExitStatus.interrupted(by: summary.signal)
         }
         reportOutcome(exitStatus: ExitStatus.done.rawValue, message: "")
+    }
+
+    /// `record -- CMD`: the command under the tracer; with `--reader R`
+    /// (case 3), read by that built-in reader from its first exec on.
+    func runTraced(reader plan: BuiltInReaderPlan? = nil) throws {
+        var configuration = TracerConfiguration(command: command, maxEvents: maxEvents, maxDataBytes: maxLogBytes)
+        configuration.maxTracees = TracerConfiguration.defaultMaxTracees
+        let name = command[0].split(separator: "/").last.map(String.init) ?? "command"
+        let summary = try reportingFailures {
+            try recordCommand(
+                configuration, outputPath: output ?? "\(name).mrtrace", toolVersion: mapsraceVersion, reader: plan)
+        }
+        print(json ? tracedJSON(summary) : describeTraced(summary))
+        if case .signal(let signal) = summary.stop {
+            printError("mapsrace: recording interrupted by signal \(signal); the tracees were killed; the trace holds what was recorded")
+            throw ExitStatus.interrupted(by: signal)
+        }
+    }
+
+    /// `record --workload W -- CMD {pid}` (case 2): the built-in workload,
+    /// read by CMD under the tracer once per snapshot.
+    func runExternalReader() throws {
+        _ = try reportingFailures { try resolveCommand(command[0]) }
+        var configuration = RecordingConfiguration(
+            workload: workload, pageCount: pages, noReserve: !noNoreserve,
+            seed: seed ?? RecordingConfiguration.randomSeed(), snapshotCount: snapshots,
+            outputPath: output, toolVersion: mapsraceVersion)
+        configuration.externalReader = command
+        if output == nil {
+            let name = command[0].split(separator: "/").last.map(String.init) ?? "command"
+            configuration.outputPath = "\(workload.rawValue)-\(name)-seed\(configuration.seed).mrtrace"
+        }
+        let summary = try reportingFailures { try record(configuration) }
+        print(json ? summary.jsonText : Self.describe(summary))
+        if summary.interrupted {
+            printError("mapsrace: recording interrupted by signal \(summary.signal); the trace holds what was recorded")
+            throw ExitStatus.interrupted(by: summary.signal)
+        }
     }
 
     /// Writes the outcome report for `survey` when --outcome-file asks for one.

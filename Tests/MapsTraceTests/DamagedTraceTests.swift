@@ -141,8 +141,8 @@ import Testing
     }
 
     @Test func unsupportedVersionIsReported() {
-        let builder = RawTraceBuilder(version: 2)
-        #expect(readWhatCan(builder.trace).error == .unsupportedVersion(2))
+        let builder = RawTraceBuilder(version: 3)
+        #expect(readWhatCan(builder.trace).error == .unsupportedVersion(3))
     }
 
     @Test func emptyAndRandomFilesAreNotTraces() {

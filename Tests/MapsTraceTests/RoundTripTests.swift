@@ -137,7 +137,7 @@ import Testing
         #expect(decompressed.status == 0)
         #expect(UInt64(decompressed.output.count) == writer.rawBytesWritten)
         #expect(Array(decompressed.output.prefix(8)) == Array("MAPSRACE".utf8))
-        #expect(Array(decompressed.output[8 ..< 12]) == [1, 0, 0, 0])
+        #expect(Array(decompressed.output[8 ..< 12]) == [2, 0, 0, 0])
     }
 
     private func runZstd(_ arguments: [String]) throws -> (status: Int32, output: [UInt8]) {

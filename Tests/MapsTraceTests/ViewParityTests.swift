@@ -61,6 +61,7 @@ private func readViews(_ bytes: [UInt8], limits: TraceLimits = .standard) -> Rea
                     index: begin.index, tBegin: begin.tBegin,
                     strategy: String(decoding: Array(begin.strategyUTF8), as: UTF8.self))))
             case .snapshotEnd(let end): records.append(.snapshotEnd(end))
+            case .traced(let traced): records.append(.traced(traced))
             case .readChunk(let chunk):
                 records.append(.readChunk(ReadChunk(
                     snapshot: chunk.snapshot, sequence: chunk.sequence, offset: chunk.offset,
@@ -294,7 +295,7 @@ private func readViews(_ bytes: [UInt8], limits: TraceLimits = .standard) -> Rea
                     bytesRead += UInt64(max(chunk.returned, 0))
                 case .quiescentMaps: maps += 1
                 case .pause: pauses += 1
-                case .header, .arena, .trailer: break
+                case .header, .arena, .trailer, .traced: break
                 }
             }
             #expect(summary.mutations == mutations)

@@ -1,0 +1,762 @@
+import MapsSystem
+internal import CTracer
+import MapsTrace
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The syscalls the stop loop tells apart, by number on this architecture.
+struct SyscallNumbers {
+    let open = Int32(mapsrace_nr("open")), openat = Int32(mapsrace_nr("openat")), openat2 = Int32(mapsrace_nr("openat2"))
+    let read = Int32(mapsrace_nr("read")), pread64 = Int32(mapsrace_nr("pread64"))
+    let readv = Int32(mapsrace_nr("readv")), preadv = Int32(mapsrace_nr("preadv")), preadv2 = Int32(mapsrace_nr("preadv2"))
+    let lseek = Int32(mapsrace_nr("lseek")), ioctl = Int32(mapsrace_nr("ioctl"))
+    let dup = Int32(mapsrace_nr("dup")), dup2 = Int32(mapsrace_nr("dup2")), dup3 = Int32(mapsrace_nr("dup3"))
+    let fcntl = Int32(mapsrace_nr("fcntl")), close = Int32(mapsrace_nr("close")), closeRange = Int32(mapsrace_nr("close_range"))
+    let mmap = Int32(mapsrace_nr("mmap")), prctl = Int32(mapsrace_nr("prctl"))
+    let execve = Int32(mapsrace_nr("execve")), execveat = Int32(mapsrace_nr("execveat"))
+
+    func isOpen(_ n: Int32) -> Bool { n == open || n == openat || n == openat2 }
+    func isRead(_ n: Int32) -> Bool { n == read || n == pread64 || n == readv || n == preadv || n == preadv2 }
+    /// Operations that only matter on a maps descriptor (their first argument).
+    func isDescriptorOperation(_ n: Int32) -> Bool {
+        isRead(n) || n == lseek || n == ioctl || n == dup || n == dup2 || n == dup3 || n == fcntl || n == close
+    }
+}
+
+/// Why tracing stopped before the command finished.
+public enum TracerStop: Sendable, Equatable {
+    /// SIGINT or SIGTERM to mapsrace: every tracee was killed.
+    case signal(Int32)
+    /// A documented limit was reached: every tracee was killed.
+    case limit(TracerLimit)
+}
+
+public enum TracerLimit: Sendable, Equatable, CustomStringConvertible {
+    case events(Int)
+    case dataBytes(Int)
+    case tracees(Int)
+
+    public var description: String {
+        switch self {
+        case .events(let n): "the log holds at most \(n) events (--max-events)"
+        case .dataBytes(let n): "the log holds at most \(n) bytes of maps data (--max-log-bytes)"
+        case .tracees(let n): "at most \(n) tasks can be traced at once"
+        }
+    }
+}
+
+/// One open file description of a maps file, as the tracer follows it.
+struct MapsDescription {
+    var targetPID: Int32
+    var targetGeneration: UInt32
+    var readerPID: Int32
+    var readerTID: Int32
+    var fd: Int32
+    var pathStart: Int
+    var pathCount: Int
+    /// The file offset (what read(2) would start at).
+    var offset: UInt64 = 0
+    /// The snapshot being read through it, -1 if none; the next chunk's
+    /// sequence and the offset the pass has reached.
+    var snapshot: Int32 = -1
+    var nextChunk: UInt32 = 0
+    var reached: UInt64 = 0
+    var references: Int32 = 1
+}
+
+struct DescriptorEntry {
+    var description: Int32
+    var closeOnExec: Bool
+}
+
+final class TracedProcessState {
+    let pid: Int32
+    let parentPID: Int32
+    var generation: UInt32
+    var liveThreads = 0
+    var execs: UInt32 = 0
+    var commandStart = 0
+    var commandCount = 0
+    var tFirstSeen: UInt64
+    var tExit: UInt64 = 0
+    var waitStatus: Int32 = -1
+    /// Its maps descriptors (other descriptors are not followed).
+    var descriptors: [Int32: DescriptorEntry] = [:]
+    var initialTaken = false
+
+    init(pid: Int32, parentPID: Int32, generation: UInt32, t: UInt64) {
+        self.pid = pid
+        self.parentPID = parentPID
+        self.generation = generation
+        tFirstSeen = t
+    }
+}
+
+struct ThreadState {
+    var pid: Int32
+    /// The syscall whose exit stop is awaited: its number, arguments and entry time.
+    var pending = false
+    var number: Int32 = -1
+    var args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+    var tBegin: UInt64 = 0
+    /// For a maps operation: its description; for an open of a maps path,
+    /// the target and where the path went in the data area.
+    var description: Int32 = -1
+    var openTarget: Int32 = 0
+    var openGeneration: UInt32 = 0
+    var pathStart = 0
+    var pathCount = 0
+    var readOffset: UInt64 = 0
+    var fileDevice: UInt64 = 0
+    var fileInode: UInt64 = 0
+    var filePathStart = 0
+    var filePathCount = -1
+    /// Seen stopped before its creator's event named it.
+    var orphan = false
+    var started = false
+}
+
+/// Follows a command and everything it forks under ptrace, stopping only at
+/// the syscalls the seccomp filter traces (see CTracer), and logs maps reads
+/// and mutations into a preallocated `TracerLog`.
+final class TracerLoop {
+    let log: TracerLog
+    let numbers = SyscallNumbers()
+    let maxTracees: Int
+    var threads: [Int32: ThreadState] = [:]
+    var processes: [Int32: TracedProcessState] = [:]
+    /// Every process ever seen, in order, for the trace.
+    var processOrder: [TracedProcessState] = []
+    var descriptions: [MapsDescription] = []
+    var snapshotCount: Int32 = 0
+    var stop: TracerStop?
+    let rootPID: Int32
+    /// Called once, at the command's first successful execve (after the
+    /// initial quiescent read), before it runs on.
+    var onFirstExec: ((Int32) -> Void)?
+    /// Children of mapsrace that are not tracees (a built-in reader), reaped
+    /// by the loop's waitpid(-1): their wait statuses.
+    var foreignExits: [Int32: Int32] = [:]
+    /// Scratch memory for paths and iovec arrays read out of a tracee.
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: 8192, alignment: 16)
+
+    init(log: TracerLog, rootPID: Int32, maxTracees: Int, now: UInt64) {
+        self.log = log
+        self.rootPID = rootPID
+        self.maxTracees = maxTracees
+        threads.reserveCapacity(maxTracees)
+        processes.reserveCapacity(maxTracees)
+        processOrder.reserveCapacity(maxTracees)
+        descriptions.reserveCapacity(4096)
+        let root = TracedProcessState(pid: rootPID, parentPID: 0, generation: 0, t: now)
+        root.liveThreads = 1
+        root.initialTaken = true  // the stub's address space is mapsrace's own; the command's starts at exec
+        processes[rootPID] = root
+        processOrder.append(root)
+        threads[rootPID] = ThreadState(pid: rootPID, started: true)
+    }
+
+    deinit { scratch.deallocate() }
+
+    // MARK: - The stop loop
+
+    /// Runs until every tracee is gone. Returns the root's wait status.
+    func run() {
+        while true {
+            if stop == nil, StopSignal.received != 0 { halt(.signal(StopSignal.received)) }
+            let tid: pid_t
+            let waited: WaitStatus
+            switch waitForAnyChild(options: .allThreads, retryOnInterrupt: false) {
+            case .success(let change): (tid, waited) = change
+            case .failure(let code):
+                if code == .interrupted { continue }
+                return  // no child left
+            }
+            let now = monotonicNanoseconds()
+            guard waited.isStopped else {  // exited or killed
+                if threads[tid] == nil { foreignExits[tid] = waited.rawValue }
+                gone(tid, status: waited.rawValue, now: now)
+                if threads.isEmpty { break }
+                continue
+            }
+            let signal = waited.stopSignal
+            let event = waited.ptraceEvent
+            if threads[tid] == nil {
+                // A new task's first stop before its creator's event.
+                if threads.count >= maxTracees { halt(.limit(.tracees(maxTracees))) }
+                threads[tid] = ThreadState(pid: tid, orphan: true)
+                continue
+            }
+            if signal == SIGTRAP | 0x80 {
+                syscallExit(tid, now: now)
+                resume(tid, MAPSRACE_PTRACE_CONT, 0)
+            } else if signal == SIGTRAP && event == Int32(MAPSRACE_EVENT_SECCOMP) {
+                let wantsExit = syscallEntry(tid, now: now)
+                resume(tid, wantsExit ? MAPSRACE_PTRACE_SYSCALL : MAPSRACE_PTRACE_CONT, 0)
+            } else if signal == SIGTRAP
+                && (event == Int32(MAPSRACE_EVENT_FORK) || event == Int32(MAPSRACE_EVENT_VFORK)
+                    || event == Int32(MAPSRACE_EVENT_CLONE))
+            {
+                created(by: tid, event: event, now: now)
+                resume(tid, MAPSRACE_PTRACE_CONT, 0)
+            } else if signal == SIGTRAP && event == Int32(MAPSRACE_EVENT_EXEC) {
+                executed(tid, now: now)
+                // The execve's exit stop follows.
+                resume(tid, MAPSRACE_PTRACE_SYSCALL, 0)
+            } else if signal == SIGTRAP && event == Int32(MAPSRACE_EVENT_EXIT) {
+                exiting(tid, now: now)
+                resume(tid, MAPSRACE_PTRACE_CONT, 0)
+            } else if event == Int32(MAPSRACE_EVENT_STOP) {
+                if signal == SIGSTOP || signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU {
+                    // A group stop: stay stopped, as without a tracer, until SIGCONT.
+                    resume(tid, MAPSRACE_PTRACE_LISTEN, 0)
+                } else {
+                    firstStop(tid, now: now)
+                    resume(tid, MAPSRACE_PTRACE_CONT, 0)
+                }
+            } else if event == 0 {
+                // Signal-delivery stop: deliver it as without the tracer.
+                resume(tid, MAPSRACE_PTRACE_CONT, UInt(signal))
+            } else {
+                resume(tid, MAPSRACE_PTRACE_CONT, 0)
+            }
+        }
+    }
+
+    @inline(__always) private func resume(_ tid: Int32, _ request: Int, _ signal: UInt) {
+        // After `halt` too: a killed tracee still stops at PTRACE_EVENT_EXIT
+        // and must be let go to die.
+        _ = mapsrace_ptrace_request(Int32(request), tid, 0, signal)
+    }
+
+    /// Stops the recording: every tracee is killed (SIGKILL reaches them even
+    /// while stopped); the loop then reaps them.
+    func halt(_ reason: TracerStop) {
+        guard stop == nil else { return }
+        stop = reason
+        for tid in threads.keys { _ = kill(tid, SIGKILL) }
+        for process in processes.keys { _ = kill(process, SIGKILL) }
+    }
+
+    private func gone(_ tid: Int32, status: Int32, now: UInt64) {
+        guard let thread = threads.removeValue(forKey: tid) else { return }
+        if let process = processes[thread.pid] {
+            if tid == process.pid {
+                process.waitStatus = status
+                if process.tExit == 0 { process.tExit = now }
+                processes.removeValue(forKey: thread.pid)
+            }
+        }
+    }
+
+    private func firstStop(_ tid: Int32, now: UInt64) {
+        guard var thread = threads[tid], !thread.started else { return }
+        thread.started = true
+        threads[tid] = thread
+        if let process = processes[thread.pid], process.pid == tid, !process.initialTaken {
+            process.initialTaken = true
+            quiescentRead(tid, process: process, role: .initial, now: now)
+        }
+    }
+
+    private func created(by tid: Int32, event: Int32, now: UInt64) {
+        guard let parent = threads[tid] else { return }
+        var message: UInt = 0
+        guard mapsrace_ptrace_request(Int32(MAPSRACE_PTRACE_GETEVENTMSG), tid, 0, UInt(bitPattern: withUnsafeMutablePointer(to: &message) { Int(bitPattern: $0) })) == 0 else { return }
+        let child = Int32(truncatingIfNeeded: message)
+        if threads.count >= maxTracees { halt(.limit(.tracees(maxTracees))); return }
+        let kind: TracedForkKind =
+            event == Int32(MAPSRACE_EVENT_CLONE) ? .thread : event == Int32(MAPSRACE_EVENT_VFORK) ? .vfork : .fork
+        let wasOrphan = threads[child]?.orphan ?? false
+        if kind == .thread {
+            threads[child] = ThreadState(pid: parent.pid, started: wasOrphan)
+            processes[parent.pid]?.liveThreads += 1
+        } else {
+            let process = TracedProcessState(
+                pid: child, parentPID: parent.pid, generation: 0, t: now)
+            process.liveThreads = 1
+            // A forked process inherits its parent's maps descriptors.
+            if let from = processes[parent.pid] {
+                process.descriptors = from.descriptors
+                for entry in from.descriptors.values { descriptions[Int(entry.description)].references += 1 }
+                process.commandStart = from.commandStart
+                process.commandCount = from.commandCount
+            }
+            processes[child] = process
+            processOrder.append(process)
+            threads[child] = ThreadState(pid: child, started: wasOrphan)
+        }
+        logEvent(TracerEvent(
+            kind: .fork, pid: parent.pid, tid: tid, generation: processes[parent.pid]?.generation ?? 0,
+            a0: UInt64(UInt32(bitPattern: child)), a1: UInt64(kind.rawValue), tBegin: now, tEnd: now))
+        if wasOrphan {
+            // Its first stop came first and left it stopped: take the first
+            // read now, then let it run.
+            if kind != .thread, let process = processes[child] {
+                process.initialTaken = true
+                quiescentRead(child, process: process, role: .initial, now: now)
+            }
+            resume(child, MAPSRACE_PTRACE_CONT, 0)
+        }
+    }
+
+    private func executed(_ tid: Int32, now: UInt64) {
+        var message: UInt = 0
+        _ = mapsrace_ptrace_request(Int32(MAPSRACE_PTRACE_GETEVENTMSG), tid, 0, UInt(bitPattern: withUnsafeMutablePointer(to: &message) { Int(bitPattern: $0) }))
+        let former = Int32(truncatingIfNeeded: message)
+        // A non-leader's execve: the thread takes the pid over.
+        if former != tid, let moved = threads.removeValue(forKey: former) {
+            threads[tid] = moved
+        }
+        guard let thread = threads[tid], let process = processes[thread.pid] else { return }
+        process.generation += 1
+        process.execs += 1
+        process.liveThreads = 1
+        // Close-on-exec maps descriptors go away.
+        for (fd, entry) in process.descriptors where entry.closeOnExec {
+            process.descriptors.removeValue(forKey: fd)
+            release(entry.description, now: now)
+        }
+        var event = TracerEvent(
+            kind: .exec, pid: process.pid, tid: tid, generation: process.generation,
+            a0: UInt64(UInt32(bitPattern: former)), tBegin: now, tEnd: now)
+        // The path of the new image, from the pending execve's argument.
+        if thread.pending, thread.number == numbers.execve || thread.number == numbers.execveat {
+            event.dataStart = thread.pathStart
+            event.dataCount = thread.pathCount
+            process.commandStart = thread.pathStart
+            process.commandCount = thread.pathCount
+        }
+        logEvent(event)
+        process.initialTaken = true
+        quiescentRead(tid, process: process, role: .initial, now: now)
+        if process.pid == rootPID && process.execs == 1, let onFirstExec {
+            onFirstExec(process.pid)
+        }
+    }
+
+    private func exiting(_ tid: Int32, now: UInt64) {
+        guard let thread = threads[tid], let process = processes[thread.pid] else { return }
+        process.liveThreads -= 1
+        if process.liveThreads <= 0 || tid == process.pid {
+            // Its mappings still exist; no other thread of it can run.
+            quiescentRead(tid, process: process, role: .final, now: now)
+            process.tExit = now
+        }
+    }
+
+    // MARK: - Syscall stops
+
+    /// At the seccomp stop: true when the syscall's exit stop is needed.
+    private func syscallEntry(_ tid: Int32, now: UInt64) -> Bool {
+        var info = mapsrace_syscall_stop()
+        guard mapsrace_syscall_stop_info(tid, &info) == 0, info.op == UInt8(MAPSRACE_SYSCALL_INFO_SECCOMP),
+            var thread = threads[tid], let process = processes[thread.pid]
+        else { return false }
+        let number = Int32(truncatingIfNeeded: info.nr)
+        thread.number = number
+        thread.args = info.args
+        thread.tBegin = now
+        thread.description = -1
+        thread.filePathCount = -1
+        thread.pathCount = 0
+        let fdArgument = Int32(truncatingIfNeeded: info.args.0)
+        if numbers.isDescriptorOperation(number) {
+            guard let entry = process.descriptors[fdArgument] else { return false }
+            thread.description = entry.description
+            let description = descriptions[Int(entry.description)]
+            thread.readOffset =
+                number == numbers.pread64 || number == numbers.preadv || (number == numbers.preadv2 && Int64(bitPattern: info.args.3) != -1)
+                ? info.args.3 : description.offset
+        } else if numbers.isOpen(number) {
+            let pathAddress = number == numbers.open ? info.args.0 : info.args.1
+            guard let target = mapsTarget(pathAddress: pathAddress, pid: thread.pid, tid: tid) else { return false }
+            thread.openTarget = target.pid
+            thread.openGeneration = target.generation
+            guard log.dataRoom >= target.length else { halt(.limit(.dataBytes(log.dataCapacity))); return false }
+            log.dataEnd.copyMemory(from: scratch, byteCount: target.length)
+            thread.pathStart = log.commitData(target.length)
+            thread.pathCount = target.length
+        } else if number == numbers.prctl {
+            guard info.args.0 == 0x5356_4d41 else { return false }  // PR_SET_VMA
+        } else if number == numbers.execve || number == numbers.execveat {
+            let pathAddress = number == numbers.execve ? info.args.0 : info.args.1
+            let length = cString(at: pathAddress, pid: tid)
+            if length > 0, log.dataRoom >= length {
+                log.dataEnd.copyMemory(from: scratch, byteCount: length)
+                thread.pathStart = log.commitData(length)
+                thread.pathCount = length
+            }
+        } else if number == numbers.mmap {
+            let flags = Int32(truncatingIfNeeded: info.args.3)
+            let fd = Int32(truncatingIfNeeded: info.args.4)
+            if flags & MAP_ANONYMOUS == 0 && fd >= 0 { fileIdentity(pid: thread.pid, fd: fd, into: &thread) }
+        }
+        thread.pending = true
+        threads[tid] = thread
+        return true
+    }
+
+    private func syscallExit(_ tid: Int32, now: UInt64) {
+        guard var thread = threads[tid], thread.pending else { return }
+        thread.pending = false
+        threads[tid] = thread
+        var info = mapsrace_syscall_stop()
+        guard mapsrace_syscall_stop_info(tid, &info) == 0, info.op == UInt8(MAPSRACE_SYSCALL_INFO_EXIT) else { return }
+        guard let process = processes[thread.pid] else { return }
+        let failed = info.is_error != 0
+        let result: Int64 = failed ? -1 : info.rval
+        let error: Int32 = failed ? Int32(truncatingIfNeeded: -info.rval) : 0
+        let number = thread.number
+        var event = TracerEvent(
+            kind: .syscall, pid: thread.pid, tid: tid, generation: process.generation, number: number,
+            a0: thread.args.0, a1: thread.args.1, a2: thread.args.2, a3: thread.args.3, a4: thread.args.4,
+            a5: thread.args.5, result: result, errno: error, tBegin: thread.tBegin, tEnd: now)
+        event.description = thread.description
+        event.fileDevice = thread.fileDevice
+        event.fileInode = thread.fileInode
+        event.filePathStart = thread.filePathStart
+        event.filePathCount = thread.filePathCount
+
+        if numbers.isOpen(number) {
+            event.dataStart = thread.pathStart
+            event.dataCount = thread.pathCount
+            if !failed {
+                let fd = Int32(truncatingIfNeeded: result)
+                let flags = number == numbers.open ? thread.args.1 : thread.args.2
+                let cloexec: Bool
+                if number == numbers.openat2 {
+                    var how: UInt64 = 0
+                    cloexec = mapsrace_read_tracee(tid, thread.args.2, &how, 8) == 8 && how & UInt64(O_CLOEXEC) != 0
+                } else {
+                    cloexec = flags & UInt64(O_CLOEXEC) != 0
+                }
+                closeDescriptor(fd, in: process, now: now)
+                let index = Int32(descriptions.count)
+                descriptions.append(MapsDescription(
+                    targetPID: thread.openTarget, targetGeneration: thread.openGeneration, readerPID: thread.pid,
+                    readerTID: tid, fd: fd, pathStart: thread.pathStart, pathCount: thread.pathCount))
+                process.descriptors[fd] = DescriptorEntry(description: index, closeOnExec: cloexec)
+                event.description = index
+            }
+        } else if thread.description >= 0 {
+            mapsOperation(&event, thread: thread, process: process, now: now)
+        } else if number == numbers.execve || number == numbers.execveat {
+            event.dataStart = thread.pathStart
+            event.dataCount = thread.pathCount
+        }
+        logEvent(event)
+    }
+
+    /// A read, lseek, dup or close on a maps descriptor, at its exit stop.
+    private func mapsOperation(_ event: inout TracerEvent, thread: ThreadState, process: TracedProcessState, now: UInt64) {
+        let index = Int(thread.description)
+        let number = thread.number
+        let failed = event.errno != 0
+        if numbers.isRead(number) {
+            let positional = number == numbers.pread64 || number == numbers.preadv
+                || (number == numbers.preadv2 && Int64(bitPattern: thread.args.3) != -1)
+            let offset = thread.readOffset
+            var description = descriptions[index]
+            // A read at offset 0 starts a pass; one that goes back ends the current one.
+            if description.snapshot >= 0 && offset < description.reached {
+                endSnapshot(index, flags: [], tEnd: event.tBegin)
+                description = descriptions[index]
+            }
+            if description.snapshot < 0 && offset == 0 {
+                description.snapshot = snapshotCount
+                snapshotCount += 1
+                description.nextChunk = 0
+                description.reached = 0
+            }
+            event.offset = offset
+            event.requested = requestedBytes(number: number, args: thread.args, tid: event.tid)
+            if description.snapshot >= 0 && (offset == description.reached || description.nextChunk == 0) {
+                event.snapshot = description.snapshot
+                event.chunk = description.nextChunk
+                description.nextChunk += 1
+            }
+            if !failed && event.result > 0 {
+                let count = Int(event.result)
+                guard log.dataRoom >= count else { halt(.limit(.dataBytes(log.dataCapacity))); return }
+                let copied = copyReadData(number: number, args: thread.args, tid: event.tid, count: count)
+                event.dataStart = log.commitData(copied)
+                event.dataCount = copied
+                if !positional { description.offset = offset + UInt64(count) }
+                if event.snapshot >= 0 { description.reached = offset + UInt64(count) }
+            }
+            descriptions[index] = description
+            if event.snapshot >= 0 {
+                if failed {
+                    event.a5 = 1  // ends its snapshot (see encoding)
+                    descriptions[index].snapshot = -1
+                } else if event.result == 0 {
+                    descriptions[index].snapshot = -1
+                }
+            }
+        } else if number == numbers.lseek {
+            if !failed {
+                let position = UInt64(bitPattern: event.result)
+                if descriptions[index].snapshot >= 0 && position < descriptions[index].reached {
+                    endSnapshot(index, flags: [], tEnd: event.tEnd)
+                }
+                descriptions[index].offset = position
+            }
+        } else if number == numbers.close {
+            if !failed { closeDescriptor(Int32(truncatingIfNeeded: thread.args.0), in: process, now: now) }
+        } else if number == numbers.dup || number == numbers.dup2 || number == numbers.dup3 || number == numbers.fcntl {
+            if number == numbers.fcntl {
+                let command = Int32(truncatingIfNeeded: thread.args.1)
+                if command == F_SETFD, !failed {
+                    process.descriptors[Int32(truncatingIfNeeded: thread.args.0)]?.closeOnExec = thread.args.2 & 1 != 0
+                }
+                guard command == F_DUPFD || command == F_DUPFD_CLOEXEC else { return }
+            }
+            guard !failed else { return }
+            let newFD = Int32(truncatingIfNeeded: event.result)
+            guard newFD != Int32(truncatingIfNeeded: thread.args.0) else { return }
+            closeDescriptor(newFD, in: process, now: now)
+            let cloexec = number == numbers.dup3 ? thread.args.2 & UInt64(O_CLOEXEC) != 0
+                : number == numbers.fcntl ? Int32(truncatingIfNeeded: thread.args.1) == F_DUPFD_CLOEXEC : false
+            process.descriptors[newFD] = DescriptorEntry(description: thread.description, closeOnExec: cloexec)
+            descriptions[index].references += 1
+        }
+    }
+
+    private func closeDescriptor(_ fd: Int32, in process: TracedProcessState, now: UInt64) {
+        guard let entry = process.descriptors.removeValue(forKey: fd) else { return }
+        release(entry.description, now: now)
+    }
+
+    private func release(_ description: Int32, now: UInt64) {
+        let index = Int(description)
+        descriptions[index].references -= 1
+        if descriptions[index].references <= 0, descriptions[index].snapshot >= 0 {
+            endSnapshot(index, flags: [], tEnd: now)
+        }
+    }
+
+    /// Ends the pass through description `index` without end of file (close,
+    /// backwards seek): logged as a zero-length marker event.
+    private func endSnapshot(_ index: Int, flags: SnapshotFlags, tEnd: UInt64) {
+        let description = descriptions[index]
+        guard description.snapshot >= 0 else { return }
+        var event = TracerEvent(
+            kind: .syscall, pid: description.readerPID, tid: description.readerTID, generation: 0,
+            number: -2, tBegin: tEnd, tEnd: tEnd)
+        event.snapshot = description.snapshot
+        event.description = Int32(index)
+        logEvent(event)
+        descriptions[index].snapshot = -1
+    }
+
+    @inline(__always) private func logEvent(_ event: TracerEvent) {
+        if log.append(event) == nil { halt(.limit(.events(log.eventCapacity))) }
+    }
+
+    // MARK: - Reading the tracee
+
+    /// The NUL-terminated string at `address` in `pid`, copied into
+    /// `scratch`: its length (0 if unreadable).
+    private func cString(at address: UInt64, pid: Int32) -> Int {
+        let got = mapsrace_read_tracee(pid, address, scratch, 4096)
+        var readable = got
+        if readable <= 0 {
+            // The string may end before an unmapped page: read up to the page's end.
+            let room = 4096 - Int(address & 4095)
+            readable = mapsrace_read_tracee(pid, address, scratch, room)
+            if readable <= 0 { return 0 }
+        }
+        let bytes = scratch.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<readable where bytes[i] == 0 { return i }
+        return 0
+    }
+
+    /// Whether the path at `pathAddress` names a maps or smaps file; if so,
+    /// the process it names (and its generation) and the path's length in `scratch`.
+    private func mapsTarget(pathAddress: UInt64, pid: Int32, tid: Int32) -> (pid: Int32, generation: UInt32, length: Int)? {
+        let length = cString(at: pathAddress, pid: tid)
+        guard length > 6 else { return nil }
+        let path = UnsafeBufferPointer(start: scratch.assumingMemoryBound(to: UInt8.self), count: length)
+        guard let parsed = ProcMapsPath.parse(path) else { return nil }
+        var targetPID: Int32
+        switch parsed.process {
+        case .current, .currentThread: targetPID = pid
+        case .id(let number): targetPID = threads[number]?.pid ?? number
+        }
+        let generation = processes[targetPID]?.generation ?? 0
+        return (targetPID, generation, length)
+    }
+
+    private func requestedBytes(number: Int32, args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), tid: Int32) -> UInt64 {
+        if number == numbers.read || number == numbers.pread64 { return args.2 }
+        let count = Int(min(args.2, 256))
+        let got = mapsrace_read_tracee(tid, args.1, scratch, count * 16)
+        guard got > 0 else { return 0 }
+        let vectors = scratch.assumingMemoryBound(to: UInt64.self)
+        var total: UInt64 = 0
+        for i in 0..<(Int(got) / 16) { total &+= vectors[2 * i + 1] }
+        return total
+    }
+
+    /// Copies `count` bytes a read returned out of the tracee into the data area.
+    private func copyReadData(number: Int32, args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64), tid: Int32, count: Int) -> Int {
+        let destination = log.dataEnd
+        if number == numbers.read || number == numbers.pread64 {
+            let got = mapsrace_read_tracee(tid, args.1, destination, count)
+            return max(got, 0)
+        }
+        let vectorCount = Int(min(args.2, 256))
+        let got = mapsrace_read_tracee(tid, args.1, scratch, vectorCount * 16)
+        guard got > 0 else { return 0 }
+        let vectors = scratch.assumingMemoryBound(to: UInt64.self)
+        var copied = 0
+        for i in 0..<(Int(got) / 16) where copied < count {
+            let length = min(Int(vectors[2 * i + 1]), count - copied)
+            let part = mapsrace_read_tracee(tid, vectors[2 * i], destination + copied, length)
+            guard part > 0 else { break }
+            copied += part
+        }
+        return copied
+    }
+
+    /// stat and readlink of /proc/PID/fd/FD at an mmap's entry stop.
+    private func fileIdentity(pid: Int32, fd: Int32, into thread: inout ThreadState) {
+        var path = (0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64)
+        withUnsafeMutableBytes(of: &path) { raw in
+            let buffer = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+            var length = 0
+            func put(_ text: StaticString) {
+                text.withUTF8Buffer { for byte in $0 { buffer[length] = CChar(bitPattern: byte); length += 1 } }
+            }
+            func put(_ number: Int32) {
+                var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+                    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                withUnsafeMutableBytes(of: &digits) { d in
+                    var value = UInt32(bitPattern: number)
+                    var n = 0
+                    repeat { d[n] = UInt8(48 + value % 10); value /= 10; n += 1 } while value > 0
+                    while n > 0 { n -= 1; buffer[length] = CChar(bitPattern: d[n]); length += 1 }
+                }
+            }
+            put("/proc/")
+            put(pid)
+            put("/fd/")
+            put(fd)
+            buffer[length] = 0
+            var status = stat()
+            guard stat(buffer, &status) == 0 else { return }
+            thread.fileDevice = UInt64(status.st_dev)
+            thread.fileInode = UInt64(status.st_ino)
+            let room = min(log.dataRoom, 4096)
+            let linked = readlink(buffer, log.dataEnd.assumingMemoryBound(to: CChar.self), room)
+            if linked > 0 {
+                thread.filePathStart = log.commitData(linked)
+                thread.filePathCount = linked
+            } else {
+                thread.filePathStart = 0
+                thread.filePathCount = 0
+            }
+        }
+    }
+
+    /// Reads /proc/TID/maps whole into the data area while the process
+    /// cannot run (exec, first stop, last thread's exit).
+    private func quiescentRead(_ tid: Int32, process: TracedProcessState, role: QuiescentRole, now: UInt64) {
+        var path: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        let start = log.dataCount
+        var count = 0
+        var ok = false
+        let tBegin = monotonicNanoseconds()
+        withUnsafeMutableBytes(of: &path) { raw in
+            let buffer = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+            var length = 0
+            for byte in "/proc/".utf8 { buffer[length] = CChar(bitPattern: byte); length += 1 }
+            var value = UInt32(bitPattern: tid)
+            var digits: [UInt8] = []
+            repeat { digits.append(UInt8(48 + value % 10)); value /= 10 } while value > 0
+            for digit in digits.reversed() { buffer[length] = CChar(bitPattern: digit); length += 1 }
+            for byte in "/maps".utf8 { buffer[length] = CChar(bitPattern: byte); length += 1 }
+            buffer[length] = 0
+            let fd = open(buffer, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return }
+            defer { Glibc.close(fd) }
+            while true {
+                let room = log.dataRoom - count
+                guard room > 0 else { return }
+                let got = Glibc.read(fd, log.data + start + count, min(room, 1 << 20))
+                if got < 0 { if errno == EINTR { continue }; return }
+                if got == 0 { ok = true; return }
+                count += got
+            }
+        }
+        guard ok else {
+            if log.dataRoom - count <= 0 { halt(.limit(.dataBytes(log.dataCapacity))) }
+            return
+        }
+        var event = TracerEvent(
+            kind: .quiescent, pid: process.pid, tid: tid, generation: process.generation,
+            a0: UInt64(role.rawValue), tBegin: tBegin, tEnd: monotonicNanoseconds())
+        event.dataStart = log.commitData(count)
+        event.dataCount = count
+        logEvent(event)
+    }
+}
+
+/// A /proc path that names a maps or smaps file.
+enum ProcMapsPath {
+    enum Process: Equatable {
+        case current
+        case currentThread
+        case id(Int32)
+    }
+
+    /// Parses `/proc/(N|self|thread-self)[/task/T]/(maps|smaps)`.
+    static func parse(_ path: UnsafeBufferPointer<UInt8>) -> (process: Process, smaps: Bool)? {
+        var i = 0
+        func take(_ literal: StaticString) -> Bool {
+            var matched = true
+            literal.withUTF8Buffer { bytes in
+                guard i + bytes.count <= path.count else { matched = false; return }
+                for (k, byte) in bytes.enumerated() where path[i + k] != byte { matched = false; return }
+            }
+            if matched { i += literal.utf8CodeUnitCount }
+            return matched
+        }
+        func number() -> Int32? {
+            var value: Int64 = 0
+            let start = i
+            while i < path.count, path[i] >= 48, path[i] <= 57, i - start < 10 {
+                value = value * 10 + Int64(path[i] - 48)
+                i += 1
+            }
+            return i > start && value <= Int64(Int32.max) ? Int32(value) : nil
+        }
+        guard take("/proc/") else { return nil }
+        var process: Process
+        if take("thread-self/") {
+            process = .currentThread
+        } else if take("self/") {
+            process = .current
+        } else if let n = number(), take("/") {
+            process = .id(n)
+        } else {
+            return nil
+        }
+        if process != .currentThread, take("task/") {
+            guard number() != nil, take("/") else { return nil }
+        }
+        let smaps: Bool
+        if take("maps") { smaps = false } else if take("smaps") { smaps = true } else { return nil }
+        return i == path.count ? (process, smaps) : nil
+    }
+}
+
+@inline(__always)
+func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(truncatingIfNeeded: now.tv_sec) &* 1_000_000_000 &+ UInt64(truncatingIfNeeded: now.tv_nsec)
+}

@@ -1,0 +1,130 @@
+// Helpers for the tracer's tests: a scratch directory, C programs compiled
+// into it, and the built `mapsrace` run the way a user runs it.
+
+import Foundation
+import MapsTrace
+import Testing
+
+/// The `mapsrace` executable: $MAPSRACE_BINARY, else next to the test bundle.
+func mapsraceBinary() throws -> String {
+    if let override = ProcessInfo.processInfo.environment["MAPSRACE_BINARY"] { return override }
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var directory = bundle.deletingLastPathComponent()
+    // swift test runs .../debug/mapsracePackageTests.xctest
+    for _ in 0..<3 {
+        let candidate = directory.appendingPathComponent("mapsrace").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        directory = directory.deletingLastPathComponent()
+    }
+    let built = try #require(
+        [".build/debug/mapsrace", ".build/release/mapsrace"].map { packageRoot + "/" + $0 }
+            .first { FileManager.default.isExecutableFile(atPath: $0) },
+        "build mapsrace first (swift build) or set MAPSRACE_BINARY")
+    return built
+}
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+struct ToolRun {
+    var status: Int32
+    var output: String
+    var error: String
+}
+
+/// A directory for one test, removed with everything in it.
+final class Workspace {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "mapsrace-tracer-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    /// Compiles tools/test-programs/NAME.c (or the C source at `source`) into NAME.
+    @discardableResult
+    func compile(_ name: String, source: String? = nil, flags: [String] = []) throws -> String {
+        let input = source ?? packageRoot + "/tools/test-programs/\(name).c"
+        let output = file(name)
+        let run = try Workspace.run("/usr/bin/env", ["cc", "-O2", "-o", output, input, "-lpthread"] + flags, in: path)
+        try #require(run.status == 0, "cc \(input) failed: \(run.error)")
+        return output
+    }
+
+    /// Runs `mapsrace ARGUMENTS` in this directory.
+    func mapsrace(_ arguments: [String], environment: [String: String] = [:]) throws -> ToolRun {
+        try Workspace.run(try mapsraceBinary(), arguments, in: path, environment: environment)
+    }
+
+    func mapsrace(_ arguments: String...) throws -> ToolRun { try mapsrace(arguments) }
+
+    static func run(
+        _ executable: String, _ arguments: [String], in directory: String, environment: [String: String] = [:]
+    ) throws -> ToolRun {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = directory + "/.stdout-\(UUID().uuidString)"
+        let err = directory + "/.stderr-\(UUID().uuidString)"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        process.standardOutput = outHandle
+        process.standardError = errHandle
+        try process.run()
+        process.waitUntilExit()
+        try outHandle.close()
+        try errHandle.close()
+        defer {
+            try? FileManager.default.removeItem(atPath: out)
+            try? FileManager.default.removeItem(atPath: err)
+        }
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return ToolRun(
+            status: status, output: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+            error: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+}
+
+/// Every record of a trace file.
+func records(of path: String) throws -> (records: [TraceRecord], completion: TraceCompletion) {
+    let reader = try TraceReader(path: path)
+    var all: [TraceRecord] = []
+    while let record = try reader.next() { all.append(record) }
+    return (all, reader.completion)
+}
+
+extension Array where Element == TraceRecord {
+    var syscalls: [TracedSyscall] { compactMap { if case .traced(.syscall(let s)) = $0 { s } else { nil } } }
+    var processes: [TracedProcess] { compactMap { if case .traced(.process(let p)) = $0 { p } else { nil } } }
+    var sources: [SnapshotSource] { compactMap { if case .traced(.snapshotSource(let s)) = $0 { s } else { nil } } }
+    var chunks: [ReadChunk] { compactMap { if case .readChunk(let c) = $0 { c } else { nil } } }
+    var ends: [SnapshotEnd] { compactMap { if case .snapshotEnd(let e) = $0 { e } else { nil } } }
+    var trailer: TraceTrailer? { compactMap { if case .trailer(let t) = $0 { t } else { nil } }.first }
+    var header: TraceHeader? { compactMap { if case .header(let h) = $0 { h } else { nil } }.first }
+    var forks: [TracedFork] { compactMap { if case .traced(.fork(let f)) = $0 { f } else { nil } } }
+    var execs: [TracedExec] { compactMap { if case .traced(.exec(let e)) = $0 { e } else { nil } } }
+    var fileIdentities: [TracedFileIdentity] {
+        compactMap { if case .traced(.fileIdentity(let f)) = $0 { f } else { nil } }
+    }
+
+    /// Each snapshot's bytes, by index.
+    var snapshotTexts: [Int: [UInt8]] {
+        var texts: [Int: [UInt8]] = [:]
+        for chunk in chunks { texts[Int(chunk.snapshot), default: []] += chunk.bytes }
+        return texts
+    }
+}
+
+func parseJSON(_ text: String) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "not JSON: \(text)")
+}
