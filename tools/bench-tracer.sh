@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What `mapsrace record -- CMD` costs next to strace, on the seed's own
+# program (tools/seed-rolling-mmap.c: 65000 pages, 130 000 mprotect calls in
+# its loop, a forked child copying the maps 20 times).
+#
+# hyperfine runs, side by side in one invocation, RUNS runs each (default 3):
+#   bare       ./rolling-mmap
+#   mapsrace   mapsrace record -o t.mrtrace -- ./rolling-mmap
+#   strace     strace -f -e trace=mprotect,read -o /dev/null ./rolling-mmap
+# and prints the added wall time of each (mean minus bare), their ratio
+# (goal: mapsrace's added time <= 1/5 of strace's), and the added time per
+# syscall the tracer stopped at (record --json's traced_syscalls).
+#
+# Usage: tools/bench-tracer.sh [RUNS]
+set -euo pipefail
+
+runs=${1:-3}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/mapsrace-bench-tracer.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+echo "building (release) ..." >&2
+(cd "$root" && swift build -c release --product mapsrace >/dev/null)
+mapsrace="$root/.build/release/mapsrace"
+cc -std=gnu11 -O2 -o "$work/rolling-mmap" "$root/tools/seed-rolling-mmap.c"
+cd "$work"
+
+# One recording for the count of traced syscalls.
+"$mapsrace" record --json -o t.mrtrace -- ./rolling-mmap >record.json
+traced=$(sed -n 's/.*"traced_syscalls":\([0-9]*\).*/\1/p' record.json)
+
+hyperfine --runs "$runs" --warmup 1 --export-json times.json \
+    -n bare './rolling-mmap' \
+    -n mapsrace "$mapsrace record -o t.mrtrace -- ./rolling-mmap" \
+    -n strace 'strace -f -e trace=mprotect,read -o /dev/null ./rolling-mmap' >hyperfine.txt
+cat hyperfine.txt >&2
+
+mean() { python3 -c "import json,sys; print([r['mean'] for r in json.load(open('times.json'))['results'] if r['command']=='$1'][0])"; }
+bare=$(mean bare)
+traced_mean=$(mean mapsrace)
+strace_mean=$(mean strace)
+echo
+echo "## record -- CMD next to strace (seed program, 65000 pages, $runs runs each, hyperfine)"
+echo
+echo "| command | mean s | added over bare s |"
+echo "| --- | --- | --- |"
+awk -v b="$bare" -v m="$traced_mean" -v s="$strace_mean" 'BEGIN {
+    printf "| bare | %.3f | - |\n", b
+    printf "| mapsrace record -- | %.3f | %.3f |\n", m, m - b
+    printf "| strace -f -e trace=mprotect,read | %.3f | %.3f |\n", s, s - b
+}'
+awk -v b="$bare" -v m="$traced_mean" -v s="$strace_mean" -v n="$traced" 'BEGIN {
+    printf "\nmapsrace added / strace added: %.3f (goal <= 0.200)\n", (m - b) / (s - b)
+    printf "traced syscalls: %d; mapsrace added per traced syscall: %.2f us\n", n, (m - b) / n * 1e6
+}'
