@@ -66,6 +66,20 @@ struct InfoJSON {
         object.add("truncated", .bool(summary.truncation != nil))
         object.add("interrupted", .bool(summary.interrupted))
         object.add("compressed_bytes", .number(String(summary.compressedBytes)))
+        // Version 2, `record -- CMD`: the processes the tracer followed.
+        object.add("traced_syscalls", .number(String(summary.tracedSyscalls)))
+        object.add("processes", .array(summary.processes.map { process in
+            var entry = JSONObject()
+            entry.add("pid", .number(String(process.pid)))
+            entry.add("parent_pid", .number(String(process.parentPID)))
+            entry.add("command", .string(process.command))
+            entry.add("read_maps", .bool(process.roles.contains(.reader)))
+            entry.add("maps_read", .bool(process.roles.contains(.read)))
+            entry.add("mutated", .bool(process.roles.contains(.mutator)))
+            entry.add("wait_status", .number(String(process.waitStatus)))
+            entry.add("execs", .number(String(process.execs)))
+            return .object(entry)
+        }))
         text = object.rendered
     }
 }
@@ -91,6 +105,24 @@ struct InfoText {
             let pages = summary.header.map { arena.end > arena.start ? (arena.end - arena.start) / max($0.pageSize, 1) : 0 }
             rows.append(("arena", "\(hexAddress(arena.start))-\(hexAddress(arena.end))"
                 + (pages.map { " (\($0) pages)" } ?? "")))
+        }
+        if !summary.processes.isEmpty {
+            rows.append(("command", summary.header?.workloadParameters[parameter: "command"] ?? "-"))
+            rows.append(("traced", "\(summary.tracedSyscalls) syscalls, \(summary.execs) execs, \(summary.forks) forks"))
+            for process in summary.processes {
+                var roles: [String] = []
+                if process.roles.contains(.reader) { roles.append("read maps") }
+                if process.roles.contains(.read) { roles.append("its maps were read") }
+                if process.roles.contains(.mutator) { roles.append("mutated") }
+                let status = process.waitStatus < 0 ? "not reaped"
+                    : process.waitStatus & 0x7f == 0 ? "exit \((process.waitStatus >> 8) & 0xff)"
+                    : "signal \(process.waitStatus & 0x7f)"
+                rows.append((
+                    "  pid \(process.pid)",
+                    (process.command.isEmpty ? "-" : process.command)
+                        + (process.parentPID != 0 ? " (child of \(process.parentPID))" : "")
+                        + ": " + (roles.isEmpty ? "no maps role" : roles.joined(separator: ", ")) + "; \(status)"))
+            }
         }
         rows.append(("mutations", String(summary.mutations)))
         rows.append(("snapshots", "\(summary.snapshots) (\(summary.readChunks) reads, \(summary.bytesRead) bytes)"))
@@ -166,6 +198,7 @@ private indirect enum JSONValue {
     case number(String)
     case bool(Bool)
     case object(JSONObject)
+    case array([JSONValue])
     case null
 
     var rendered: String {
@@ -174,6 +207,7 @@ private indirect enum JSONValue {
         case .number(let digits): digits
         case .bool(let value): value ? "true" : "false"
         case .object(let object): object.rendered
+        case .array(let values): "[" + values.map(\.rendered).joined(separator: ",") + "]"
         case .null: "null"
         }
     }

@@ -82,6 +82,15 @@ func topLevelKeys(_ json: String) -> [String] {
         #expect(topLevelKeys(json) == documented)
     }
 
+    @Test func tracedRecordJSONHasTheDocumentedKeysInOrder() throws {
+        defer { removeTemporaryDirectory(directory) }
+        let json = try run(["record", "--json", "-o", "c.mrtrace", "--", "sh", "-c", "cat /proc/self/maps >/dev/null"])
+        #expect(topLevelKeys(json) == (try documentedKeys("record-json.md", table: 1)))
+        let info = try run(["info", "--json", directory + "/c.mrtrace"])
+        #expect(topLevelKeys(info) == (try documentedKeys("info-json.md")))
+        #expect(info.contains("\"command\":\"/usr/bin/cat\"") || info.contains("\"command\":\"/bin/cat\""))
+    }
+
     @Test func infoJSONHasTheDocumentedKeysInOrder() throws {
         defer { removeTemporaryDirectory(directory) }
         let trace = try recordSmallTrace()
