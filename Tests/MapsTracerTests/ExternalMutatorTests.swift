@@ -10,7 +10,7 @@ import Testing
         let workspace = try Workspace()
         let demo = try workspace.compile("jit-demo")
         let run = try workspace.mapsrace(
-            "record", "--reader", "chromium", "--snapshots", "5", "--json", "-o", "t.mrtrace", "--", demo, "4", "150")
+            "record", "--reader", "chromium", "--snapshots", "5", "--json", "-o", "t.mrtrace", "--", demo, "4", "150", "1500")
         try #require(run.status == 0, "\(run.error)")
         let json = try parseJSON(run.output.split(separator: "\n").last.map(String.init) ?? "")
         #expect(json["snapshots"] as? Int == 5)
@@ -19,6 +19,9 @@ import Testing
         #expect(all.header?.reader == "chromium")
         let root = try #require(all.processes.first)
         #expect(root.roles.contains(.read) && root.roles.contains(.mutator) && !root.roles.contains(.reader))
+        // (The demo stays 1.5 s after its threads joined, so that the reader,
+        // a process of its own that starts at the demo's exec, gets its five
+        // snapshots however loaded the machine is.)
         // Four threads, each 150 rounds of mmap, mprotect, munmap: every one logged, with its thread.
         let threads = all.forks.filter { $0.kind == .thread }
         #expect(threads.count == 4)

@@ -1,6 +1,7 @@
 /* jit-demo: THREADS threads (argv[1], default 4) that each map, protect and
  * unmap pages ROUNDS times (argv[2], default 200), concurrently, the way a
- * JIT's code cache churns. It never reads a maps file itself. Exits 0. */
+ * JIT's code cache churns, then stays LINGER milliseconds (argv[3], default 0)
+ * with its mappings in place. It never reads a maps file itself. Exits 0. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,6 +33,8 @@ int main(int argc, char **argv) {
     for (int t = 0; t < threads; t++)
         if (pthread_create(&ids[t], NULL, churn, NULL) != 0) { perror("pthread_create"); return 1; }
     for (int t = 0; t < threads; t++) pthread_join(ids[t], NULL);
+    int linger = argc > 3 ? atoi(argv[3]) : 0;
+    if (linger > 0) usleep((useconds_t)linger * 1000);
     printf("jit-demo threads=%d rounds=%d\n", threads, rounds);
     return 0;
 }
