@@ -103,8 +103,12 @@ import Glibc
         process.standardError = FileHandle.nullDevice
         let started = Date()
         try process.run()
-        // Wait until the command runs (its first snapshot is in the log by then).
-        usleep(700_000)
+        // Wait until mapsrace traces the command (it creates the partial trace
+        // right before), then give the command time to read its maps.
+        let partial = workspace.file("t.mrtrace.partial-\(process.processIdentifier)")
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: partial) { usleep(50_000) }
+        #expect(FileManager.default.fileExists(atPath: partial))
+        usleep(500_000)
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
         #expect(process.terminationStatus == 130)
