@@ -125,3 +125,48 @@ public func removeTemporaryDirectory(_ path: String) {
     closedir(directory)
     rmdir(path)
 }
+
+/// A finished program: exit status (128 + signal if killed), standard output
+/// and standard error.
+public struct ProgramRun {
+    public var exitCode: Int32
+    public var standardOutput: String
+    public var standardError: String
+}
+
+/// Runs `executable arguments` in `directory` to its end, with this process's
+/// environment plus `environment` (NAME=VALUE), standard input from
+/// /dev/null, and its output in files of the directory named uniquely per
+/// run. posix_spawn and a waitpid of that one pid: no run loop or SIGCHLD
+/// handler shared with the other tests of the process.
+public func runProgram(
+    _ executable: String, _ arguments: [String], in directory: String, environment: [String] = []
+) throws -> ProgramRun {
+    let name = "\(getpid())-\(currentThreadID)-\(MonotonicClock.now())"
+    let stdoutPath = directory + "/.stdout-" + name
+    let stderrPath = directory + "/.stderr-" + name
+    defer {
+        unlink(stdoutPath)
+        unlink(stderrPath)
+    }
+    // env -C changes directory and adds the variables, then execs the program in the same process.
+    let spawn = PreparedSpawn(
+        executable: "/usr/bin/env", arguments: ["-C", directory] + environment + [executable] + arguments,
+        fileActions: [
+            .open(fd: 0, path: "/dev/null", flags: O_RDONLY, mode: 0),
+            .open(fd: 1, path: stdoutPath, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644),
+            .open(fd: 2, path: stderrPath, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644),
+        ],
+        stopSignals: .defaultAndUnblocked)
+    let pid: pid_t
+    switch spawn.spawn() {
+    case .success(let spawned): pid = spawned
+    case .failure(let code): throw TestSupportError("posix_spawn \(executable): \(code.text)")
+    }
+    let exitCode: Int32 =
+        switch waitForProcess(pid) {
+        case .success(let status?): status.shellStatus
+        default: -1
+        }
+    return ProgramRun(exitCode: exitCode, standardOutput: readText(stdoutPath), standardError: readText(stderrPath))
+}

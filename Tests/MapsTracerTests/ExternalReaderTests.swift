@@ -95,7 +95,7 @@ func externalReader(_ name: String, pid: String) -> [String] {
         try #require(strace.status == 0, "\(strace.error)")
         let lines = try String(contentsOfFile: workspace.file("strace.txt"), encoding: .utf8).split(separator: "\n")
         let straced = mapsReads(in: lines.map(String.init), path: "/proc/\(pid)/maps")
-        #expect(traced == straced, "mapsrace: \(traced)\nstrace: \(straced)")
+        #expect(traced == straced, "mapsrace: \(traced)\nstrace: \(straced)\nstrace.txt begins:\n\(lines.prefix(12).joined(separator: "\n"))")
     }
 
     /// [requested, returned] of every read of `path`'s descriptor in strace output.

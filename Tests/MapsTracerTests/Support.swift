@@ -2,26 +2,12 @@
 // into it, and the built `mapsrace` run the way a user runs it.
 
 import Foundation
+import MapsTestSupport
 import MapsTrace
 import Testing
 
-/// The `mapsrace` executable: $MAPSRACE_BINARY, else next to the test bundle.
-func mapsraceBinary() throws -> String {
-    if let override = ProcessInfo.processInfo.environment["MAPSRACE_BINARY"] { return override }
-    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    var directory = bundle.deletingLastPathComponent()
-    // swift test runs .../debug/mapsracePackageTests.xctest
-    for _ in 0..<3 {
-        let candidate = directory.appendingPathComponent("mapsrace").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        directory = directory.deletingLastPathComponent()
-    }
-    let built = try #require(
-        [".build/debug/mapsrace", ".build/release/mapsrace"].map { packageRoot + "/" + $0 }
-            .first { FileManager.default.isExecutableFile(atPath: $0) },
-        "build mapsrace first (swift build) or set MAPSRACE_BINARY")
-    return built
-}
+/// The `mapsrace` executable (MapsTestSupport finds it).
+func mapsraceBinary() throws -> String { try MapsraceBinary.required() }
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
@@ -62,36 +48,14 @@ final class Workspace {
 
     func mapsrace(_ arguments: String...) throws -> ToolRun { try mapsrace(arguments) }
 
+    /// Runs `executable arguments` here (MapsTestSupport's runProgram: a
+    /// waitpid of that one child, so another test's children never confuse it).
     static func run(
         _ executable: String, _ arguments: [String], in directory: String, environment: [String: String] = [:]
     ) throws -> ToolRun {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = directory + "/.stdout-\(UUID().uuidString)"
-        let err = directory + "/.stderr-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        try process.run()
-        process.waitUntilExit()
-        try outHandle.close()
-        try errHandle.close()
-        defer {
-            try? FileManager.default.removeItem(atPath: out)
-            try? FileManager.default.removeItem(atPath: err)
-        }
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
-        return ToolRun(
-            status: status, output: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-            error: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        let run = try runProgram(
+            executable, arguments, in: directory, environment: environment.map { "\($0.key)=\($0.value)" })
+        return ToolRun(status: run.exitCode, output: run.standardOutput, error: run.standardError)
     }
 }
 
