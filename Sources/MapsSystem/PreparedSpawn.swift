@@ -24,21 +24,34 @@ public enum SpawnStopSignals: Sendable {
 }
 
 /// A posix_spawn(3) of a child prepared in full up front (argument strings,
-/// file actions, attributes), so that `spawn()` allocates nothing: the
-/// recorder starts its reader while the arena exists.
+/// file actions, signal sets, the child's stack), so that `spawn()`
+/// allocates nothing and maps nothing: the recorder starts its reader while
+/// the arena exists, after its initial quiescent read. (glibc's posix_spawn
+/// maps a stack for the child and unmaps it after the exec, and a reader
+/// quick enough, or a parent slow enough under load, saw that mapping in
+/// its snapshots: `mapsrace_spawn` clones onto this preallocated stack.)
 public final class PreparedSpawn {
     public let executablePath: String
     private let executable: UnsafeMutablePointer<CChar>
     private let argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
     private let argumentCount: Int
-    private let fileActions: UnsafeMutablePointer<posix_spawn_file_actions_t>
-    private let attributes: UnsafeMutablePointer<posix_spawnattr_t>
+    private let actions: UnsafeMutablePointer<mapsrace_spawn_action>
+    private let actionCount: Int
+    private let defaultSignals: UnsafeMutablePointer<sigset_t>
+    private let signalMask: UnsafeMutablePointer<sigset_t>
+    private let ownProcessGroup: Bool
+    private let stack: UnsafeMutableRawPointer
+
+    /// The child's stack until its exec: glibc's posix_spawn takes 32 KiB
+    /// plus the arguments; the child here only resets signals, opens files
+    /// and calls execve.
+    static let stackBytes = 64 << 10
 
     /// `arguments` are argv[1...]; argv[0] is the executable's path.
     /// `ownProcessGroup`: the child leads a new process group, so that a
     /// terminal's ^C reaches only the parent (which may forward it).
     public init(
-        executable path: String, arguments: [String], fileActions actions: [SpawnFileAction],
+        executable path: String, arguments: [String], fileActions: [SpawnFileAction],
         stopSignals: SpawnStopSignals, ownProcessGroup: Bool = false
     ) {
         executablePath = path
@@ -49,49 +62,45 @@ public final class PreparedSpawn {
         for (index, argument) in all.enumerated() { argv[index] = strdup(argument) }
         argv[all.count] = nil
 
-        fileActions = .allocate(capacity: 1)
-        posix_spawn_file_actions_init(fileActions)
-        for action in actions {
+        actionCount = fileActions.count
+        actions = .allocate(capacity: max(fileActions.count, 1))
+        for (index, action) in fileActions.enumerated() {
             switch action {
-            case .inherit(let fd): posix_spawn_file_actions_adddup2(fileActions, fd, fd)
+            case .inherit(let fd):
+                actions[index] = mapsrace_spawn_action(fd: fd, path: nil, flags: 0, mode: 0)
             case .open(let fd, let path, let flags, let mode):
-                posix_spawn_file_actions_addopen(fileActions, fd, path, flags, mode)
+                actions[index] = mapsrace_spawn_action(fd: fd, path: UnsafePointer(strdup(path)), flags: flags, mode: mode)
             }
         }
-        attributes = .allocate(capacity: 1)
-        posix_spawnattr_init(attributes)
-        var stopSet = sigset_t()
-        sigemptyset(&stopSet)
-        sigaddset(&stopSet, SIGINT)
-        sigaddset(&stopSet, SIGTERM)
-        posix_spawnattr_setsigdefault(attributes, &stopSet)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        if case .defaultAndBlocked = stopSignals { mask = stopSet }
-        posix_spawnattr_setsigmask(attributes, &mask)
-        var flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
-        if ownProcessGroup {
-            posix_spawnattr_setpgroup(attributes, 0)
-            flags |= POSIX_SPAWN_SETPGROUP
-        }
-        posix_spawnattr_setflags(attributes, Int16(flags))
+        defaultSignals = .allocate(capacity: 1)
+        sigemptyset(defaultSignals)
+        sigaddset(defaultSignals, SIGINT)
+        sigaddset(defaultSignals, SIGTERM)
+        signalMask = .allocate(capacity: 1)
+        sigemptyset(signalMask)
+        if case .defaultAndBlocked = stopSignals { signalMask.pointee = defaultSignals.pointee }
+        self.ownProcessGroup = ownProcessGroup
+        stack = .allocate(byteCount: Self.stackBytes, alignment: 16)
     }
 
     deinit {
-        posix_spawn_file_actions_destroy(fileActions)
-        fileActions.deallocate()
-        posix_spawnattr_destroy(attributes)
-        attributes.deallocate()
+        for index in 0..<actionCount { free(UnsafeMutableRawPointer(mutating: actions[index].path)) }
+        actions.deallocate()
+        defaultSignals.deallocate()
+        signalMask.deallocate()
+        stack.deallocate()
         for index in 0..<argumentCount { free(argv[index]) }
         argv.deallocate()
         free(executable)
     }
 
-    /// Starts the child: its pid, or the error posix_spawn returned.
+    /// Starts the child: its pid, or the error that kept it from running
+    /// the executable.
     public func spawn() -> Result<pid_t, Errno> {
-        var child: pid_t = 0
-        let result = posix_spawn(&child, executable, fileActions, attributes, argv, mapsrace_environment())
-        return result == 0 ? .success(child) : .failure(Errno(rawValue: result))
+        let result = mapsrace_spawn(
+            executable, argv, mapsrace_environment(), actions, Int32(actionCount), defaultSignals, signalMask,
+            ownProcessGroup ? 1 : 0, stack, Self.stackBytes)
+        return result > 0 ? .success(result) : .failure(Errno(rawValue: -result))
     }
 }
 

@@ -94,6 +94,30 @@ long mapsrace_ptrace(int request, pid_t tid, unsigned long data);
 /// the kernel, which would fault fresh pages in again.
 void mapsrace_keep_freed_memory(void);
 
+/// One file action of `mapsrace_spawn`, applied in order in the child:
+/// with `path` NULL, `fd` is inherited as it is (FD_CLOEXEC cleared); else
+/// `path` is opened with `flags` and `mode` onto `fd`.
+struct mapsrace_spawn_action {
+    int fd;
+    const char *path;
+    int flags;
+    mode_t mode;
+};
+
+/// posix_spawn(3) without its mapping: glibc's posix_spawn mmaps a stack
+/// for the child and munmaps it once the child has exec'd, so a process
+/// that reads the parent's maps right after its exec (the recorder's
+/// reader) can see a mapping no logged mutation made. This clones
+/// (CLONE_VM | CLONE_VFORK, as glibc does) onto `stack`, `stack_size` bytes
+/// the caller allocated beforehand. In the child: `default_signals` and
+/// every signal with a handler to SIG_DFL, a process group of its own if
+/// `new_process_group`, the file actions, `mask`, then execve. The child's
+/// pid, or -errno (the child's, if it failed before exec; it is reaped).
+pid_t mapsrace_spawn(
+    const char *path, char *const argv[], char *const envp[], const struct mapsrace_spawn_action *actions,
+    int action_count, const sigset_t *default_signals, const sigset_t *mask, int new_process_group, void *stack,
+    size_t stack_size);
+
 enum {
     MAPSRACE_PTRACE_DETACH = 17,
     MAPSRACE_PTRACE_SEIZE = 0x4206,
