@@ -66,7 +66,7 @@ final class ReaderSpawn {
         switch spawn.spawn() {
         case .success(let child): pid = child
         case .failure(let code):
-            throw .readerFailed("posix_spawn of \(spawn.executablePath): \(code.text)")
+            throw .readerFailed("spawn of \(spawn.executablePath): \(code.text)")
         }
         close(readyWriteFD)
         readyWriteFD = -1

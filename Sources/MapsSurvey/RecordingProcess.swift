@@ -63,7 +63,7 @@ func runRecordProcess(
     case .failure(let code):
         return RecordProcessOutcome(
             exitStatus: 0, message: "cannot start \(executable): \(code.text)",
-            surveyError: .systemCallFailed("posix_spawn of \(executable)", errno: code.rawValue))
+            surveyError: .systemCallFailed("spawn of \(executable)", errno: code.rawValue))
     }
 
     var forwarded = false

@@ -1,7 +1,7 @@
 import ArgumentParser
 import MapsRecorder
 
-/// The reader process `record` spawns (posix_spawn of /proc/self/exe). Not
+/// The reader process `record` spawns (/proc/self/exe, started by PreparedSpawn). Not
 /// meant to be run by hand: it expects the recorder's inherited descriptors.
 struct ReaderProcessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -64,7 +64,7 @@ public struct RunningMapsrace {
             stopSignals: .defaultAndUnblocked)
         switch spawn.spawn() {
         case .success(let pid): return RunningMapsrace(pid: pid, stdoutPath: stdoutPath, stderrPath: stderrPath)
-        case .failure(let code): throw TestSupportError("posix_spawn \(binary): \(code.text)")
+        case .failure(let code): throw TestSupportError("spawn of \(binary): \(code.text)")
         }
     }
 
