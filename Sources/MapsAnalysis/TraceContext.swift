@@ -303,8 +303,9 @@ public struct TraceContext: Sendable {
 
 extension Array {
     /// The index of the first element for which `belongs` is true, assuming
-    /// the array is partitioned (all false, then all true).
-    func partitionPoint(where belongs: (Element) -> Bool) -> Int {
+    /// the array is partitioned (all false, then all true). Public for the
+    /// report's timeline, which looks mutations up by time the same way.
+    public func partitionPoint(where belongs: (Element) -> Bool) -> Int {
         var low = 0
         var high = count
         while low < high {

@@ -92,8 +92,8 @@ extension SnapshotPicture {
         }
 
         // Mutations that began inside the window, binned.
-        let first = mutationBegins.partition { $0 >= begin }
-        let last = mutationBegins.partition { $0 >= end }
+        let first = mutationBegins.partitionPoint { $0 >= begin }
+        let last = mutationBegins.partitionPoint { $0 >= end }
         var bins = [Int](repeating: 0, count: Self.timeBins)
         for time in mutationBegins[first..<last] {
             let bin = Int((Double(time - begin) / Double(span)) * Double(Self.timeBins))
@@ -218,18 +218,4 @@ extension SnapshotPicture {
 func parseAddress(_ text: String) -> UInt64? {
     let digits = text.hasPrefix("0x") ? text.dropFirst(2) : Substring(text)
     return UInt64(digits, radix: 16)
-}
-
-extension Array where Element == UInt64 {
-    /// The index of the first element for which `belongs` is true; the
-    /// array must be partitioned (all false, then all true).
-    func partition(where belongs: (UInt64) -> Bool) -> Int {
-        var low = 0
-        var high = count
-        while low < high {
-            let middle = (low + high) / 2
-            if belongs(self[middle]) { high = middle } else { low = middle + 1 }
-        }
-        return low
-    }
 }
