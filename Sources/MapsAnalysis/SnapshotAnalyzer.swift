@@ -670,15 +670,20 @@ public final class SnapshotAnalyzer: Sendable {
         do {
             return (try parse(bytes), nil)
         } catch {
-            var newlines = 0
-            var cut = 0
-            for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") {
-                newlines += 1
-                if newlines == error.line - 1 { cut = offset + 1; break }
-            }
-            let prefix = (try? parse(Array(bytes[0..<cut]))) ?? MapsText()
+            let prefix = (try? parse(Array(bytes[0..<linesBefore(error.line, in: bytes)]))) ?? MapsText()
             return (prefix, error)
         }
+    }
+
+    /// Bytes of the lines before line `line` (1-based): where a parse that
+    /// failed on that line can stop.
+    static func linesBefore<Bytes: Collection<UInt8>>(_ line: Int, in bytes: Bytes) -> Int {
+        var newlines = 0
+        for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") {
+            newlines += 1
+            if newlines == line - 1 { return offset + 1 }
+        }
+        return 0
     }
 
     /// `parsePrefix` into columns, straight from the snapshot's bytes.
@@ -693,12 +698,7 @@ public final class SnapshotAnalyzer: Sendable {
             do throws(MapsParseError) {
                 return (try parse(bytes), nil)
             } catch {
-                var newlines = 0
-                var cut = 0
-                for (offset, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") {
-                    newlines += 1
-                    if newlines == error.line - 1 { cut = offset + 1; break }
-                }
+                let cut = linesBefore(error.line, in: bytes)
                 let prefix = (try? parse(UnsafeRawBufferPointer(rebasing: bytes[0..<cut]))) ?? MapsLineTable()
                 return (prefix, error)
             }
