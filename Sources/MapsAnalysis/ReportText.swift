@@ -40,11 +40,9 @@ public enum ReportText {
         line()
         line(" snapshot    lines   reads  epochs  rw seen  rw truth  verdict")
         for snapshot in report.snapshots {
-            let truth = snapshot.rwPagesTruthMin == snapshot.rwPagesTruthMax
-                ? "\(snapshot.rwPagesTruthMin)" : "\(snapshot.rwPagesTruthMin)..\(snapshot.rwPagesTruthMax)"
             line(
                 pad(snapshot.index, 9) + pad(snapshot.lines, 9) + pad(snapshot.reads, 8) + pad(snapshot.epochs, 8)
-                    + pad(snapshot.rwPagesObserved, 9) + pad(truth, 10) + "  " + summary(snapshot))
+                    + pad(snapshot.rwPagesObserved, 9) + pad(truthRange(snapshot), 10) + "  " + summary(snapshot))
         }
         guard details else { return out }
         for snapshot in report.snapshots where !snapshot.anomalies.isEmpty || !snapshot.unmodeledLines.isEmpty {
@@ -76,13 +74,22 @@ public enum ReportText {
         return out
     }
 
-    static func verdict(_ check: GuaranteeCheck) -> String {
+    /// `held`, or `VIOLATED n time(s), in snapshot(s) …`.
+    public static func verdict(_ check: GuaranteeCheck) -> String {
         if check.holds { return "held" }
         let list = check.snapshots.prefix(10).map(String.init).joined(separator: ", ")
         return "VIOLATED \(check.violations) time(s), in snapshot(s) \(list)\(check.snapshots.count > 10 ? ", …" : "")"
     }
 
-    static func summary(_ snapshot: SnapshotAnalysis) -> String {
+    /// `1..2`: the fewest and most read-write arena pages the truth had
+    /// while the snapshot was read; `1` when it did not change.
+    public static func truthRange(_ snapshot: SnapshotAnalysis) -> String {
+        snapshot.rwPagesTruthMin == snapshot.rwPagesTruthMax
+            ? "\(snapshot.rwPagesTruthMin)" : "\(snapshot.rwPagesTruthMin)..\(snapshot.rwPagesTruthMax)"
+    }
+
+    /// `consistent (state 12)`, or the anomaly kinds with their counts.
+    public static func summary(_ snapshot: SnapshotAnalysis) -> String {
         if snapshot.consistent {
             return "consistent (state \(snapshot.explainingState ?? 0))" + (snapshot.afterMutatorFinished ? ", read after the mutator finished" : "")
         }
