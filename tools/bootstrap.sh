@@ -3,9 +3,9 @@
 # that already has the Swift toolchain: libzstd-dev (through pkg-config), the
 # zstd command the tests use to check traces, Debian's chromium and
 # python3, with which the tests open `mapsrace report` pages headless and
-# check their screenshots (tools/png-stats.py), and strace, gcc and g++ for
-# the tool-profile tests. Does nothing when all are
-# there. Needs root (or sudo) only when something is missing.
+# check their screenshots (tools/png-stats.py), and strace, gcc, g++, procps
+# and gawk for the tool-profile and `record -- CMD` tests. Does nothing when
+# all are there. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 missing=()
@@ -13,17 +13,15 @@ pkg-config --exists libzstd 2>/dev/null || missing+=(libzstd-dev pkg-config)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # The tool-profile tests strace C reproductions of real tools' read loops
-# (tools/reader-loops/), one C++ (libstdc++'s ifstream) and CPython's readall.
+# (tools/reader-loops/), one C++ (libstdc++'s ifstream) and CPython's readall;
+# `record -- CMD`'s tests compare with strace, run pmap and the seed's gawk
+# script, and compile small C programs.
 command -v strace >/dev/null 2>&1 || missing+=(strace)
-command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
-# `record -- CMD`'s tests compare with strace, run pmap and the seed's
-# gawk script, and compile small C programs.
-command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v pmap >/dev/null 2>&1 || missing+=(procps)
 command -v gawk >/dev/null 2>&1 || missing+=(gawk)
-command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 
 if ((${#missing[@]})); then
     echo "bootstrap: installing ${missing[*]}" >&2
