@@ -1,4 +1,5 @@
 import ArgumentParser
+import MapsTrace
 import MapsTracer
 
 #if canImport(Glibc)
@@ -59,19 +60,7 @@ func describeTraced(_ summary: TracedRecordingSummary) -> String {
 
 /// The JSON `record --json -- CMD` prints (docs/record-json.md).
 func tracedJSON(_ summary: TracedRecordingSummary) -> String {
-    func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if scalar.value < 0x20 { let hex = String(scalar.value, radix: 16); out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
+    let quoted = JSONOutput.quoted
     let processes = summary.processes.map { p in
         "{\"pid\":\(p.pid),\"parent_pid\":\(p.parentPID),\"command\":\(quoted(p.command)),"
             + "\"read_maps\":\(p.roles.contains(.reader)),\"maps_read\":\(p.roles.contains(.read)),"
