@@ -22,8 +22,8 @@ public enum JSONOutput {
         Array(try encoder().encode(value))
     }
 
-    /// A JSON string literal for `text`, for the two hand-ordered documents
-    /// (`record --json`, `info --json`): quotes, backslashes and control
+    /// A JSON string literal for `text`, for the hand-ordered documents
+    /// (`record --json`, also with `-- CMD`, and `info --json`): quotes, backslashes and control
     /// characters escaped, everything else as it is.
     public static func quoted(_ text: String) -> String {
         var out = "\""
