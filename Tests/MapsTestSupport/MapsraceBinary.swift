@@ -137,7 +137,7 @@ public struct ProgramRun {
 /// Runs `executable arguments` in `directory` to its end, with this process's
 /// environment plus `environment` (NAME=VALUE), standard input from
 /// /dev/null, and its output in files of the directory named uniquely per
-/// run. posix_spawn and a waitpid of that one pid: no run loop or SIGCHLD
+/// run. PreparedSpawn and a waitpid of that one pid: no run loop or SIGCHLD
 /// handler shared with the other tests of the process.
 public func runProgram(
     _ executable: String, _ arguments: [String], in directory: String, environment: [String] = []
@@ -161,7 +161,7 @@ public func runProgram(
     let pid: pid_t
     switch spawn.spawn() {
     case .success(let spawned): pid = spawned
-    case .failure(let code): throw TestSupportError("posix_spawn \(executable): \(code.text)")
+    case .failure(let code): throw TestSupportError("spawn of \(executable): \(code.text)")
     }
     let exitCode: Int32 =
         switch waitForProcess(pid) {
