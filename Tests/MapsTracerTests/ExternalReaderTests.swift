@@ -103,8 +103,9 @@ func externalReader(_ name: String, pid: String) -> [String] {
         var descriptors: Set<String> = []
         var reads: [[Int64]] = []
         for raw in lines {
-            // "1234 openat(AT_FDCWD, "/proc/42/maps", O_RDONLY) = 3"
-            let line = raw.drop { $0 != " " }.dropFirst()
+            // "12345 openat(AT_FDCWD, "/proc/42/maps", O_RDONLY) = 3"
+            // strace left-justifies the pid in 5 columns: "1234  openat(" has two spaces.
+            let line = raw.drop { $0 != " " }.drop { $0 == " " }
             guard let equals = line.range(of: " = ", options: .backwards) else { continue }
             let result = line[equals.upperBound...].split(separator: " ").first.map(String.init) ?? ""
             if (line.hasPrefix("openat(") || line.hasPrefix("open(")) && line.contains("\"\(path)\"") {
