@@ -22,6 +22,14 @@ command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v pmap >/dev/null 2>&1 || missing+=(procps)
 command -v gawk >/dev/null 2>&1 || missing+=(gawk)
+# The survey's real readers (Sources/MapsSurvey/RealReaders.swift): Debian's
+# python3 with venv (psutil goes into a private environment, below),
+# elfutils' eu-stack, perf and gdb.
+[ -x /usr/bin/python3 ] || missing+=(python3)
+/usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v eu-stack >/dev/null 2>&1 || missing+=(elfutils)
+command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
+command -v gdb >/dev/null 2>&1 || missing+=(gdb)
 
 if ((${#missing[@]})); then
     echo "bootstrap: installing ${missing[*]}" >&2
@@ -31,6 +39,9 @@ if ((${#missing[@]})); then
     "${sudo_cmd[@]}" apt-get update -qq
     "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# psutil from PyPI into $MAPSRACE_VENV or ~/.cache/mapsrace/venv.
+"$(dirname "${BASH_SOURCE[0]}")/psutil-venv.sh"
 
 if ! command -v swift >/dev/null 2>&1; then
     for candidate in /opt/swift/usr/bin; do

@@ -44,12 +44,17 @@ public struct AnalysedRecording: Sendable, Equatable {
     /// read with an error (`valgrind`: its buffer filled; the real tool
     /// aborts there): indexes of snapshots that delivered nothing.
     public var abortedSnapshots: Set<Int>
+    /// A real program's recorded requests against its tool's profile
+    /// (`real-...` readers only).
+    public var pattern: PatternVerdict?
 
     public init(
         repetition: Int = 0, trace: String, seed: UInt64, report: AnalysisReport,
-        maxAttempts: Int? = nil, targetPausesNs: [UInt64] = [], abortedSnapshots: Set<Int> = []
+        maxAttempts: Int? = nil, targetPausesNs: [UInt64] = [], abortedSnapshots: Set<Int> = [],
+        pattern: PatternVerdict? = nil
     ) {
         self.abortedSnapshots = abortedSnapshots
+        self.pattern = pattern
         self.repetition = repetition
         self.trace = trace
         self.seed = seed
@@ -245,6 +250,10 @@ public struct CellStatistics: Sendable, Equatable {
     /// tear it let through (`ValidationOutcome`). nil for other readers.
     public var validationCaught: Int?
     public var validationEscaped: Int?
+    /// A real program's recorded requests against its tool's profile, over
+    /// every recording of the cell (the first difference found); nil for
+    /// built-in readers.
+    public var pattern: PatternVerdict?
 
     /// The model was validated in every analysed recording (false when there is none).
     public var modelValidated: Bool { recordings > 0 && unvalidatedRecordings == 0 }
@@ -287,6 +296,17 @@ public struct CellStatistics: Sendable, Equatable {
         let validates = cell.recordings.contains { $0.report.validation != nil }
         validationCaught = validates ? outcomes.filter { $0.verdict == "caught" }.count : nil
         validationEscaped = validates ? outcomes.filter { $0.verdict == "escaped" }.count : nil
+        let verdicts = cell.recordings.compactMap(\.pattern)
+        if var combined = verdicts.first {
+            combined.snapshots = verdicts.reduce(0) { $0 + $1.snapshots }
+            combined.reads = verdicts.reduce(0) { $0 + $1.reads }
+            if let (recording, verdict) = zip(cell.recordings, cell.recordings.map(\.pattern))
+                .first(where: { $0.1?.difference != nil })
+            {
+                combined.difference = "recording \(recording.repetition): " + (verdict?.difference ?? "")
+            }
+            pattern = combined
+        }
     }
 }
 

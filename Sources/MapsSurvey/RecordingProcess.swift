@@ -42,15 +42,19 @@ struct RecordProcessOutcome {
     var surveyError: RecordingError?
 }
 
-/// Runs `executable` with `arguments` plus `--outcome-file outcomePath` in a
+/// Runs `executable` with `arguments` plus `--outcome-file outcomePath` (before
+/// a `--`, if any) in a
 /// fresh process of its own process group (so that a terminal's ^C reaches
 /// only the survey, which forwards it once), standard output discarded,
 /// standard error kept in `errorPath`.
 func runRecordProcess(
     executable: String, arguments: [String], errorPath: String, outcomePath: String
 ) -> RecordProcessOutcome {
+    // Before a `--` that starts a traced command, which must not get it.
+    var withOutcome = arguments
+    withOutcome.insert("--outcome-file=\(outcomePath)", at: arguments.firstIndex(of: "--") ?? arguments.endIndex)
     let spawn = PreparedSpawn(
-        executable: executable, arguments: arguments + ["--outcome-file=\(outcomePath)"],
+        executable: executable, arguments: withOutcome,
         fileActions: [
             .open(fd: 0, path: "/dev/null", flags: O_RDONLY, mode: 0),
             .open(fd: 1, path: "/dev/null", flags: O_WRONLY, mode: 0),

@@ -95,9 +95,19 @@ public struct Survey {
     }
 
     /// Why the recorder would refuse this workload or reader, nil if it takes both.
-    func unknownName(workload: String, reader: String) -> RecordingError? {
+    func unknownName(workload: String, reader: String) -> (any Error & CustomStringConvertible)? {
         do {
             _ = try Workload(parsing: workload)
+            if reader.hasPrefix(RealReaders.prefix) {
+                guard let real = RealReaders.named(reader) else {
+                    return SurveyError.realReaderUnavailable(
+                        name: reader, reason: "not in the table (" + RealReaders.names.joined(separator: ", ") + ")")
+                }
+                if let missing = real.missingProgram() {
+                    return SurveyError.realReaderUnavailable(name: reader, reason: missing)
+                }
+                return nil
+            }
             _ = try ReaderStrategy(parsing: reader)
             return nil
         } catch {
@@ -111,10 +121,17 @@ public struct Survey {
         let trace = plan.tracePath(workload: workload, reader: reader, repetition: repetition)
         let errorPath = trace.dropLast(".mrtrace".count) + ".stderr"
         let outcomePath = trace.dropLast(".mrtrace".count) + ".outcome.json"
-        let arguments = [
-            "record", "--workload=\(workload)", "--reader=\(reader)", "--pages=\(plan.pageCount)",
+        let real = RealReaders.named(reader)
+        var arguments = [
+            "record", "--workload=\(workload)", "--pages=\(plan.pageCount)",
             "--snapshots=\(plan.snapshotCount)", "--seed=\(seed)", "--output=\(trace)",
         ]
+        if let real {
+            // The real program is the reader, traced once per snapshot.
+            arguments += ["--"] + real.commandLine(output: String(trace.dropLast(".mrtrace".count)) + ".out")
+        } else {
+            arguments.insert("--reader=\(reader)", at: 2)
+        }
         let outcome = runRecordProcess(
             executable: plan.recorderExecutable, arguments: arguments, errorPath: String(errorPath),
             outcomePath: String(outcomePath))
@@ -132,7 +149,7 @@ public struct Survey {
                 exitCode: outcome.exitStatus, message: outcome.message))
         }
         do throws(AnalysisError) {
-            return .analysed(try analyse(trace: trace, seed: seed, repetition: repetition))
+            return .analysed(try analyse(trace: trace, seed: seed, repetition: repetition, reader: reader))
         } catch {
             return .failed(FailedRecording(
                 repetition: repetition, seed: seed, trace: trace, exitCode: exitStatus(error),
@@ -142,7 +159,7 @@ public struct Survey {
 
     /// Analyses a trace (each snapshot's analysis carries how it ended:
     /// retry attempt, accepted).
-    func analyse(trace: String, seed: UInt64, repetition: Int) throws(AnalysisError) -> AnalysedRecording {
+    func analyse(trace: String, seed: UInt64, repetition: Int, reader: String = "") throws(AnalysisError) -> AnalysedRecording {
         let analysis = try TraceAnalysis(.file(trace), analysingWhileLoading: true)
         let report = try analysis.run()
         let parameters = analysis.context.header.readerParameters
@@ -150,11 +167,21 @@ public struct Survey {
         let aborted: Set<Int> = parameters[parameter: "validation"] == "abort_when_full"
             ? Set(analysis.context.snapshotEndFlags.filter { $0.value.contains(.gaveUp) }.keys) : []
         let maxAttempts = parameters[parameter: "max_attempts"].flatMap { Int($0) }
+        var pattern: PatternVerdict?
+        if let real = RealReaders.named(reader) {
+            do throws(TraceError) {
+                pattern = RequestPatternCheck.compare(
+                    snapshots: try RequestPatternCheck.snapshotChunks(trace: trace), profile: real.profile,
+                    file: real.file)
+            } catch {
+                throw .trace(error)
+            }
+        }
         return AnalysedRecording(
             repetition: repetition, trace: trace, seed: seed, report: report,
             maxAttempts: maxAttempts,
             targetPausesNs: analysis.context.pauses.sorted { $0.key < $1.key }.map(\.value.pauseNs),
-            abortedSnapshots: aborted)
+            abortedSnapshots: aborted, pattern: pattern)
     }
 }
 

@@ -43,6 +43,10 @@ public enum SurveyTable {
             guard let caught = stats.validationCaught, let escaped = stats.validationEscaped else { return "-" }
             return "\(caught)/\(escaped)"
         },
+        Column(heading: "vs profile", numeric: false) { _, stats in
+            guard let pattern = stats.pattern else { return "-" }
+            return pattern.profile + ": " + pattern.summary
+        },
         Column(heading: "model", numeric: false) { cell, stats in
             if stats.recordings == 0 { return "-" }
             return stats.modelValidated ? "ok" : "NOT \(stats.unvalidatedRecordings)/\(stats.recordings)"
@@ -204,6 +208,40 @@ struct SurveyDocument: Encodable {
         }
     }
 
+    /// `request_pattern`: a real program's requests against its tool's profile.
+    struct RequestPattern: Encodable {
+        var profile: String
+        var matches: Bool
+        var difference: String?
+        var snapshots: Int
+        var reads: Int
+        var firstRequests: [UInt64]
+
+        init(_ verdict: PatternVerdict) {
+            profile = verdict.profile
+            matches = verdict.matches
+            difference = verdict.difference
+            snapshots = verdict.snapshots
+            reads = verdict.reads
+            firstRequests = verdict.firstRequests
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case profile, matches, difference, snapshots, reads
+            case firstRequests = "first_requests"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(profile, forKey: .profile)
+            try container.encode(matches, forKey: .matches)
+            try container.encode(difference, forKey: .difference)
+            try container.encode(snapshots, forKey: .snapshots)
+            try container.encode(reads, forKey: .reads)
+            try container.encode(firstRequests, forKey: .firstRequests)
+        }
+    }
+
     struct Cell: Encodable {
         var workload: String
         var reader: String
@@ -227,6 +265,7 @@ struct SurveyDocument: Encodable {
         var unvalidatedRecordings: Int
         var validationCaught: Int?
         var validationEscaped: Int?
+        var requestPattern: RequestPattern?
         var traces: [Recording]
         var failures: [FailedRecording]
 
@@ -251,6 +290,7 @@ struct SurveyDocument: Encodable {
             case unvalidatedRecordings = "unvalidated_recordings"
             case validationCaught = "validation_caught"
             case validationEscaped = "validation_escaped"
+            case requestPattern = "request_pattern"
             case traces, failures
         }
 
@@ -279,6 +319,7 @@ struct SurveyDocument: Encodable {
             try container.encode(unvalidatedRecordings, forKey: .unvalidatedRecordings)
             try container.encode(validationCaught, forKey: .validationCaught)
             try container.encode(validationEscaped, forKey: .validationEscaped)
+            try container.encode(requestPattern, forKey: .requestPattern)
             try container.encode(traces, forKey: .traces)
             try container.encode(failures, forKey: .failures)
         }
@@ -334,6 +375,7 @@ struct SurveyDocument: Encodable {
                 abandonedAttempts: stats.abandonedAttempts,
                 modelValidated: stats.modelValidated, unvalidatedRecordings: stats.unvalidatedRecordings,
                 validationCaught: stats.validationCaught, validationEscaped: stats.validationEscaped,
+                requestPattern: stats.pattern.map(RequestPattern.init),
                 traces: cell.recordings.map { recording in
                     Recording(
                         repetition: recording.repetition, seed: recording.seed,

@@ -178,6 +178,7 @@ extension SurveyError: ReportedFailure {
         switch self {
         case .invalidPlan: .usage
         case .directoryNotWritable: .outputNotWritable
+        case .realReaderUnavailable: .commandNotRunnable
         }
     }
 }

@@ -25,6 +25,11 @@ struct SurveyCommand: ParsableCommand {
             recording that fails (say, a reader this kernel does not support) marks its cell with \
             the error; the survey goes on.
 
+            A reader named real-... is a real installed program (cat, pmap, python3, psutil, eu-stack, \
+            perf) run unmodified under `mapsrace record --workload W -- COMMAND`, traced once per \
+            snapshot; the table's "vs profile" column says whether its recorded requests match the \
+            built-in profile of the same tool. The command lines are one table (docs/survey.md).
+
             The defaults (8000 pages, 20 snapshots, 5 repeats: 100 snapshots per cell) make every \
             snapshot span about 100 read(2) calls while a recording and its analysis take well under \
             a second, so the default survey finishes in a few minutes on 2 cores.
@@ -43,6 +48,11 @@ struct SurveyCommand: ParsableCommand {
         "Readers, comma-separated (default: every named one this build knows).",
         valueName: "x,y,..."))
     var readers: String?
+
+    @Flag(help: ArgumentHelp(
+        "Survey the real installed programs of the real-reader table (docs/survey.md) instead of the built-in readers.",
+        discussion: "Same as --readers " + RealReaders.names.joined(separator: ",") + "."))
+    var real = false
 
     @Option(help: "Pages in each recording's arena.")
     var pages: Int = SurveyPlan.defaultPageCount
@@ -64,12 +74,19 @@ struct SurveyCommand: ParsableCommand {
 
     func validate() throws {
         guard !(json && markdown) else { throw ValidationError("--json and --markdown exclude each other") }
+        guard !(real && readers != nil) else { throw ValidationError("--real and --readers exclude each other") }
         guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
         guard pages >= 2 else { throw ValidationError("--pages must be at least 2") }
         guard snapshots >= 1 else { throw ValidationError("--snapshots must be at least 1") }
         do {
             for workload in try names(workloads, "--workloads") { _ = try Workload(parsing: workload) }
-            for reader in try names(readers, "--readers") { _ = try ReaderStrategy(parsing: reader) }
+            for reader in try names(readers, "--readers") where RealReaders.named(reader) == nil {
+                if reader.hasPrefix(RealReaders.prefix) {
+                    throw ValidationError(
+                        "unknown real reader '\(reader)': expected one of " + RealReaders.names.joined(separator: ", "))
+                }
+                _ = try ReaderStrategy(parsing: reader)
+            }
         } catch let error as RecordingError {
             throw ValidationError(error.description)
         }
@@ -89,7 +106,8 @@ struct SurveyCommand: ParsableCommand {
     func run() throws {
         let plan = SurveyPlan(
             workloads: workloads == nil ? SurveyPlan.defaultWorkloads : try names(workloads, "--workloads"),
-            readers: readers == nil ? SurveyPlan.defaultReaders : try names(readers, "--readers"),
+            readers: readers == nil
+                ? (real ? RealReaders.names : SurveyPlan.defaultReaders) : try names(readers, "--readers"),
             repetitions: repetitions, pageCount: pages, snapshotCount: snapshots, seed: seed,
             directory: dir ?? defaultSurveyDirectoryName(), toolVersion: mapsraceVersion)
         let cells = plan.workloads.count * plan.readers.count
