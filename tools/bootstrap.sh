@@ -3,8 +3,10 @@
 # that already has the Swift toolchain: libzstd-dev (through pkg-config), the
 # zstd command the tests use to check traces, Debian's chromium and
 # python3, with which the tests open `mapsrace report` pages headless and
-# check their screenshots (tools/png-stats.py), and strace, gcc, g++, procps
-# and gawk for the tool-profile and `record -- CMD` tests. Does nothing when
+# check their screenshots (tools/png-stats.py), strace, gcc, g++, procps
+# and gawk for the tool-profile and `record -- CMD` tests, and the survey's
+# real readers (elfutils, linux-perf, gdb, python3-venv, and psutil from PyPI
+# into a private virtual environment, tools/psutil-venv.sh). Does nothing when
 # all are there. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
