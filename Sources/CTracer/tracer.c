@@ -80,6 +80,9 @@ static const struct traced_syscall traced_syscalls[] = {
     TRACED(prctl),
     TRACED(execve),
     TRACED(execveat),
+    /* Only for PTRACE_TRACEME: a tracee that asks to be traced by its parent
+       (gdb's start-up check does) is detached first, or it would fail. */
+    TRACED(ptrace),
 };
 
 #define TRACED_COUNT (sizeof traced_syscalls / sizeof traced_syscalls[0])

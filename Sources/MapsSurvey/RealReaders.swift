@@ -53,6 +53,9 @@ public enum RealReaders {
             name: "real-eu-stack", command: ["eu-stack", "-p", "{pid}"], profile: "pmap", file: "maps",
             package: "elfutils"),
         RealReader(
+            name: "real-gdb", command: ["gdb", "-batch", "-nx", "-p", "{pid}", "-ex", "info proc mappings"],
+            profile: "gdb", file: "maps", package: "gdb"),
+        RealReader(
             name: "real-perf",
             command: ["perf", "record", "-q", "-o", "{out}", "-p", "{pid}", "--", "sleep", "0.01"],
             profile: "perf", file: "maps", package: "linux-perf"),
@@ -123,10 +126,13 @@ public struct PatternVerdict: Sendable, Equatable {
 public enum RequestRule: Sendable, Equatable {
     case fixed(Int)
     case pythonReadAll
+    /// gdb: pread64 of the buffer's free part less `padding`; the buffer
+    /// (`first` bytes) doubles whenever it is more than half full.
+    case preadGrowing(first: Int, padding: Int)
 
     /// The rule of a `--reader` spelling, nil when the profile's requests
-    /// depend on more than the bytes returned so far (line buffers, pread
-    /// buffers, reopening).
+    /// depend on more than the bytes returned so far (line buffers,
+    /// reopening, Go's size classes, a fill-once buffer).
     public init?(profile: String) {
         guard let strategy = try? ReaderStrategy(parsing: profile) else { return nil }
         switch strategy {
@@ -136,6 +142,7 @@ public enum RequestRule: Sendable, Equatable {
             switch tool.readPattern {
             case .fixed(let bytes): self = .fixed(bytes)
             case .pythonReadAll: self = .pythonReadAll
+            case .preadGrowing(let first, let padding): self = .preadGrowing(first: first, padding: padding)
             default: return nil
             }
         default: return nil
@@ -155,6 +162,16 @@ public enum RequestRule: Sendable, Equatable {
                 if length >= size { size = PythonReadAllGrowth.next(after: length) }
                 requests.append(UInt64(size - length))
                 length += Int(max(returned, 0))
+            }
+            return requests
+        case .preadGrowing(let first, let padding):
+            var allocated = first
+            var position = 0
+            var requests: [UInt64] = []
+            for returned in returns {
+                requests.append(UInt64(allocated - position - padding))
+                position += Int(max(returned, 0))
+                if allocated < position * 2 { allocated *= 2 }
             }
             return requests
         }

@@ -16,6 +16,7 @@ struct SyscallNumbers {
     let fcntl = Int32(mapsrace_nr("fcntl")), close = Int32(mapsrace_nr("close")), closeRange = Int32(mapsrace_nr("close_range"))
     let mmap = Int32(mapsrace_nr("mmap")), prctl = Int32(mapsrace_nr("prctl"))
     let execve = Int32(mapsrace_nr("execve")), execveat = Int32(mapsrace_nr("execveat"))
+    let ptrace = Int32(mapsrace_nr("ptrace"))
 
     func isOpen(_ n: Int32) -> Bool { n == open || n == openat || n == openat2 }
     func isRead(_ n: Int32) -> Bool { n == read || n == pread64 || n == readv || n == preadv || n == preadv2 }
@@ -139,6 +140,10 @@ final class TracerLoop {
     /// Children of mapsrace that are not tracees (a built-in reader), reaped
     /// by the loop's waitpid(-1): their wait statuses.
     var foreignExits: [Int32: Int32] = [:]
+    /// The task stopped at the entry of ptrace(PTRACE_TRACEME), 0 if none.
+    var tracemeCaller: Int32 = 0
+    /// Tasks let go at their PTRACE_TRACEME (their parent traces them).
+    var detachedTasks = 0
     /// Scratch memory for paths and iovec arrays read out of a tracee.
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: 8192, alignment: 16)
 
@@ -194,6 +199,16 @@ final class TracerLoop {
                 resume(tid, MAPSRACE_PTRACE_CONT, 0)
             } else if signal == SIGTRAP && event == Int32(MAPSRACE_EVENT_SECCOMP) {
                 let wantsExit = syscallEntry(tid, now: now)
+                if tracemeCaller == tid {
+                    // ptrace(PTRACE_TRACEME): let it go, so that its parent
+                    // (not mapsrace) becomes its tracer, as without mapsrace.
+                    tracemeCaller = 0
+                    _ = mapsrace_ptrace_request(Int32(MAPSRACE_PTRACE_DETACH_REQUEST), tid, 0, 0)
+                    detachedTasks += 1
+                    gone(tid, status: 0, now: now)
+                    if threads.isEmpty { break }
+                    continue
+                }
                 resume(tid, wantsExit ? MAPSRACE_PTRACE_SYSCALL : MAPSRACE_PTRACE_CONT, 0)
             } else if signal == SIGTRAP
                 && (event == Int32(MAPSRACE_EVENT_FORK) || event == Int32(MAPSRACE_EVENT_VFORK)
@@ -363,6 +378,11 @@ final class TracerLoop {
         thread.filePathCount = -1
         thread.pathCount = 0
         let fdArgument = Int32(truncatingIfNeeded: info.args.0)
+        if number == numbers.ptrace {
+            // PTRACE_TRACEME is 0; every other request is the caller tracing someone.
+            if info.args.0 == 0 { tracemeCaller = tid }
+            return false
+        }
         if numbers.isDescriptorOperation(number) {
             guard let entry = process.descriptors[fdArgument] else { return false }
             thread.description = entry.description
