@@ -25,7 +25,7 @@ struct SurveyCommand: ParsableCommand {
             recording that fails (say, a reader this kernel does not support) marks its cell with \
             the error; the survey goes on.
 
-            A reader named real-... is a real installed program (cat, pmap, python3, psutil, eu-stack, \
+            A reader named real-... is a real installed program (cat, pmap, python3, psutil, eu-stack, gdb, \
             perf) run unmodified under `mapsrace record --workload W -- COMMAND`, traced once per \
             snapshot; the table's "vs profile" column says whether its recorded requests match the \
             built-in profile of the same tool. The command lines are one table (docs/survey.md).
