@@ -46,9 +46,10 @@ struct RecordProcessOutcome {
 /// a `--`, if any) in a
 /// fresh process of its own process group (so that a terminal's ^C reaches
 /// only the survey, which forwards it once), standard output discarded,
-/// standard error kept in `errorPath`.
+/// standard error kept in `errorPath`. Past `timeoutSeconds` the whole process
+/// group gets SIGTERM, and SIGKILL two seconds later if it still runs.
 func runRecordProcess(
-    executable: String, arguments: [String], errorPath: String, outcomePath: String
+    executable: String, arguments: [String], errorPath: String, outcomePath: String, timeoutSeconds: Int
 ) -> RecordProcessOutcome {
     // Before a `--` that starts a traced command, which must not get it.
     var withOutcome = arguments
@@ -76,17 +77,37 @@ func runRecordProcess(
     // spawn interrupts no waitpid, and the child, in a process group of its
     // own, never saw it.
     var status = WaitStatus(rawValue: 0)
+    let started = MonotonicClock.now()
+    let limit = UInt64(timeoutSeconds) * 1_000_000_000
+    var timedOut = false
+    var killedAt: UInt64?
     waiting: while true {
         let stop = StopSignal.received
         if stop != 0 && !forwarded {
             sendSignal(stop, to: pid)
             forwarded = true
         }
-        switch waitForProcess(pid, retryOnInterrupt: false) {
+        let now = MonotonicClock.now()
+        if now - started >= limit {
+            // The recorder leads its own process group: its reader and any
+            // traced program go with it.
+            if !timedOut {
+                timedOut = true
+                killedAt = now
+                sendSignal(SIGTERM, to: -pid)
+            } else if let termAt = killedAt, now - termAt >= 2_000_000_000 {
+                sendSignal(SIGKILL, to: -pid)
+                killedAt = nil
+            }
+        }
+        switch waitForProcess(pid, options: .noHang, retryOnInterrupt: false) {
         case .success(let ended?):
             status = ended
             break waiting
-        case .success(nil), .failure(.interrupted): continue
+        case .success(nil), .failure(.interrupted):
+            // Polled: a blocking wait could not notice the time limit.
+            MonotonicClock.sleep(nanoseconds: 10_000_000)
+            continue
         case .failure(let code):
             return RecordProcessOutcome(
                 exitStatus: 0, message: "lost track of \(executable) (pid \(pid)): \(code.text)",
@@ -96,7 +117,9 @@ func runRecordProcess(
     let report = readOutcomeReport(outcomePath)
     unlink(outcomePath)
     let message: String
-    if status.exitedCleanly {
+    if timedOut {
+        message = "mapsrace record ran past the survey's time limit of \(timeoutSeconds) s and was stopped (\(status))"
+    } else if status.exitedCleanly {
         message = ""
     } else if let report, report.exitStatus == status.shellStatus, !report.message.isEmpty {
         message = report.message

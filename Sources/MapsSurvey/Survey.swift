@@ -134,7 +134,7 @@ public struct Survey {
         }
         let outcome = runRecordProcess(
             executable: plan.recorderExecutable, arguments: arguments, errorPath: String(errorPath),
-            outcomePath: String(outcomePath))
+            outcomePath: String(outcomePath), timeoutSeconds: plan.recordingTimeoutSeconds)
         // Keep the reader's or recorder's complaints next to the trace only when there are any.
         if fileSize(String(errorPath)) == 0 { unlink(String(errorPath)) }
         let written = fileSize(trace).map { $0 > 0 } ?? false

@@ -40,6 +40,14 @@ public struct SurveyPlan: Sendable, Equatable {
     public var recorderExecutable: String
     /// Written into survey.json.
     public var toolVersion: String
+    /// How long one recording may run before the survey kills it (its whole
+    /// process group: the recorder, its reader and any traced program) and
+    /// marks it failed, so that one hung program cannot stall the survey.
+    public var recordingTimeoutSeconds: Int
+
+    /// Ten minutes: a seed-size recording takes about a second, a real
+    /// program traced with its start-up a few.
+    public static let defaultRecordingTimeoutSeconds = 600
 
     public init(
         workloads: [String] = defaultWorkloads,
@@ -50,7 +58,8 @@ public struct SurveyPlan: Sendable, Equatable {
         seed: UInt64 = defaultSeed,
         directory: String,
         recorderExecutable: String = "/proc/self/exe",
-        toolVersion: String
+        toolVersion: String,
+        recordingTimeoutSeconds: Int = defaultRecordingTimeoutSeconds
     ) {
         self.workloads = workloads
         self.readers = readers
@@ -61,6 +70,7 @@ public struct SurveyPlan: Sendable, Equatable {
         self.directory = directory
         self.recorderExecutable = recorderExecutable
         self.toolVersion = toolVersion
+        self.recordingTimeoutSeconds = recordingTimeoutSeconds
     }
 
     /// The seed of recording `repetition` (0-based) of every cell.
@@ -95,6 +105,9 @@ public struct SurveyPlan: Sendable, Equatable {
         guard repetitions >= 1 else { throw .invalidPlan("--repeat must be at least 1 (got \(repetitions))") }
         guard pageCount >= 2 else { throw .invalidPlan("--pages must be at least 2 (got \(pageCount))") }
         guard snapshotCount >= 1 else { throw .invalidPlan("--snapshots must be at least 1 (got \(snapshotCount))") }
+        guard recordingTimeoutSeconds >= 1 else {
+            throw .invalidPlan("--recording-timeout must be at least 1 second (got \(recordingTimeoutSeconds))")
+        }
     }
 }
 

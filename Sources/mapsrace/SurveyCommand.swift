@@ -66,6 +66,12 @@ struct SurveyCommand: ParsableCommand {
     @Option(help: "Directory for the traces and the table (default: survey-<date>-<time> here; must be new or empty).")
     var dir: String?
 
+    @Option(help: ArgumentHelp(
+        "Seconds one recording may run before it is stopped and its cell marked failed.",
+        discussion: "The recorder, its reader and any traced program get SIGTERM, then SIGKILL 2 s later. A real program that hangs under the tracer cannot stall the survey.",
+        valueName: "seconds"))
+    var recordingTimeout: Int = SurveyPlan.defaultRecordingTimeoutSeconds
+
     @Flag(help: "Print the table as JSON (keys: docs/survey.md).")
     var json = false
 
@@ -109,7 +115,8 @@ struct SurveyCommand: ParsableCommand {
             readers: readers == nil
                 ? (real ? RealReaders.names : SurveyPlan.defaultReaders) : try names(readers, "--readers"),
             repetitions: repetitions, pageCount: pages, snapshotCount: snapshots, seed: seed,
-            directory: dir ?? defaultSurveyDirectoryName(), toolVersion: mapsraceVersion)
+            directory: dir ?? defaultSurveyDirectoryName(), toolVersion: mapsraceVersion,
+            recordingTimeoutSeconds: recordingTimeout)
         let cells = plan.workloads.count * plan.readers.count
         printError("mapsrace: survey of \(cells) cell(s) × \(plan.repetitions) recording(s); traces go to \(plan.directory)/")
 

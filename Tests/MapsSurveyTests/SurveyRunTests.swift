@@ -193,3 +193,30 @@ func exitStatusByKind(_ error: any Error) -> Int32 {
     #expect(failed.contains("FAILED 1/1: reader process failed: boom"))
     #expect(failed.contains(" - "))
 }
+
+/// A recorder that never ends (here a script that ignores SIGTERM, as a
+/// program hung under the tracer might) is stopped at the survey's time
+/// limit, SIGKILL after the SIGTERM, and its cell is marked failed: the
+/// survey goes on instead of waiting forever.
+@Test func aRecordingPastTheTimeLimitIsStoppedAndReported() throws {
+    let directory = try freshDirectoryPath()
+    defer { remove(directory) }
+    let parent = (directory as NSString).deletingLastPathComponent
+    let hung = parent + "/hung-recorder"
+    try "#!/bin/sh\ntrap '' TERM\nsleep 600\n".write(toFile: hung, atomically: true, encoding: .utf8)
+    chmod(hung, 0o755)
+    let plan = SurveyPlan(
+        workloads: ["rolling"], readers: ["chromium"], repetitions: 1, pageCount: 300, snapshotCount: 3,
+        directory: directory, recorderExecutable: hung, toolVersion: "test", recordingTimeoutSeconds: 1)
+    let result = try Survey(plan: plan, exitStatus: exitStatusByKind).run()
+    let failure = try #require(result.cells.first?.failures.first)
+    #expect(failure.message.contains("time limit of 1 s"), "\(failure.message)")
+    // SIGTERM was ignored, so SIGKILL ended it.
+    #expect(failure.message.contains("killed by signal 9"), "\(failure.message)")
+    #expect(result.cells.first?.recordings.isEmpty == true)
+}
+
+@Test func aRecordingTimeLimitUnderOneSecondIsRefused() {
+    let plan = SurveyPlan(directory: "/tmp/unused", toolVersion: "test", recordingTimeoutSeconds: 0)
+    #expect(throws: SurveyError.self) { try plan.validate() }
+}
