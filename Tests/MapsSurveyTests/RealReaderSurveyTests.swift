@@ -40,7 +40,11 @@ func recordedCommand(_ trace: String) throws -> String? {
         defer { remove(directory) }
         let plan = SurveyPlan(
             workloads: ["rolling"], readers: [name], repetitions: 1, pageCount: 300, snapshotCount: 2, seed: 3,
-            directory: directory, recorderExecutable: binary, toolVersion: "test")
+            directory: directory, recorderExecutable: binary, toolVersion: "test",
+            // A program that hangs under the tracer (gdb did, before the
+            // tracer let its PTRACE_TRACEME child go) fails here instead of
+            // stalling the test command.
+            recordingTimeoutSeconds: 120)
         let result = try Survey(plan: plan, exitStatus: exitStatusByKind).run()
         let cell = try #require(result.cells.first)
         #expect(cell.failures.isEmpty, "\(cell.failures)")
