@@ -62,6 +62,9 @@ let package = Package(
         // The analysis as pictures: `mapsrace report` (one HTML page) and
         // `mapsrace export` (Chrome trace-event JSON for Perfetto).
         .target(name: "MapsReport", dependencies: ["MapsAnalysis", "MapsModel", "MapsTrace", "MapsSystem"]),
+        // Entry points for the fuzzer (tools/fuzz.sh) and their replay driver.
+        .target(name: "MapsFuzzing", dependencies: ["MapsTrace", "MapsModel", "MapsAnalysis", "MapsRecorder", "CZstd"]),
+        .executableTarget(name: "mapsrace-fuzz", dependencies: ["MapsFuzzing"]),
         .executableTarget(
             name: "mapsrace",
             dependencies: [
@@ -93,5 +96,6 @@ let package = Package(
         .testTarget(
             name: "MapsTracerTests", dependencies: ["MapsTracer", "MapsTrace", "MapsAnalysis", "MapsModel", "MapsTestSupport"]),
         .testTarget(name: "MapsraceCommandTests", dependencies: ["mapsrace", "MapsTestSupport", "MapsCheck"]),
+        .testTarget(name: "MapsFuzzingTests", dependencies: ["MapsFuzzing", "MapsTrace", "MapsAnalysis", "MapsModel"]),
     ]
 )

@@ -159,6 +159,9 @@ public final class TraceReader {
         let available = input.available
         if available == 0 {
             guard blockIndex > 0 else { throw .notATrace("it is empty") }
+            // Complete blocks that never got to the header (only the
+            // preamble, say) hold nothing of a trace.
+            guard headerSeen else { throw .notATrace("it has no header record") }
             completion = trailerSeen ? .complete : .missingTrailer
             pendingText = nil
             return false
@@ -181,6 +184,14 @@ public final class TraceReader {
         let magic = input.pointer.loadUnaligned(as: UInt32.self).littleEndian
         guard magic == 0xFD2F_B528 else {
             throw formatViolation(blockIndex == 0 ? "it does not start with a zstd frame" : "trailing bytes that are not a zstd frame")
+        }
+        // Every frame carries a checksum of its content (Frame_Header_Descriptor
+        // bit 2): without one, damage to the frame could go unnoticed.
+        guard available >= 5 else { return truncated() }
+        guard input.pointer.load(fromByteOffset: 4, as: UInt8.self) & 0x04 != 0 else {
+            throw .corruptBlock(
+                block: blockIndex, byteOffset: frameOffset,
+                reason: "the frame has no content checksum (every frame of a trace has one)")
         }
         let contentSize = ZSTD_getFrameContentSize(input.pointer, available)
         if contentSize == ZSTD_CONTENTSIZE_ERROR_VALUE {
