@@ -1,6 +1,10 @@
 import MapsModel
 import MapsTrace
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Why a trace could not be analyzed.
 public enum AnalysisError: Error, CustomStringConvertible, Equatable {
     case trace(TraceError)
@@ -44,6 +48,9 @@ public enum AnalysisError: Error, CustomStringConvertible, Equatable {
 public enum TraceSource: Sendable {
     case file(String)
     case bytes([UInt8])
+    /// A file that could be read only once (a pipe, a FIFO, process
+    /// substitution), read again from the copy made while it was read.
+    case copied(String, TraceCopy)
 
     func makeReader() throws(AnalysisError) -> TraceReader {
         switch self {
@@ -51,14 +58,45 @@ public enum TraceSource: Sendable {
             do { return try TraceReader(path: path) } catch { throw .trace(error) }
         case .bytes(let bytes):
             return TraceReader(bytes: bytes)
+        case .copied(let path, let copy):
+            do { return try copy.reader(named: path) } catch { throw .trace(error) }
         }
     }
 
     public var name: String {
         switch self {
-        case .file(let path): path
+        case .file(let path), .copied(let path, _): path
         case .bytes: "<memory>"
         }
+    }
+}
+
+/// An unlinked temporary file holding the compressed bytes of a trace that
+/// could be read only once, so that analysis, which reads a trace twice
+/// (context, then snapshots), works on pipes too. It takes disk, not
+/// memory, and is gone when the last reference to it is.
+public final class TraceCopy: Sendable {
+    let descriptor: Int32
+    let name: String
+
+    init() throws(TraceError) {
+        let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array("\(directory)/mapsrace-input-XXXXXX".utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else { throw .io(path: "\(directory)/mapsrace-input-XXXXXX", errno: errno) }
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        name = String(cString: template)
+        unlink(name)
+        self.descriptor = descriptor
+    }
+
+    deinit { close(descriptor) }
+
+    /// A reader of the copy from its start, with its own file offset.
+    func reader(named path: String) throws(TraceError) -> TraceReader {
+        let fresh = open("/proc/self/fd/\(descriptor)", O_RDONLY | O_CLOEXEC)
+        guard fresh >= 0 else { throw .io(path: name, errno: errno) }
+        return TraceReader(descriptor: fresh, path: path)
     }
 }
 
@@ -112,7 +150,19 @@ public struct TraceContext: Sendable {
     public static func load(
         _ source: TraceSource, prefetcher: (any SnapshotPrefetcher)? = nil
     ) throws(AnalysisError) -> TraceContext {
+        var source = source
         let reader = try source.makeReader()
+        // The snapshots are read in a second pass: keep a copy of an input
+        // that cannot be read twice.
+        if case .file(let path) = source, !reader.inputIsRereadable {
+            do {
+                let copy = try TraceCopy()
+                reader.copyInput(to: copy.descriptor, named: copy.name)
+                source = .copied(path, copy)
+            } catch {
+                throw .trace(error)
+            }
+        }
         var header: TraceHeader?
         var arena: ArenaRecord?
         var mutations: [MutationRecord] = []

@@ -11,7 +11,7 @@ import MapsTrace
 
 public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A trace file as it is on disk: the zstd frame layer, then the records,
-    /// read both ways (`nextView()` and `next()`) and summarised like `info`.
+    /// read both ways (`nextView()` and `next()`), then analysed and diffed.
     case trace
     /// A raw record stream, compressed by the harness into valid checksummed
     /// frames so that every mutation reaches the record decoder, then read and,
@@ -44,7 +44,6 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         do {
             while try owned.next() != nil {}
         } catch {}
-        _ = try? TraceSummary.summarize(TraceReader(bytes: bytes))
         analyse(bytes)
     }
 

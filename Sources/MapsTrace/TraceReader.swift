@@ -68,16 +68,39 @@ public final class TraceReader {
     /// Reassembles quiescent maps texts for `next()`.
     private var assembler = QuiescentTextAssembler()
 
-    public init(path: String, limits: TraceLimits = .standard) throws(TraceError) {
+    public convenience init(path: String, limits: TraceLimits = .standard) throws(TraceError) {
         let descriptor: Int32
         switch openFile(path, O_RDONLY) {
         case .success(let opened): descriptor = opened
         case .failure(let code): throw .io(path: path, errno: code.rawValue)
         }
+        self.init(descriptor: descriptor, path: path, limits: limits)
+    }
+
+    /// Reads the open `descriptor` from where it stands, and closes it when
+    /// done; `path` names it in errors.
+    public init(descriptor: Int32, path: String, limits: TraceLimits = .standard) {
         self.path = path
         self.limits = limits
         input = CompressedInput(source: .file(descriptor), path: path)
         decompressor = ZSTD_createDCtx()
+    }
+
+    /// Whether the input can be opened and read again from its start: a
+    /// regular file, or bytes in memory. A pipe, a FIFO, a terminal or a
+    /// socket cannot; see `copyInput(to:)`.
+    public var inputIsRereadable: Bool {
+        guard case .file(let descriptor) = input.source else { return true }
+        var status = stat()
+        return fstat(descriptor, &status) == 0 && status.st_mode & S_IFMT == S_IFREG
+    }
+
+    /// From now on, every compressed byte this reader reads is also written
+    /// to `descriptor` (which stays the caller's), so that an input that can
+    /// be read only once (a pipe) can be read again from the copy. Call
+    /// before the first record.
+    public func copyInput(to descriptor: Int32, named name: String) {
+        input.copy = (descriptor, name)
     }
 
     public init(bytes: [UInt8], limits: TraceLimits = .standard) {
@@ -467,6 +490,8 @@ private struct CompressedInput {
 
     var source: Source
     let path: String
+    /// Where every byte read from the source is copied too, and its name for errors.
+    var copy: (descriptor: Int32, name: String)?
     private(set) var buffer: UnsafeMutableRawPointer?
     private(set) var capacity = 0
     private(set) var start = 0
@@ -507,7 +532,20 @@ private struct CompressedInput {
         }
         while available < count && !exhausted {
             let got = try fill(buffer! + end, capacity - end)
-            if got == 0 { exhausted = true } else { end += got }
+            if got == 0 { exhausted = true } else {
+                if let copy { try write(UnsafeRawBufferPointer(start: buffer! + end, count: got), to: copy) }
+                end += got
+            }
+        }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer, to copy: (descriptor: Int32, name: String)) throws(TraceError) {
+        var done = 0
+        while done < bytes.count {
+            let written = Glibc.write(copy.descriptor, bytes.baseAddress! + done, bytes.count - done)
+            if written > 0 { done += written; continue }
+            if written < 0 && errno == EINTR { continue }
+            throw .io(path: copy.name, errno: written < 0 ? errno : ENOSPC)
         }
     }
 
