@@ -1,11 +1,19 @@
-// A shortest edit script between two sequences of lines (Myers, "An O(ND)
-// Difference Algorithm and Its Variations", 1986, with the linear-space
-// divide-and-conquer refinement of section 4b), grouped into unified-diff hunks.
+// Which lines changed between two sequences of lines, grouped into
+// unified-diff hunks.
 //
-// Cost: O((N + M) * D) time for N old lines, M new lines and D differing ones;
-// O(N + M) memory. Common leading and trailing runs are skipped before any
-// search, so two 65 000-line maps texts that differ in a few lines cost
-// little more than one pass over them.
+// Small comparisons get a shortest edit script (Myers, "An O(ND) Difference
+// Algorithm and Its Variations", 1986, with the linear-space divide-and-
+// conquer refinement of section 4b): O((N + M) * D) time, O(N + M) memory.
+// D can be as large as N + M, so a box of more than `exactLimit` lines is
+// first cut at anchors (patience diff): lines that occur exactly once on each
+// side, kept in the longest run whose order agrees on both sides (found in
+// O(n log n)). The boxes between anchors are cut again the same way, at most
+// `anchorDepth` times; what is still larger than `exactLimit` after that, or
+// has no anchor at all, is reported as replaced whole. The whole comparison
+// thus costs O((N + M) log(N + M) + (N + M) * exactLimit), however different
+// the inputs are (a forged read chunk of megabytes), and stays exact for the
+// maps texts it is for: their lines are unique (one address range each) and
+// few of them change. Common leading and trailing runs are skipped first.
 //
 // Presentation is the caller's business: hunks carry indices into the two
 // inputs, never text. `unifiedText` is a plain rendering for tests and logs.
@@ -56,16 +64,24 @@ public enum LineDiff {
     /// `context` unchanged lines before and after its changes. Two changes
     /// separated by at most `2 * context` unchanged lines share a hunk.
     /// Identical inputs give no hunks.
-    public static func hunks<Line: Equatable>(old: [Line], new: [Line], context: Int = 3) -> [DiffHunk] {
+    public static func hunks<Line: Hashable>(old: [Line], new: [Line], context: Int = 3) -> [DiffHunk] {
         let changes = changedLines(old: old, new: new)
         return group(changes, oldCount: old.count, newCount: new.count, context: max(0, context))
     }
 
-    /// Which lines a minimal edit script removes from `old` and adds from `new`.
-    /// Every other line is kept, and kept lines pair up in order.
-    public static func changedLines<Line: Equatable>(old: [Line], new: [Line]) -> (removed: [Bool], added: [Bool]) {
+    /// Boxes of at most this many lines (both sides together) get a
+    /// shortest edit script.
+    public static let exactLimit = 1024
+    /// How many times a larger box is cut at anchors before what remains of
+    /// it is taken as replaced whole.
+    public static let anchorDepth = 4
+
+    /// Which lines an edit script removes from `old` and adds from `new`
+    /// (a shortest one unless the inputs are large and very different: see
+    /// above). Every other line is kept, and kept lines pair up in order.
+    public static func changedLines<Line: Hashable>(old: [Line], new: [Line]) -> (removed: [Bool], added: [Bool]) {
         var search = MyersSearch(old: old, new: new)
-        search.compare(oldLow: 0, oldHigh: old.count, newLow: 0, newHigh: new.count)
+        search.compareAnchored(oldLow: 0, oldHigh: old.count, newLow: 0, newHigh: new.count, depth: 0)
         return (search.removed, search.added)
     }
 
@@ -156,7 +172,7 @@ public enum LineDiff {
 
 /// The linear-space Myers search. Positions are absolute line indices; a
 /// diagonal is `oldIndex - newIndex`.
-private struct MyersSearch<Line: Equatable> {
+private struct MyersSearch<Line: Hashable> {
     let old: [Line]
     let new: [Line]
     var removed: [Bool]
@@ -178,6 +194,79 @@ private struct MyersSearch<Line: Equatable> {
         forward = Array(repeating: 0, count: diagonals)
         backward = Array(repeating: 0, count: diagonals)
         diagonalOffset = new.count + 1
+    }
+
+    /// Marks the changed lines of `old[oldLow..<oldHigh]` against
+    /// `new[newLow..<newHigh]`: exactly for a small box, else cut at anchors.
+    mutating func compareAnchored(oldLow: Int, oldHigh: Int, newLow: Int, newHigh: Int, depth: Int) {
+        var oldLow = oldLow, oldHigh = oldHigh, newLow = newLow, newHigh = newHigh
+        while oldLow < oldHigh && newLow < newHigh && old[oldLow] == new[newLow] {
+            oldLow += 1
+            newLow += 1
+        }
+        while oldLow < oldHigh && newLow < newHigh && old[oldHigh - 1] == new[newHigh - 1] {
+            oldHigh -= 1
+            newHigh -= 1
+        }
+        if (oldHigh - oldLow) + (newHigh - newLow) <= LineDiff.exactLimit || oldLow == oldHigh || newLow == newHigh {
+            compare(oldLow: oldLow, oldHigh: oldHigh, newLow: newLow, newHigh: newHigh)
+            return
+        }
+        let anchors = depth < LineDiff.anchorDepth
+            ? uniqueCommonLines(oldLow: oldLow, oldHigh: oldHigh, newLow: newLow, newHigh: newHigh) : []
+        guard !anchors.isEmpty else {
+            for index in oldLow..<oldHigh { removed[index] = true }
+            for index in newLow..<newHigh { added[index] = true }
+            return
+        }
+        var oldCursor = oldLow, newCursor = newLow
+        for anchor in anchors {
+            compareAnchored(oldLow: oldCursor, oldHigh: anchor.old, newLow: newCursor, newHigh: anchor.new, depth: depth + 1)
+            oldCursor = anchor.old + 1
+            newCursor = anchor.new + 1
+        }
+        compareAnchored(oldLow: oldCursor, oldHigh: oldHigh, newLow: newCursor, newHigh: newHigh, depth: depth + 1)
+    }
+
+    /// The lines that occur exactly once in each side of the box, as
+    /// (old index, new index) pairs, reduced to a longest chain increasing on
+    /// both sides (patience sorting: O(n log n)).
+    func uniqueCommonLines(oldLow: Int, oldHigh: Int, newLow: Int, newHigh: Int) -> [(old: Int, new: Int)] {
+        // Per distinct old line: its index, or -1 once it occurs twice; then
+        // the new index of its only match, -1 before any, -2 after a second.
+        var seen: [Line: (old: Int, new: Int)] = [:]
+        seen.reserveCapacity(oldHigh - oldLow)
+        for index in oldLow..<oldHigh {
+            if seen[old[index]] != nil { seen[old[index]] = (-1, -1) } else { seen[old[index]] = (index, -1) }
+        }
+        for index in newLow..<newHigh {
+            guard let entry = seen[new[index]], entry.old >= 0 else { continue }
+            seen[new[index]] = (entry.old, entry.new == -1 ? index : -2)
+        }
+        var pairs: [(old: Int, new: Int)] = []
+        for entry in seen.values where entry.old >= 0 && entry.new >= 0 { pairs.append(entry) }
+        pairs.sort { $0.old < $1.old }
+        guard !pairs.isEmpty else { return [] }
+        // Longest chain increasing in `new`: tails[k] is the pair ending the
+        // best chain of length k + 1 found so far; links go back one step.
+        var tails: [Int] = []
+        var links = [Int](repeating: -1, count: pairs.count)
+        for (position, pair) in pairs.enumerated() {
+            var low = 0, high = tails.count
+            while low < high {
+                let middle = (low + high) / 2
+                if pairs[tails[middle]].new < pair.new { low = middle + 1 } else { high = middle }
+            }
+            if low > 0 { links[position] = tails[low - 1] }
+            if low == tails.count { tails.append(position) } else { tails[low] = position }
+        }
+        var chain: [(old: Int, new: Int)] = []
+        var position = tails.last ?? -1
+        while position >= 0 {
+            chain.append(pairs[position])
+            position = links[position]
+        }
+        return chain.reversed()
     }
 
     /// Marks the changed lines of `old[oldLow..<oldHigh]` against `new[newLow..<newHigh]`.

@@ -252,7 +252,7 @@ public struct TraceContext: Sendable {
         guard let header else { throw .missingRecord("header") }
         guard let arena else { throw .missingRecord("arena") }
         guard let initial else { throw .missingRecord("initial quiescent maps") }
-        try checkArena(arena, pageSize: header.pageSize)
+        try checkArena(arena, pageSize: header.pageSize, rawBytes: reader.rawBytesRead)
         if assembling, let unfinished = assembler.current { hand(unfinished) }
         return TraceContext(
             source: source, header: header, arena: arena, mutations: mutations,
@@ -265,14 +265,26 @@ public struct TraceContext: Sendable {
     /// per page and state, so a forged arena must not make it allocate
     /// without bound.
     public static let maxArenaPages: UInt64 = 1 << 24
+    /// An arena of up to this many pages is accepted from any trace; a
+    /// larger one needs a trace of at least one raw-stream byte per page.
+    /// Replay costs about 32 bytes per arena page, so the memory a trace's
+    /// header and arena record can claim stays proportional to what the
+    /// trace holds: a few bytes of header cannot claim gigabytes. Every
+    /// recording has more: its workload logs at least two mutations per
+    /// page (15-30 bytes each), and its quiescent maps a line per mapping.
+    public static let arenaPagesFreeOfCharge: UInt64 = 1 << 16
 
     /// Rejects an arena the replay cannot model, before anything allocates
-    /// for it or forms a range from it.
-    static func checkArena(_ arena: ArenaRecord, pageSize: UInt64) throws(AnalysisError) {
+    /// for it or forms a range from it: `rawBytes` is the size of the
+    /// trace's raw stream.
+    static func checkArena(_ arena: ArenaRecord, pageSize: UInt64, rawBytes: UInt64) throws(AnalysisError) {
         guard arena.start < arena.end else {
             throw .unusableArena(arena, reason: "its start is not below its end")
         }
-        guard pageSize > 0, arena.start % pageSize == 0, arena.end % pageSize == 0 else {
+        guard pageSize >= 1024, pageSize <= 1 << 30, pageSize & (pageSize - 1) == 0 else {
+            throw .unusableArena(arena, reason: "the header's page size \(pageSize) is not a power of two from 1 KiB to 1 GiB")
+        }
+        guard arena.start % pageSize == 0, arena.end % pageSize == 0 else {
             throw .unusableArena(arena, reason: "it is not aligned to the page size \(pageSize)")
         }
         let pages = (arena.end - arena.start) / pageSize
@@ -280,6 +292,11 @@ public struct TraceContext: Sendable {
             throw .unusableArena(
                 arena,
                 reason: "its \(pages) pages exceed the limit of \(maxArenaPages) (the ground truth allocates per page)")
+        }
+        guard pages <= max(arenaPagesFreeOfCharge, rawBytes) else {
+            throw .unusableArena(
+                arena,
+                reason: "its \(pages) pages are more than a trace of \(rawBytes) raw bytes can describe (at most one page per byte above \(arenaPagesFreeOfCharge) pages; the ground truth allocates per page)")
         }
     }
 
@@ -348,6 +365,16 @@ public struct TraceContext: Sendable {
         } catch {
             throw .replay(error)
         }
+    }
+}
+
+extension Array where Element: Comparable {
+    /// The index of `element` in this ascending array, by binary search
+    /// (a linear `firstIndex(of:)` per line made analysis quadratic in the
+    /// lines of a forged snapshot).
+    func sortedPosition(of element: Element) -> Int? {
+        let position = partitionPoint { $0 >= element }
+        return position < count && self[position] == element ? position : nil
     }
 }
 

@@ -31,11 +31,42 @@ import Testing
             == "the trace's arena \(addressString(start))-\(addressString(end)) is malformed: \(reason)")
     }
 
-    @Test func largestAllowedArenaLoads() throws {
+    @Test func largestArenaAnyTraceMayHaveLoads() throws {
         var trace = SmallTrace()
-        trace.arena = ArenaRecord(start: 0x1000, end: 0x1000 + (1 << 24) * 4096)
+        trace.arena = ArenaRecord(start: 0x1000, end: 0x1000 + TraceContext.arenaPagesFreeOfCharge * 4096)
         let context = try TraceContext.load(.bytes(try trace.bytes()))
         #expect(context.arena == trace.arena)
+    }
+
+    /// Issue 9, finding 6: a header and an arena record of a few bytes must
+    /// not claim gigabytes. Each of these loaded before, and replaying it
+    /// took 0.4 to 1.3 GB.
+    @Test func anArenaLargerThanTheTraceCanDescribeIsRefused() throws {
+        var trace = SmallTrace()
+        trace.arena = ArenaRecord(start: 0x1000, end: 0x1000 + (1 << 24) * 4096)
+        let bytes = try trace.bytes()
+        let error = #expect(throws: AnalysisError.self) { try TraceContext.load(.bytes(bytes)) }
+        guard case .unusableArena(_, let reason) = error else { return }
+        #expect(reason.contains("16777216 pages are more than a trace of"))
+        #expect(error?.exitCode == 15)
+        // The same arena is fine for a trace that holds a byte per page.
+        var large = SmallTrace()
+        large.arena = ArenaRecord(start: 0x1000, end: 0x1000 + 100_000 * 4096)
+        large.initialMaps += String(repeating: "7f0000005000-7f0000006000 ---p 00000000 00:00 0 \n", count: 2_100)
+        #expect(throws: Never.self) { try TraceContext.load(.bytes(try large.bytes())) }
+    }
+
+    @Test(arguments: [UInt64(1), 3, 512, 4097, 1 << 31])
+    func anImplausiblePageSizeIsRefused(pageSize: UInt64) throws {
+        // The arena of a real 4000-page recording, with a forged page size:
+        // at 1 byte per page it claims 2^24 pages.
+        var trace = SmallTrace()
+        trace.pageSize = pageSize
+        trace.arena = ArenaRecord(start: 0x7f00_0000_0000, end: 0x7f00_0000_0000 + 4000 * 4096)
+        let bytes = try trace.bytes()
+        let error = #expect(throws: AnalysisError.self) { try TraceContext.load(.bytes(bytes)) }
+        #expect(error == .unusableArena(
+            trace.arena, reason: "the header's page size \(pageSize) is not a power of two from 1 KiB to 1 GiB"))
     }
 }
 

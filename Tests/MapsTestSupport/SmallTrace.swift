@@ -7,6 +7,7 @@ import MapsTrace
 public struct SmallTrace {
     public var arena = ArenaRecord(start: 0x7f00_0000_0000, end: 0x7f00_0000_4000)
     public var reader = "chromium"
+    public var pageSize: UInt64 = 4096
     public var initialMaps = "7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n"
     public var mutations: [MutationRecord] = []
     /// Each read: its offset and bytes, 100 ns apart from 10 µs on.
@@ -23,7 +24,7 @@ public struct SmallTrace {
         let writer = try TraceWriter(path: path, blockSize: blockSize)
         try writer.append(.header(TraceHeader(
             toolVersion: "test", kernelRelease: "6.18.0-test", kernelVersion: "#1", machine: "x86_64",
-            pageSize: 4096, clockID: 1, clockResolutionNs: 1, startWallClockNs: 0, originNs: origin,
+            pageSize: pageSize, clockID: 1, clockResolutionNs: 1, startWallClockNs: 0, originNs: origin,
             mutatorPID: 100, readerPID: 101, workload: "test", workloadParameters: [],
             reader: reader, readerParameters: [], seed: 1)))
         try writer.append(.arena(arena))
