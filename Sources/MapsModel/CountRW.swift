@@ -61,14 +61,112 @@ private func readWritePageTotal(
 public func countReadWritePages(
     inText text: [UInt8], format: MapsFormat, range: Range<UInt64>, pageSize: UInt64
 ) throws(MapsParseError) -> UInt64 {
-    let maps = try format.parse(text)
-    let (pages, overflowingLine) = readWritePageTotal(in: maps, range: range, pageSize: pageSize)
-    guard let index = overflowingLine else { return pages }
-    let offset = maps.byteOffsets[index]
-    let lineNumber = 1 + text[..<offset].reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-    throw MapsParseError(
-        line: lineNumber, column: 1,
-        reason: "the read-write page count overflows 64 bits here (the mappings overlap: not a real maps text)")
+    var counter = ReadWritePageCounter(format: format, range: range, pageSize: pageSize)
+    var failure: MapsParseError?
+    text.withUnsafeBytes { bytes in
+        do throws(MapsParseError) { try counter.add(bytes) } catch { failure = error }
+    }
+    if let failure { throw failure }
+    return try counter.finish()
+}
+
+/// Counts read-write pages (as `countReadWritePages`) over a maps text fed
+/// in pieces of any size, in bounded memory: it keeps at most one line that
+/// is not complete yet, so an endless or huge input (`/dev/zero`, a pipe,
+/// a multi-gigabyte file) costs a fixed amount of memory. A line longer than
+/// `maxLineLength` bytes is an error (no real maps or procstat line comes
+/// near it: a path is at most 4096 bytes).
+public struct ReadWritePageCounter {
+    public static let maxLineLength = 1 << 16
+
+    public let format: MapsFormat
+    public let range: Range<UInt64>
+    public let pageSize: UInt64
+    /// The total so far.
+    public private(set) var pages: UInt64 = 0
+    /// Complete lines counted so far.
+    public private(set) var lines = 0
+    /// The bytes of the line not yet ended, and complete lines waiting to
+    /// be parsed as one batch.
+    private var pending: [UInt8] = []
+
+    public init(format: MapsFormat, range: Range<UInt64>, pageSize: UInt64) {
+        precondition(pageSize > 0, "page size must be positive")
+        self.format = format
+        self.range = range
+        self.pageSize = pageSize
+        pending.reserveCapacity(2 * Self.maxLineLength)
+    }
+
+    /// Adds the next bytes of the text.
+    public mutating func add(_ bytes: UnsafeRawBufferPointer) throws(MapsParseError) {
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            // Take at most what fills the batch, so that `pending` stays bounded.
+            let room = max(2 * Self.maxLineLength - pending.count, 1)
+            let piece = rest.prefix(room)
+            rest = rest.dropFirst(piece.count)
+            pending.append(contentsOf: piece)
+            // Only the new bytes can hold a newline: what was pending had none.
+            guard let newline = piece.lastIndex(of: UInt8(ascii: "\n")) else {
+                try checkLineLength(pending.count)
+                continue
+            }
+            let lastNewline = pending.count - piece.count + (newline - piece.startIndex)
+            try count(pending[...lastNewline])
+            pending.removeSubrange(...lastNewline)
+            try checkLineLength(pending.count)
+        }
+    }
+
+    /// Counts what is left (a last line without its newline is accepted)
+    /// and returns the total.
+    public mutating func finish() throws(MapsParseError) -> UInt64 {
+        if !pending.isEmpty {
+            try count(pending[...])
+            pending.removeAll()
+        }
+        return pages
+    }
+
+    private func checkLineLength(_ length: Int) throws(MapsParseError) {
+        guard length > Self.maxLineLength else { return }
+        throw MapsParseError(
+            line: lines + 1, column: 1,
+            reason: "the line is longer than \(Self.maxLineLength) bytes (not a maps text)")
+    }
+
+    /// Parses complete lines and adds their pages.
+    private mutating func count(_ text: ArraySlice<UInt8>) throws(MapsParseError) {
+        let batch = Array(text)
+        let maps: MapsText
+        do {
+            maps = try format.parse(batch)
+        } catch {
+            throw MapsParseError(line: lines + error.line, column: error.column, reason: error.reason)
+        }
+        let (total, overflowingLine) = readWritePageTotal(in: maps, range: range, pageSize: pageSize)
+        let (sum, overflow) = pages.addingReportingOverflow(total)
+        if let index = overflowingLine ?? (overflow ? maps.lines.indices.last : nil) {
+            // The line that made the total overflow: the first at which the running sum does.
+            var running = pages
+            var culprit = index
+            for (position, line) in maps.lines.enumerated()
+            where line.permissions.read && line.permissions.write
+                && line.start >= range.lowerBound && line.end <= range.upperBound {
+                let (next, over) = running.addingReportingOverflow(line.length / pageSize)
+                if over { culprit = position; break }
+                running = next
+            }
+            let offset = maps.byteOffsets[culprit]
+            let lineNumber = lines + 1 + batch[..<offset].reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+            throw MapsParseError(
+                line: lineNumber, column: 1,
+                reason: "the read-write page count overflows 64 bits here (the mappings overlap: not a real maps text)")
+        }
+        pages = sum
+        lines += batch.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+    }
 }
 
 /// An address as the seed's scripts take it: hex digits, with or without a

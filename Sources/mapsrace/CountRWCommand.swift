@@ -80,14 +80,8 @@ struct CountRWCommand: ParsableCommand {
         let addresses = bounds.start..<bounds.end
         try reportingFailures {
             for file in files {
-                let text = try readInputFile(file)
-                let pages: UInt64
-                do throws(MapsParseError) {
-                    pages = try countReadWritePages(inText: text, format: format, range: addresses, pageSize: pageSize)
-                } catch {
-                    throw InputFileFailure(path: file, reason: error.description)
-                }
-                print(pages)
+                var counter = ReadWritePageCounter(format: format, range: addresses, pageSize: pageSize)
+                print(try countStreaming(file, into: &counter))
             }
         }
     }
@@ -95,27 +89,28 @@ struct CountRWCommand: ParsableCommand {
 
 extension MapsFormat: ExpressibleByArgument {}
 
-/// The whole contents of `path`, or of standard input for `-`.
-func readInputFile(_ path: String) throws(InputFileFailure) -> [UInt8] {
+/// Feeds `path` (standard input for `-`) to `counter` 64 KiB at a time and
+/// returns its total: memory stays bounded whatever the input's size.
+func countStreaming(_ path: String, into counter: inout ReadWritePageCounter) throws(InputFileFailure) -> UInt64 {
     let descriptor: Int32
     switch path == "-" ? .success(STDIN_FILENO) : openFile(path, O_RDONLY) {
     case .success(let opened): descriptor = opened
     case .failure(let code): throw InputFileFailure(path: path, reason: code.text)
     }
     defer { if descriptor != STDIN_FILENO { close(descriptor) } }
-
-    var contents: [UInt8] = []
-    var status = stat()
-    if fstat(descriptor, &status) == 0, status.st_size > 0 {
-        contents.reserveCapacity(Int(status.st_size))
-    }
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+    defer { chunk.deallocate() }
     while true {
-        switch chunk.withUnsafeMutableBytes({ readSome(descriptor, into: $0) }) {
-        case .success(0): return contents
-        case .success(let returned): contents.append(contentsOf: chunk[..<returned])
+        let returned: Int
+        switch readSome(descriptor, into: chunk) {
+        case .success(let count): returned = count
         case .failure(let code): throw InputFileFailure(path: path, reason: code.text)
+        }
+        do throws(MapsParseError) {
+            if returned == 0 { return try counter.finish() }
+            try counter.add(UnsafeRawBufferPointer(rebasing: chunk[..<returned]))
+        } catch {
+            throw InputFileFailure(path: path, reason: error.description)
         }
     }
 }
-

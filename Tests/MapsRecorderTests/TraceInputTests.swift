@@ -1,6 +1,6 @@
-// Traces that arrive through pipes, FIFOs and process substitution, and
-// traces a reader must refuse (issue 9, findings 4, 5 and 8), run as a user
-// runs them: through a shell.
+// Inputs that arrive through pipes, FIFOs and process substitution, endless
+// or huge inputs, and traces a reader must refuse (issue 9, findings 2, 4, 5
+// and 8), run as a user runs them: through a shell.
 
 import Foundation
 import Testing
@@ -97,5 +97,24 @@ private func shell(_ script: String) throws -> MapsraceRun {
 
             """)
         #expect(run.standardError.contains("no header"))
+    }
+
+    /// Finding 2: `count-rw /dev/zero` grew to gigabytes, then aborted.
+    @Test func countRWRefusesAnEndlessLineAtOnce() throws {
+        // The address-space limit turns unbounded growth into a failure instead of a machine out of memory.
+        let run = try shell(#"(ulimit -v 1000000; timeout 60 "$M" count-rw /dev/zero --range 0 1000)"#)
+        #expect(run.exitCode == 30, "\(run.standardError)")
+        #expect(run.standardError.contains("/dev/zero: line 1, column 1: the line is longer than 65536 bytes"))
+    }
+
+    /// Finding 2: a valid 98 MB maps text through a pipe, counted in under
+    /// 200 MB of address space (the whole text and its parse took 3x the input).
+    @Test func countRWStreamsAHugeInputInBoundedMemory() throws {
+        let run = try shell(#"""
+            yes '7f0000000000-7f0000002000 rw-p 00000000 00:00 0 ' | head -n 2000000 \
+                | (ulimit -v 200000; timeout 120 "$M" count-rw - --range 0 7f0000010000)
+            """#)
+        #expect(run.exitCode == 0, "\(run.standardError)")
+        #expect(run.standardOutput == "4000000\n")
     }
 }
