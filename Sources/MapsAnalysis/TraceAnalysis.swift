@@ -208,7 +208,7 @@ public struct TraceAnalysis {
         }
         return AnalysisReport(
             trace: context.source.name, kernelRelease: header.kernelRelease, workload: header.workload,
-            reader: header.reader, pages: header.workloadParameters[parameter: "pages"].flatMap { Int($0) },
+            reader: header.reader, pages: header.pages,
             seed: header.seed, arenaStart: addressString(context.arena.start), arenaEnd: addressString(context.arena.end),
             mutations: context.mutations.count, traceComplete: complete,
             interrupted: context.trailer?.interrupted ?? false,

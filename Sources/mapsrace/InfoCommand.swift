@@ -50,7 +50,7 @@ struct InfoJSON {
         object.add("reader", header.map { .string($0.reader) })
         object.add("reader_parameters", header.map { .object(parameters($0.readerParameters)) })
         object.add("seed", header.map { .number(String($0.seed)) })
-        object.add("pages", header?.workloadParameters[parameter: "pages"].flatMap(UInt64.init).map { .number(String($0)) })
+        object.add("pages", header?.pages.map { .number(String($0)) })
         object.add("mutator_pid", header.map { .number(String($0.mutatorPID)) })
         object.add("reader_pid", header.map { .number(String($0.readerPID)) })
         object.add("arena_start", summary.arena.map { .string(hexAddress($0.start)) })
