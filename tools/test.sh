@@ -7,3 +7,9 @@ swift build --build-tests
 # Every test is a Swift Testing test; skipping the empty XCTest pass keeps
 # its "Executed 0 tests" line out of the output.
 swift test --disable-xctest "$@"
+# A short fuzzing run (about a minute in all) of every decoder of untrusted
+# input, from the seeds and the regression inputs; a finding fails the run.
+# MAPSRACE_FUZZ_MINUTES=0 skips it (e.g. when re-running one filter).
+if [ "${MAPSRACE_FUZZ_MINUTES:-1}" != 0 ]; then
+    tools/fuzz.sh "${MAPSRACE_FUZZ_MINUTES:-1}"
+fi

@@ -35,29 +35,29 @@ private func shell(_ script: String) throws -> MapsraceRun {
     /// What `analyze --json` prints for the trace read from its file, with
     /// the file's name replaced by `name`.
     private func expectedAnalysis(named name: String) throws -> String {
-        let direct = try shell(#"timeout 120 "$M" analyze "$T" --json"#)
+        let direct = try shell(#"timeout -s KILL 120 "$M" analyze "$T" --json"#)
         try #require(direct.exitCode == 0, "\(direct.standardError)")
         return direct.standardOutput.replacingOccurrences(of: committedTrace, with: name)
     }
 
     @Test func analyzeReadsATraceFromAPipe() throws {
-        let run = try shell(#"cat "$T" | timeout 120 "$M" analyze /dev/stdin --json"#)
+        let run = try shell(#"cat "$T" | timeout -s KILL 120 "$M" analyze /dev/stdin --json"#)
         #expect(run.exitCode == 0, "\(run.standardError)")
         #expect(run.standardOutput.contains(#""consistent_snapshots""#))
         #expect(run.standardOutput == (try expectedAnalysis(named: "/dev/stdin")))
     }
 
     @Test func analyzeReadsATraceFromANamedFIFO() throws {
-        let run = try shell(#"mkfifo fifo && { cat "$T" > fifo & } && timeout 120 "$M" analyze fifo --json; code=$?; kill %1 2>/dev/null; exit $code"#)
+        let run = try shell(#"mkfifo fifo && { cat "$T" > fifo & } && timeout -s KILL 120 "$M" analyze fifo --json; code=$?; kill %1 2>/dev/null; exit $code"#)
         #expect(run.exitCode == 0, "\(run.standardError)")
         #expect(run.standardOutput.contains(#""consistent_snapshots""#))
         #expect(run.standardOutput == (try expectedAnalysis(named: "fifo")))
     }
 
     @Test func diffReadsATraceFromProcessSubstitution() throws {
-        let direct = try shell(#"timeout 120 "$M" diff "$T" --snapshot 1 --color never"#)
+        let direct = try shell(#"timeout -s KILL 120 "$M" diff "$T" --snapshot 1 --color never"#)
         try #require(direct.exitCode == 0)
-        let run = try shell(#"timeout 120 "$M" diff <(cat "$T") --snapshot 1 --color never"#)
+        let run = try shell(#"timeout -s KILL 120 "$M" diff <(cat "$T") --snapshot 1 --color never"#)
         #expect(run.exitCode == 0, "\(run.standardError)")
         #expect(run.standardOutput == direct.standardOutput)
         #expect(run.standardOutput.contains("+++ observed snapshot 1"))
@@ -69,7 +69,7 @@ private func shell(_ script: String) throws -> MapsraceRun {
             zstd -dcq "$T" > raw && zstd -q --no-check raw -o bare.mrtrace || exit 99
             zstd -lv bare.mrtrace | grep -q 'Check: None' || exit 98
             for command in "analyze bare.mrtrace" "info bare.mrtrace" "extract bare.mrtrace -o out"; do
-                timeout 120 "$M" $command > /dev/null 2>> errors; echo "$command: $?"
+                timeout -s KILL 120 "$M" $command > /dev/null 2>> errors; echo "$command: $?"
             done
             cat errors >&2
             """#)
@@ -83,7 +83,7 @@ private func shell(_ script: String) throws -> MapsraceRun {
             printf 'MAPSRACE\001\000\000\000' > raw && zstd -q raw -o preamble-from-file.mrtrace || exit 99
             for trace in preamble-from-file.mrtrace; do
                 for command in "info $trace" "info $trace --json" "extract $trace -o out" "analyze $trace"; do
-                    timeout 60 "$M" $command > /dev/null 2>> errors; echo "$command: $?"
+                    timeout -s KILL 60 "$M" $command > /dev/null 2>> errors; echo "$command: $?"
                 done
             done
             cat errors >&2
@@ -102,7 +102,7 @@ private func shell(_ script: String) throws -> MapsraceRun {
     /// Finding 2: `count-rw /dev/zero` grew to gigabytes, then aborted.
     @Test func countRWRefusesAnEndlessLineAtOnce() throws {
         // The address-space limit turns unbounded growth into a failure instead of a machine out of memory.
-        let run = try shell(#"(ulimit -v 1000000; timeout 60 "$M" count-rw /dev/zero --range 0 1000)"#)
+        let run = try shell(#"(ulimit -v 1000000; timeout -s KILL 60 "$M" count-rw /dev/zero --range 0 1000)"#)
         #expect(run.exitCode == 30, "\(run.standardError)")
         #expect(run.standardError.contains("/dev/zero: line 1, column 1: the line is longer than 65536 bytes"))
     }
@@ -112,7 +112,7 @@ private func shell(_ script: String) throws -> MapsraceRun {
     @Test func countRWStreamsAHugeInputInBoundedMemory() throws {
         let run = try shell(#"""
             yes '7f0000000000-7f0000002000 rw-p 00000000 00:00 0 ' | head -n 2000000 \
-                | (ulimit -v 200000; timeout 120 "$M" count-rw - --range 0 7f0000010000)
+                | (ulimit -v 200000; timeout -s KILL 120 "$M" count-rw - --range 0 7f0000010000)
             """#)
         #expect(run.exitCode == 0, "\(run.standardError)")
         #expect(run.standardOutput == "4000000\n")
