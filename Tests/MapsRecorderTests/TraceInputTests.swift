@@ -3,6 +3,7 @@
 // and 8), run as a user runs them: through a shell.
 
 import Foundation
+import MapsTestSupport
 import Testing
 
 private let committedTrace = URL(fileURLWithPath: #filePath)
