@@ -66,7 +66,7 @@ private final class Recording {
         /// The most map entries the arena can take, guards included.
         var arenaEntries: Int
         var writer: TraceWriter?
-        var output: PartialOutput?
+        var output: TraceOutput?
     }
 
     /// What stage 2 allocated and touched before the arena exists.
@@ -126,15 +126,15 @@ private final class Recording {
         // The trace is written beside its path and renamed over it once
         // finished: a failed recording leaves whatever was there untouched.
         var writer: TraceWriter?
-        var output: PartialOutput?
+        var output: TraceOutput?
         if configuration.logMutations {
-            let partial = PartialOutput(finalPath: configuration.outputPath)
+            let opened = try TraceOutput.open(configuration.outputPath)
             do {
-                writer = try TraceWriter(path: partial.partialPath)
+                writer = try TraceWriter(fileDescriptor: opened.descriptor, closeWhenFinished: false)
             } catch {
                 throw .outputNotWritable(path: configuration.outputPath, reason: error.description)
             }
-            output = partial
+            output = opened
         }
         return Preflight(
             currentMaps: currentMaps, currentSmapsBytes: currentSmapsBytes, currentEntries: currentEntries,
@@ -287,7 +287,7 @@ private final class Recording {
         }
         try checked.output?.publish()
 
-        return RecordingSummary(
+        var summary = RecordingSummary(
             trace: checked.writer == nil ? nil : configuration.outputPath, traceBytes: traceBytes,
             kernelRelease: kernel.release, workload: configuration.workload.rawValue, pages: configuration.pageCount,
             pageSize: pageSize, seed: configuration.seed,
@@ -299,6 +299,9 @@ private final class Recording {
             interrupted: handover.interruptSignal != 0, signal: handover.interruptSignal,
             bufferFullSnapshots: UInt64(readerLog.snapshots.count { $0.end.flags.contains(.bufferFull) }),
             readerBufferBytes: UInt64(prepared.readerBuffer.capacityBytes))
+        summary.stalePartialsRemoved = checked.output?.removedStalePartials ?? []
+        summary.traceOnStandardOutput = checked.output?.isStandardOutput ?? false
+        return summary
     }
 
     /// `testReaderBufferBytes` N: a reader buffer of N bytes (at least
@@ -374,28 +377,3 @@ private final class Recording {
     }
 }
 
-/// A trace being written to `<finalPath>.partial-<pid>` in the same
-/// directory. `publish` renames it over `finalPath`; unless it did, the
-/// partial file is unlinked when this goes away (every failure path).
-private final class PartialOutput {
-    let finalPath: String
-    let partialPath: String
-    private var published = false
-
-    init(finalPath: String) {
-        self.finalPath = finalPath
-        partialPath = "\(finalPath).partial-\(getpid())"
-    }
-
-    func publish() throws(RecordingError) {
-        guard !published else { return }
-        guard rename(partialPath, finalPath) == 0 else {
-            throw .outputNotWritable(path: finalPath, reason: "cannot rename \(partialPath) over it: \(Errno.afterFailedCall.text)")
-        }
-        published = true
-    }
-
-    deinit {
-        if !published { unlink(partialPath) }
-    }
-}

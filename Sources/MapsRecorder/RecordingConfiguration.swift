@@ -131,6 +131,12 @@ public struct RecordingSummary: Sendable, Equatable, Codable {
     public var bufferFullSnapshots: UInt64
     /// Size of the reader's byte buffer (`ReaderStrategy.bufferPlan`).
     public var readerBufferBytes: UInt64
+    /// Partial traces of recordings to the same path that had died, removed
+    /// before this one started (not in the JSON: `record` reports them on stderr).
+    public var stalePartialsRemoved: [String] = []
+    /// The trace went to this process's standard output (`-o /dev/stdout`):
+    /// the summary must go elsewhere.
+    public var traceOnStandardOutput = false
 
     enum CodingKeys: String, CodingKey {
         case trace, traceBytes = "trace_bytes", kernelRelease = "kernel_release", workload, pages

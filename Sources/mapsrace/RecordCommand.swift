@@ -75,7 +75,16 @@ struct RecordCommand: ParsableCommand {
     @Option(help: "Snapshots the reader takes, back to back.")
     var snapshots: Int = RecordingConfiguration.defaultSnapshotCount
 
-    @Option(name: [.customShort("o"), .long], help: "The trace file (default: <workload>-<reader>-seed<S>.mrtrace).")
+    @Option(
+        name: [.customShort("o"), .long],
+        help: ArgumentHelp(
+            "The trace file (default: <workload>-<reader>-seed<S>.mrtrace).",
+            discussion: """
+                A regular file (or a new name) is replaced atomically once the trace is finished; a \
+                symlink is followed (its target is replaced, the link stays). A FIFO, a device or a \
+                pipe (e.g. /dev/stdout) gets the trace streamed into it. A directory, a FIFO nobody \
+                reads, or a path another running `record` is writing are refused before recording.
+                """))
     var output: String?
 
     @Flag(help: "Run the same experiment without the mutator's logging: no trace, loop time only.")
@@ -120,6 +129,7 @@ struct RecordCommand: ParsableCommand {
     }
 
     func validate() throws {
+        if output == "" { throw ValidationError("-o/--output needs a file name (got an empty one)") }
         if let tracedCase {
             if tracedCase == .externalReader && readerOption != nil {
                 throw ValidationError("give --workload (the command is the reader) or --reader (the command is the mutator), not both")
@@ -185,11 +195,12 @@ struct RecordCommand: ParsableCommand {
             reportOutcome(exitStatus: error.exitStatus.rawValue, message: failureMessage(error))
             throw reportFailure(error)
         }
-        if json {
-            print(summary.jsonText)
-        } else {
-            print(Self.describe(summary))
+        for stale in summary.stalePartialsRemoved {
+            printError("mapsrace: removed \(stale), a partial trace left by a recording that no longer runs")
         }
+        // With the trace on standard output, the summary goes to standard error.
+        let summaryText = json ? summary.jsonText : Self.describe(summary)
+        if summary.traceOnStandardOutput { printError(summaryText) } else { print(summaryText) }
         if let warning = Self.bufferFullWarning(summary, snapshotsAsked: snapshots) {
             printError(warning)
         }

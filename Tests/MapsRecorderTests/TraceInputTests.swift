@@ -13,14 +13,17 @@ private let committedTrace = URL(fileURLWithPath: #filePath)
 /// Runs `script` with bash in a fresh directory; `$M` is the mapsrace binary
 /// and `$T` a committed trace. Every command that could block is under
 /// `timeout`, so a hang fails the test (exit 124) instead of stalling it.
-private func shell(_ script: String) throws -> MapsraceRun {
+func runBash(_ script: String) throws -> MapsraceRun {
     let binary = try #require(MapsraceBinary.path, "build mapsrace first (swift build) or set MAPSRACE_BINARY")
     let directory = try makeTemporaryDirectory()
     defer { removeTemporaryDirectory(directory) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
     process.arguments = ["-c", script]
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    // The script works in a directory of its own; its output is captured beside it.
+    let work = directory + "/work"
+    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
+    process.currentDirectoryURL = URL(fileURLWithPath: work)
     process.environment = ["M": binary, "T": committedTrace, "PATH": "/usr/bin:/bin"]
     let output = directory + "/out", errors = directory + "/err"
     _ = FileManager.default.createFile(atPath: output, contents: nil)
@@ -36,29 +39,29 @@ private func shell(_ script: String) throws -> MapsraceRun {
     /// What `analyze --json` prints for the trace read from its file, with
     /// the file's name replaced by `name`.
     private func expectedAnalysis(named name: String) throws -> String {
-        let direct = try shell(#"timeout -s KILL 120 "$M" analyze "$T" --json"#)
+        let direct = try runBash(#"timeout -s KILL 120 "$M" analyze "$T" --json"#)
         try #require(direct.exitCode == 0, "\(direct.standardError)")
         return direct.standardOutput.replacingOccurrences(of: committedTrace, with: name)
     }
 
     @Test func analyzeReadsATraceFromAPipe() throws {
-        let run = try shell(#"cat "$T" | timeout -s KILL 120 "$M" analyze /dev/stdin --json"#)
+        let run = try runBash(#"cat "$T" | timeout -s KILL 120 "$M" analyze /dev/stdin --json"#)
         #expect(run.exitCode == 0, "\(run.standardError)")
         #expect(run.standardOutput.contains(#""consistent_snapshots""#))
         #expect(run.standardOutput == (try expectedAnalysis(named: "/dev/stdin")))
     }
 
     @Test func analyzeReadsATraceFromANamedFIFO() throws {
-        let run = try shell(#"mkfifo fifo && { cat "$T" > fifo & } && timeout -s KILL 120 "$M" analyze fifo --json; code=$?; kill %1 2>/dev/null; exit $code"#)
+        let run = try runBash(#"mkfifo fifo && { cat "$T" > fifo & } && timeout -s KILL 120 "$M" analyze fifo --json; code=$?; kill %1 2>/dev/null; exit $code"#)
         #expect(run.exitCode == 0, "\(run.standardError)")
         #expect(run.standardOutput.contains(#""consistent_snapshots""#))
         #expect(run.standardOutput == (try expectedAnalysis(named: "fifo")))
     }
 
     @Test func diffReadsATraceFromProcessSubstitution() throws {
-        let direct = try shell(#"timeout -s KILL 120 "$M" diff "$T" --snapshot 1 --color never"#)
+        let direct = try runBash(#"timeout -s KILL 120 "$M" diff "$T" --snapshot 1 --color never"#)
         try #require(direct.exitCode == 0)
-        let run = try shell(#"timeout -s KILL 120 "$M" diff <(cat "$T") --snapshot 1 --color never"#)
+        let run = try runBash(#"timeout -s KILL 120 "$M" diff <(cat "$T") --snapshot 1 --color never"#)
         #expect(run.exitCode == 0, "\(run.standardError)")
         #expect(run.standardOutput == direct.standardOutput)
         #expect(run.standardOutput.contains("+++ observed snapshot 1"))
@@ -66,7 +69,7 @@ private func shell(_ script: String) throws -> MapsraceRun {
 
     @Test func aTraceWhoseFramesHaveNoChecksumIsCorrupt() throws {
         // The same raw stream, framed by the zstd tool without content checksums.
-        let run = try shell(#"""
+        let run = try runBash(#"""
             zstd -dcq "$T" > raw && zstd -q --no-check raw -o bare.mrtrace || exit 99
             zstd -lv bare.mrtrace | grep -q 'Check: None' || exit 98
             for command in "analyze bare.mrtrace" "info bare.mrtrace" "extract bare.mrtrace -o out"; do
@@ -80,7 +83,7 @@ private func shell(_ script: String) throws -> MapsraceRun {
     }
 
     @Test func onlyThePreambleIsNotATrace() throws {
-        let run = try shell(#"""
+        let run = try runBash(#"""
             printf 'MAPSRACE\001\000\000\000' > raw && zstd -q raw -o preamble-from-file.mrtrace || exit 99
             for trace in preamble-from-file.mrtrace; do
                 for command in "info $trace" "info $trace --json" "extract $trace -o out" "analyze $trace"; do
@@ -103,7 +106,7 @@ private func shell(_ script: String) throws -> MapsraceRun {
     /// Finding 2: `count-rw /dev/zero` grew to gigabytes, then aborted.
     @Test func countRWRefusesAnEndlessLineAtOnce() throws {
         // The address-space limit turns unbounded growth into a failure instead of a machine out of memory.
-        let run = try shell(#"(ulimit -v 1000000; timeout -s KILL 60 "$M" count-rw /dev/zero --range 0 1000)"#)
+        let run = try runBash(#"(ulimit -v 1000000; timeout -s KILL 60 "$M" count-rw /dev/zero --range 0 1000)"#)
         #expect(run.exitCode == 30, "\(run.standardError)")
         #expect(run.standardError.contains("/dev/zero: line 1, column 1: the line is longer than 65536 bytes"))
     }
@@ -111,7 +114,7 @@ private func shell(_ script: String) throws -> MapsraceRun {
     /// Finding 2: a valid 98 MB maps text through a pipe, counted in under
     /// 200 MB of address space (the whole text and its parse took 3x the input).
     @Test func countRWStreamsAHugeInputInBoundedMemory() throws {
-        let run = try shell(#"""
+        let run = try runBash(#"""
             yes '7f0000000000-7f0000002000 rw-p 00000000 00:00 0 ' | head -n 2000000 \
                 | (ulimit -v 200000; timeout -s KILL 120 "$M" count-rw - --range 0 7f0000010000)
             """#)
