@@ -22,12 +22,69 @@ import Glibc
 /// A SIGINT or SIGTERM stops the loop and the reader; the trace is still
 /// written, marked interrupted, and the summary says which signal it was.
 public func record(_ configuration: RecordingConfiguration) throws(RecordingError) -> RecordingSummary {
+    var mask = sigset_t()
+    pthread_sigmask(SIG_SETMASK, nil, &mask)
+    defer {
+        StopSignal.restore()
+        pthread_sigmask(SIG_SETMASK, &mask, nil)
+    }
+    return try recordToTheEnd(configuration).summary
+}
+
+/// `record` for a process that exits right after it (`mapsrace record`):
+/// the stop handlers stay installed and SIGINT and SIGTERM stay held back on
+/// this thread from the moment the trailer was decided, so that the caller
+/// can honour one that arrives after the trace was finished
+/// (`FinishedRecording.lateStopSignal`, `markInterrupted`) up to its exit.
+public func recordToTheEnd(_ configuration: RecordingConfiguration) throws(RecordingError) -> FinishedRecording {
     try configuration.validate()
     if case .failure(let code) = StopSignal.install() {
         throw .systemCallFailed("sigaction", errno: code.rawValue)
     }
-    defer { StopSignal.restore() }
-    return try Recording(configuration).run()
+    let recording = Recording(configuration)
+    let summary = try recording.run()
+    return FinishedRecording(summary: summary, recording: recording)
+}
+
+/// A finished recording, its trace published, while the process still runs.
+public final class FinishedRecording {
+    public private(set) var summary: RecordingSummary
+    private let recording: Recording
+
+    fileprivate init(summary: RecordingSummary, recording: Recording) {
+        self.summary = summary
+        self.recording = recording
+    }
+
+    /// A SIGINT or SIGTERM that arrived after the trailer was written (and
+    /// so is not in it yet); 0 if none, or if the trace already says interrupted.
+    public func lateStopSignal() -> Int32 {
+        guard summary.signal == 0 else { return 0 }
+        let received = StopSignal.received
+        return received != 0 ? received : StopSignal.pending
+    }
+
+    /// Records `signal` in the finished trace: its trailer frame is written
+    /// again, interrupted. Only a trace in a regular file can be (a streamed
+    /// one has gone down the pipe already): false otherwise, or on a write
+    /// error. The summary says interrupted either way.
+    public func markInterrupted(by signal: Int32) -> Bool {
+        summary.interrupted = true
+        summary.signal = signal
+        guard let output = recording.outputForRewrite, let writer = recording.writerForRewrite,
+              var trailer = recording.writtenTrailer, case .replace = output.mode
+        else { return false }
+        trailer.interrupted = true
+        trailer.signal = signal
+        let frame = writer.standaloneFrame(for: trailer)
+        let offset = recording.trailerOffset
+        guard !frame.isEmpty,
+              case .success = frame.withUnsafeBytes({ writeAll(output.descriptor, $0, at: Int(offset)) }),
+              ftruncate(output.descriptor, off_t(offset) + off_t(frame.count)) == 0
+        else { return false }
+        summary.traceBytes = offset + UInt64(frame.count)
+        return true
+    }
 }
 
 /// One run of `record`: the state that lives from the checks to the trace.
@@ -44,13 +101,25 @@ private final class Recording {
     /// Bytes of one arena line in the maps, rounded up ("7f...000-7f...000 ---p 00000000 00:00 0\n").
     static let arenaLineBytes = 64
 
+    /// Set while the trace is written: where its trailer frame starts, and the trailer.
+    var trailerOffset: UInt64 = 0
+    var writtenTrailer: TraceTrailer?
+    /// The stop signal the summary and the trailer report.
+    var finalSignal: Int32 = 0
+
     init(_ configuration: RecordingConfiguration) {
         self.configuration = configuration
     }
 
     /// The five stages, in order; each hands the next what it made.
+    /// The trace output and writer, kept open after publishing for `FinishedRecording`.
+    var outputForRewrite: TraceOutput?
+    var writerForRewrite: TraceWriter?
+
     func run() throws(RecordingError) -> RecordingSummary {
         let checked = try checkBeforeMapping()
+        outputForRewrite = checked.output
+        writerForRewrite = checked.writer
         let prepared = try preallocate(checked)
         var experiment = try runExperiment(prepared)
         let handover = collectReader(prepared, &experiment)
@@ -263,12 +332,14 @@ private final class Recording {
         let mutator = prepared.mutator
         let readerLog = handover.readerLog
         var traceBytes: UInt64?
+        if checked.writer == nil { finalSignal = decideStopSignal(handover.interruptSignal) }
         if let writer = checked.writer {
             traceBytes = try writeTrace(
                 to: writer, arena: experiment.arenaRecord, mutator: mutator, readerPID: prepared.reader.pid,
                 initial: prepared.initialMaps, final: experiment.finalComplete ? prepared.finalMaps : nil,
                 readerLog: readerLog, interruptSignal: handover.interruptSignal, loopBegin: experiment.loopBegin,
                 loopEnd: experiment.loopEnd)
+            finalSignal = writtenTrailer?.signal ?? handover.interruptSignal
         }
 
         if let failure = mutator.failure {
@@ -296,7 +367,7 @@ private final class Recording {
             logMutations: configuration.logMutations, mutations: UInt64(mutator.issued),
             snapshots: UInt64(readerLog.snapshots.count), reads: UInt64(readerLog.readCount),
             bytesRead: UInt64(readerLog.bytesRead), mutatorLoopNs: experiment.loopEnd - experiment.loopBegin,
-            interrupted: handover.interruptSignal != 0, signal: handover.interruptSignal,
+            interrupted: finalSignal != 0, signal: finalSignal,
             bufferFullSnapshots: UInt64(readerLog.snapshots.count { $0.end.flags.contains(.bufferFull) }),
             readerBufferBytes: UInt64(prepared.readerBuffer.capacityBytes))
         summary.stalePartialsRemoved = checked.output?.removedStalePartials ?? []
@@ -362,18 +433,36 @@ private final class Recording {
                 try writer.append(
                     .quiescentMaps(QuiescentMaps(role: .final, tBegin: final.tBegin, tEnd: final.tEnd, text: final.text)))
             }
-            try writer.append(
-                .trailer(
-                    TraceTrailer(
-                        mutations: UInt64(mutator.issued), snapshots: UInt64(readerLog.snapshots.count),
-                        readChunks: chunkCount, quiescentMaps: final == nil ? 1 : 2,
-                        interrupted: interruptSignal != 0, signal: interruptSignal,
-                        mutatorLoopBegin: loopBegin, mutatorLoopEnd: loopEnd)))
+            // The trailer gets a frame of its own, so that a stop signal that
+            // comes after it was written can still be recorded in it (see
+            // `FinishedRecording.markInterrupted`); the signal is decided last.
+            try writer.endBlock()
+            trailerOffset = writer.compressedBytesWritten
+            let signal = decideStopSignal(interruptSignal)
+            let trailer = TraceTrailer(
+                mutations: UInt64(mutator.issued), snapshots: UInt64(readerLog.snapshots.count),
+                readChunks: chunkCount, quiescentMaps: final == nil ? 1 : 2,
+                interrupted: signal != 0, signal: signal,
+                mutatorLoopBegin: loopBegin, mutatorLoopEnd: loopEnd)
+            writtenTrailer = trailer
+            try writer.append(.trailer(trailer))
             try writer.finish()
         } catch {
             throw .outputNotWritable(path: configuration.outputPath, reason: error.description)
         }
         return writer.compressedBytesWritten
+    }
+
+    /// The stop signal the recording ends with: the one that stopped it, or
+    /// one that came since. From here on both signals are held back on this
+    /// thread, so none can slip in between this decision and the trailer
+    /// that records it; one that arrives later stays pending for
+    /// `FinishedRecording.lateStopSignal`.
+    func decideStopSignal(_ stoppedBy: Int32) -> Int32 {
+        StopSignal.holdBack()
+        if stoppedBy != 0 { return stoppedBy }
+        let received = StopSignal.received
+        return received != 0 ? received : StopSignal.pending
     }
 }
 

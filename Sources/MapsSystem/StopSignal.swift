@@ -1,5 +1,9 @@
 import CProcfs
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The one stop-signal flag of a mapsrace process: the number of the first
 /// SIGINT or SIGTERM since `install()`, 0 while none arrived. The handler
 /// (C, async-signal-safe) only stores the number; it is installed without
@@ -14,6 +18,26 @@ public enum StopSignal {
 
     /// Puts SIGINT and SIGTERM back to their default actions.
     public static func restore() { mapsrace_restore_stop_handlers() }
+
+    /// Holds SIGINT and SIGTERM back from the calling thread: from now on
+    /// one that arrives stays pending (see `pending`) instead of running the
+    /// handler, so that a decision taken on `received` cannot be overtaken.
+    public static func holdBack() {
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+    }
+
+    /// A SIGINT or SIGTERM held back and not delivered yet (SIGINT first), 0 if none.
+    public static var pending: Int32 {
+        var waiting = sigset_t()
+        guard sigpending(&waiting) == 0 else { return 0 }
+        if sigismember(&waiting, SIGINT) == 1 { return SIGINT }
+        if sigismember(&waiting, SIGTERM) == 1 { return SIGTERM }
+        return 0
+    }
 
     /// A plain load, cheap enough for every iteration of a hot loop.
     @inlinable @inline(__always)

@@ -142,6 +142,26 @@ public final class TraceWriter {
         }
     }
 
+    /// Ends the current block now: the next record starts a frame of its own.
+    public func endBlock() throws(TraceError) {
+        guard !finished, payloadsInBlock > 0 else { return }
+        try flushBlock()
+    }
+
+    /// `trailer` as one frame holding only it: what `append(.trailer)` and
+    /// `finish()` write right after `endBlock()`. A recorder that learns
+    /// after the fact that its trace was interrupted writes this over the
+    /// last frame.
+    public func standaloneFrame(for trailer: TraceTrailer) -> [UInt8] {
+        var body = ByteBuffer(capacity: 128)
+        encoder.encodeTrailer(trailer, into: &body)
+        var raw = ByteBuffer(capacity: 160)
+        raw.append(byte: RecordKind.trailer.rawValue)
+        raw.appendLEB(UInt64(body.count))
+        raw.append(body.bytes)
+        return BlockCompressor.frame(Array(raw.bytes))
+    }
+
     /// Writes the last block and closes the descriptor if it owns it.
     /// Calling it again does nothing.
     public func finish() throws(TraceError) {

@@ -5,6 +5,10 @@ import MapsSurvey
 import MapsSystem
 import MapsTracer
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
@@ -119,6 +123,11 @@ struct RecordCommand: ParsableCommand {
     @Option(help: .private)
     var testReaderDelayMs: Int = 0
 
+    /// For tests: milliseconds to wait after the trace was written and the
+    /// summary printed, before the last look for a stop signal.
+    @Option(help: .private)
+    var testPauseAfterTraceMs: Int = 0
+
     /// Which of the three `-- CMD` cases this is, nil without a command.
     enum TracedCase { case command, externalReader, externalMutator }
     var tracedCase: TracedCase? {
@@ -182,7 +191,7 @@ struct RecordCommand: ParsableCommand {
         case nil: break
         }
         let strategy = try readerStrategy()
-        let summary: RecordingSummary
+        let finished: FinishedRecording
         do {
             var configuration = RecordingConfiguration(
                 workload: workload, pageCount: pages, noReserve: !noNoreserve,
@@ -190,11 +199,12 @@ struct RecordCommand: ParsableCommand {
                 outputPath: output, logMutations: !noLog, toolVersion: mapsraceVersion)
             configuration.testReaderBufferBytes = testReaderBufferBytes
             configuration.testReaderDelayMilliseconds = testReaderDelayMs
-            summary = try record(configuration)
+            finished = try recordToTheEnd(configuration)
         } catch {
             reportOutcome(exitStatus: error.exitStatus.rawValue, message: failureMessage(error))
             throw reportFailure(error)
         }
+        let summary = finished.summary
         for stale in summary.stalePartialsRemoved {
             printError("mapsrace: removed \(stale), a partial trace left by a recording that no longer runs")
         }
@@ -203,6 +213,22 @@ struct RecordCommand: ParsableCommand {
         if summary.traceOnStandardOutput { printError(summaryText) } else { print(summaryText) }
         if let warning = Self.bufferFullWarning(summary, snapshotsAsked: snapshots) {
             printError(warning)
+        }
+        // A stop signal that came after the trailer was written (they are
+        // held back since) is honoured too: the trace's trailer is written
+        // again, marked interrupted, and the exit status is 130 or 143.
+        if testPauseAfterTraceMs > 0 {
+            fflush(nil)
+            MonotonicClock.sleep(nanoseconds: UInt64(testPauseAfterTraceMs) * 1_000_000)
+        }
+        let late = finished.lateStopSignal()
+        if late != 0 {
+            let marked = finished.markInterrupted(by: late)
+            let message = "signal \(late) arrived after the trace was written; "
+                + (marked ? "the trace is now marked interrupted" : "the trace was streamed and cannot be marked")
+            printError("mapsrace: " + message)
+            reportOutcome(exitStatus: ExitStatus.interruptedCode(by: late), message: message)
+            throw ExitStatus.interrupted(by: late)
         }
         if summary.interrupted {
             let message = "recording interrupted by signal \(summary.signal); the trace holds what was recorded"
