@@ -87,8 +87,8 @@ fi
 
 max_len() {
     case $1 in
-        trace) echo 262144 ;;
-        raw-trace) echo 131072 ;;
+        trace) echo 32768 ;;
+        raw-trace) echo 65536 ;;
         *) echo 65536 ;;
     esac
 }
@@ -100,6 +100,12 @@ for target in "${targets[@]}"; do
     findings="$work/findings/$target"
     mkdir -p "$corpus" "$findings"
     log="$work/$target.log"
+    # New inputs go to the corpus (the first directory); libFuzzer refuses a
+    # directory that does not exist (git keeps no empty regression folder).
+    inputs=("$corpus")
+    for extra in "$seeds/$target" "Tests/MapsFuzzingTests/Regressions/$target"; do
+        [ -d "$extra" ] && inputs+=("$extra")
+    done
     echo "fuzz: $target for ${seconds_each}s" >&2
     before=$(ls "$findings" | wc -l)
     started=$(date +%s)
@@ -107,12 +113,17 @@ for target in "${targets[@]}"; do
         nice -n 10 "$driver" -max_total_time="$seconds_each" -timeout=10 \
         -rss_limit_mb=2560 -malloc_limit_mb=1024 -max_len="$(max_len "$target")" \
         -print_final_stats=1 -artifact_prefix="$findings/" \
-        "$corpus" "$seeds/$target" "Tests/MapsFuzzingTests/Regressions/$target" > "$log" 2>&1 || true
+        "${inputs[@]}" > "$log" 2>&1 || true
     elapsed=$(( $(date +%s) - started ))
     after=$(ls "$findings" | wc -l)
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
-    cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1 || true)
+    cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1 || true)
+    if [ -z "$execs" ]; then
+        echo "fuzz: $target did not run; its log ($log) ends:" >&2
+        tail -3 "$log" >&2
+        found=1
+    fi
     units=$(ls "$corpus" | wc -l)
     new=$((after - before))
     ((new == 0)) || found=1
@@ -122,6 +133,7 @@ for target in "${targets[@]}"; do
     if ((new > 0)); then
         echo "fuzz: $target: $new new finding(s) in $findings (log: $log)" >&2
         grep -m3 -E 'ERROR|Fatal error|deadly signal|out-of-memory|timeout' "$log" >&2 || true
+        ls "$findings" >&2
     fi
 done
 printf '%s\n' "${summary[@]}"

@@ -85,7 +85,7 @@ public final class TraceCopy: Sendable {
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else { throw .io(path: "\(directory)/mapsrace-input-XXXXXX", errno: errno) }
         _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-        name = String(cString: template)
+        name = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         unlink(name)
         self.descriptor = descriptor
     }

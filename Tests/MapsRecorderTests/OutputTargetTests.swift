@@ -24,7 +24,7 @@ private let small = "--pages 64 --snapshots 1 --seed 3"
     @Test func aFIFOGetsTheTraceStreamed() throws {
         let run = try runBash(#"""
             mkfifo fifo || exit 99
-            cat fifo > received.mrtrace &
+            timeout -s KILL 60 cat fifo > received.mrtrace &
             timeout -s KILL 60 "$M" record -o fifo \#(small) > /dev/null || exit $?
             wait
             test -p fifo && echo "still a FIFO"
