@@ -56,7 +56,8 @@ final class EarlyAnalysis: SnapshotPrefetcher, @unchecked Sendable {
 
     func begin(header: TraceHeader, arena: ArenaRecord, initialMaps: QuiescentMaps, mutations: [MutationRecord]) -> Bool {
         // Anything unusable is left to the ordinary path to report.
-        guard (try? TraceContext.checkArena(arena, pageSize: header.pageSize)) != nil else { return false }
+        // (TraceContext.load checked the arena against the bytes read so far.)
+        guard (try? TraceContext.checkArena(arena, pageSize: header.pageSize, rawBytes: .max)) != nil else { return false }
         started = true
         setup.enter()
         DispatchQueue.global().async { [self] in

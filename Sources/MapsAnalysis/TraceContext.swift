@@ -219,7 +219,11 @@ public struct TraceContext: Sendable {
                     snapshots.append(Int(value.index))
                     if !prefetchDecided {
                         prefetchDecided = true
+                        // Replay starts early only for an arena the bytes read so
+                        // far can describe; the check after the whole trace is read
+                        // judges it against all of them.
                         if let prefetcher, let header, let arena, let initial,
+                           (try? Self.checkArena(arena, pageSize: header.pageSize, rawBytes: reader.rawBytesRead)) != nil,
                            prefetcher.begin(header: header, arena: arena, initialMaps: initial, mutations: mutations) {
                             prefetching = prefetcher
                         }
@@ -365,16 +369,6 @@ public struct TraceContext: Sendable {
         } catch {
             throw .replay(error)
         }
-    }
-}
-
-extension Array where Element: Comparable {
-    /// The index of `element` in this ascending array, by binary search
-    /// (a linear `firstIndex(of:)` per line made analysis quadratic in the
-    /// lines of a forged snapshot).
-    func sortedPosition(of element: Element) -> Int? {
-        let position = partitionPoint { $0 >= element }
-        return position < count && self[position] == element ? position : nil
     }
 }
 

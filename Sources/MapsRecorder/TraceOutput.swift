@@ -27,8 +27,8 @@ import Glibc
 /// locked is left over from a recording that died, and is removed (and
 /// reported in `removedStalePartials`). Two recordings started at the same
 /// instant may both refuse; they never both succeed.
-final class TraceOutput {
-    enum Mode: Equatable {
+public final class TraceOutput {
+    public enum Mode: Equatable {
         /// Written to `partialPath`, renamed over `targetPath` by `publish()`.
         case replace(partialPath: String, targetPath: String)
         /// Written straight into the file as given.
@@ -36,14 +36,14 @@ final class TraceOutput {
     }
 
     /// The path as given.
-    let path: String
-    let mode: Mode
+    public let path: String
+    public let mode: Mode
     /// Open for writing; owned (closed on deinit).
-    let descriptor: Int32
+    public let descriptor: Int32
     /// The output is this process's standard output: the summary must not go there.
-    let isStandardOutput: Bool
+    public let isStandardOutput: Bool
     /// Partial files of recordings that died, removed.
-    let removedStalePartials: [String]
+    public let removedStalePartials: [String]
     private var published = false
 
     private init(path: String, mode: Mode, descriptor: Int32, isStandardOutput: Bool, removedStalePartials: [String]) {
@@ -54,7 +54,7 @@ final class TraceOutput {
         self.removedStalePartials = removedStalePartials
     }
 
-    static func open(_ path: String) throws(RecordingError) -> TraceOutput {
+    public static func open(_ path: String) throws(RecordingError) -> TraceOutput {
         func refuse(_ reason: String) -> RecordingError { .outputNotWritable(path: path, reason: reason) }
         guard !path.isEmpty else { throw refuse("the output path is empty") }
         var status = stat()
@@ -169,7 +169,7 @@ final class TraceOutput {
     }
 
     /// Puts the finished trace in place (a rename for `.replace`).
-    func publish() throws(RecordingError) {
+    public func publish() throws(RecordingError) {
         guard !published else { return }
         if case .replace(let partialPath, let targetPath) = mode {
             guard rename(partialPath, targetPath) == 0 else {

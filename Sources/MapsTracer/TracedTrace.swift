@@ -41,14 +41,16 @@ public func recordCommand(
 ) throws(TracerError) -> TracedRecordingSummary {
     let originNs = monotonicNanoseconds()
     let wallNs = wallClock()
-    let partial = "\(outputPath).partial-\(getpid())"
-    let descriptor = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else {
-        throw .outputNotWritable(path: outputPath, reason: String(cString: strerror(errno)))
+    // The same output rules as a workload recording (TraceOutput): atomic
+    // replacement of a regular file, streaming into a FIFO, device or pipe,
+    // a second recording to the same path refused, stale partials removed.
+    let output: TraceOutput
+    do {
+        output = try TraceOutput.open(outputPath)
+    } catch {
+        if case .outputNotWritable(_, let reason) = error { throw .outputNotWritable(path: outputPath, reason: reason) }
+        throw .outputNotWritable(path: outputPath, reason: error.description)
     }
-    close(descriptor)
-    var published = false
-    defer { if !published { unlink(partial) } }
 
     if case .failure(let code) = StopSignal.install() { throw .systemCallFailed("sigaction", errno: code.rawValue) }
     defer { StopSignal.restore() }
@@ -87,17 +89,19 @@ public func recordCommand(
         run: run, command: configuration.command, originNs: originNs, wallNs: wallNs, external: external)
     let bytes: UInt64
     do {
-        let writer = try TraceWriter(path: partial)
+        let writer = try TraceWriter(fileDescriptor: output.descriptor, closeWhenFinished: false)
         try encoded.write(to: writer, toolVersion: toolVersion)
         try writer.finish()
         bytes = writer.compressedBytesWritten
     } catch {
         throw .outputNotWritable(path: outputPath, reason: error.description)
     }
-    guard rename(partial, outputPath) == 0 else {
-        throw .outputNotWritable(path: outputPath, reason: "rename: \(String(cString: strerror(errno)))")
+    do {
+        try output.publish()
+    } catch {
+        if case .outputNotWritable(_, let reason) = error { throw .outputNotWritable(path: outputPath, reason: reason) }
+        throw .outputNotWritable(path: outputPath, reason: error.description)
     }
-    published = true
     let summary = encoded.summary(trace: outputPath, traceBytes: bytes)
     if case .limit(let limit) = run.loop.stop { throw .limitReached(limit, trace: outputPath) }
     if run.loop.stop == nil, summary.snapshots == 0 { throw .noMapsRead(trace: outputPath) }
