@@ -8,11 +8,14 @@
 # real readers (elfutils, linux-perf, gdb, python3-venv, and psutil from PyPI
 # into a private virtual environment, tools/psutil-venv.sh). Does nothing when
 # all are there. Needs root (or sudo) only when something is missing.
+# MAPSRACE_BOOTSTRAP=build (tools/main-job.sh) installs only what building and
+# running mapsrace needs: libzstd-dev, pkg-config and zstd.
 set -euo pipefail
 
 missing=()
 pkg-config --exists libzstd 2>/dev/null || missing+=(libzstd-dev pkg-config)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+if [ "${MAPSRACE_BOOTSTRAP:-tests}" != build ]; then
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # The tool-profile tests strace C reproductions of real tools' read loops
 # (tools/reader-loops/), one C++ (libstdc++'s ifstream) and CPython's readall;
@@ -32,6 +35,7 @@ command -v gawk >/dev/null 2>&1 || missing+=(gawk)
 command -v eu-stack >/dev/null 2>&1 || missing+=(elfutils)
 command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
 command -v gdb >/dev/null 2>&1 || missing+=(gdb)
+fi
 
 if ((${#missing[@]})); then
     echo "bootstrap: installing ${missing[*]}" >&2
@@ -43,7 +47,9 @@ if ((${#missing[@]})); then
 fi
 
 # psutil from PyPI into $MAPSRACE_VENV or ~/.cache/mapsrace/venv.
-"$(dirname "${BASH_SOURCE[0]}")/psutil-venv.sh"
+if [ "${MAPSRACE_BOOTSTRAP:-tests}" != build ]; then
+    "$(dirname "${BASH_SOURCE[0]}")/psutil-venv.sh"
+fi
 
 if ! command -v swift >/dev/null 2>&1; then
     for candidate in /opt/swift/usr/bin; do

@@ -4,7 +4,8 @@
 # Extra arguments go to `mapsrace record` (e.g. --seed 42 --reader pmap).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source tools/bootstrap.sh
+# Only what building and running needs (not the tests' browser, tracers and readers).
+MAPSRACE_BOOTSTRAP=build source tools/bootstrap.sh
 swift build -c release --product mapsrace
 bin="$(swift build -c release --show-bin-path)/mapsrace"
 mkdir -p out
