@@ -90,16 +90,8 @@ struct ToolProfileStraceTests {
             \(trace) -o reader.txt '\(mapsrace)' _reader --pid $T --reader \(tool) --snapshots 1 \\
                 --log-fd 5 --ready-fd 6 --buffer-bytes 67108864 --populate-bytes 1048576 5>log 6>ready
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "script failed: \(errorText)")
+        let run = try runProgram("/bin/sh", ["-c", script], in: directory)
+        try #require(run.exitCode == 0, "script failed: \(run.standardError)")
 
         let target = readText(directory + "/target").trimmingCharacters(in: .whitespacesAndNewlines)
         let expected = mapsRequests(inStraceLog: readText(directory + "/tool.txt"), target: target)

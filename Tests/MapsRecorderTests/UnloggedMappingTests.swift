@@ -55,16 +55,8 @@ func unloggedMappingCalls(inStraceLog log: String, arena: Range<UInt64>) -> [Str
             strace -qq -o calls.txt -e trace=%memory,openat '\(mapsrace)' record --reader chromium \\
                 --pages 300 --snapshots 3 --seed 5 -o trace.mrtrace --json > summary.json
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "script failed: \(errorText)")
+        let run = try runProgram("/bin/sh", ["-c", script], in: directory)
+        try #require(run.exitCode == 0, "script failed: \(run.standardError)")
 
         let trace = try LoadedTrace(path: directory + "/trace.mrtrace")
         let arena = try #require(trace.arena)
