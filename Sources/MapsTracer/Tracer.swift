@@ -145,7 +145,7 @@ final class TracerLoop {
     /// Tasks let go at their PTRACE_TRACEME (their parent traces them).
     var detachedTasks = 0
     /// Scratch memory for paths and iovec arrays read out of a tracee.
-    let scratch = UnsafeMutableRawPointer.allocate(byteCount: 8192, alignment: 16)
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: TracerLoop.scratchBytes, alignment: 16)
 
     init(log: TracerLog, rootPID: Int32, maxTracees: Int, now: UInt64) {
         self.log = log
@@ -205,7 +205,7 @@ final class TracerLoop {
                     tracemeCaller = 0
                     _ = mapsrace_ptrace_request(Int32(MAPSRACE_PTRACE_DETACH_REQUEST), tid, 0, 0)
                     detachedTasks += 1
-                    gone(tid, status: 0, now: now)
+                    letGo(tid)
                     if threads.isEmpty { break }
                     continue
                 }
@@ -263,6 +263,18 @@ final class TracerLoop {
                 if process.tExit == 0 { process.tExit = now }
                 processes.removeValue(forKey: thread.pid)
             }
+        }
+    }
+
+    /// A task detached at its PTRACE_TRACEME: no longer followed. Its
+    /// process (if it is the leader) keeps wait status -1 and no exit time:
+    /// it was still running when mapsrace let it go.
+    private func letGo(_ tid: Int32) {
+        guard let thread = threads.removeValue(forKey: tid) else { return }
+        if let process = processes[thread.pid], tid == process.pid {
+            processes.removeValue(forKey: thread.pid)
+        } else {
+            processes[thread.pid]?.liveThreads -= 1
         }
     }
 
@@ -392,7 +404,9 @@ final class TracerLoop {
                 ? info.args.3 : description.offset
         } else if numbers.isOpen(number) {
             let pathAddress = number == numbers.open ? info.args.0 : info.args.1
-            guard let target = mapsTarget(pathAddress: pathAddress, pid: thread.pid, tid: tid) else { return false }
+            let directory = number == numbers.open ? AT_FDCWD : fdArgument
+            guard let target = mapsTarget(pathAddress: pathAddress, directory: directory, pid: thread.pid, tid: tid)
+            else { return false }
             thread.openTarget = target.pid
             thread.openGeneration = target.generation
             guard log.dataRoom >= target.length else { halt(.limit(.dataBytes(log.dataCapacity))); return false }
@@ -594,10 +608,17 @@ final class TracerLoop {
         return 0
     }
 
-    /// Whether the path at `pathAddress` names a maps or smaps file; if so,
-    /// the process it names (and its generation) and the path's length in `scratch`.
-    private func mapsTarget(pathAddress: UInt64, pid: Int32, tid: Int32) -> (pid: Int32, generation: UInt32, length: Int)? {
-        let length = cString(at: pathAddress, pid: tid)
+    /// Whether the path at `pathAddress` (relative to `directory`) names a
+    /// maps or smaps file; if so, the process it names (and its generation)
+    /// and the length of the path, made absolute (RelativeMapsPath), in `scratch`.
+    private func mapsTarget(pathAddress: UInt64, directory: Int32, pid: Int32, tid: Int32) -> (pid: Int32, generation: UInt32, length: Int)? {
+        var length = cString(at: pathAddress, pid: tid)
+        guard length > 0 else { return nil }
+        if scratch.load(as: UInt8.self) != 0x2f || length <= 6 || ProcMapsPath.parse(
+            UnsafeBufferPointer(start: scratch.assumingMemoryBound(to: UInt8.self), count: length)) == nil
+        {
+            length = absoluteMapsPath(length: length, directory: directory, tid: tid)
+        }
         guard length > 6 else { return nil }
         let path = UnsafeBufferPointer(start: scratch.assumingMemoryBound(to: UInt8.self), count: length)
         guard let parsed = ProcMapsPath.parse(path) else { return nil }
