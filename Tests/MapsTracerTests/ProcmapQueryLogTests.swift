@@ -1,0 +1,37 @@
+// PROCMAP_QUERY ioctls on a followed maps descriptor: logged as traced
+// syscalls (arguments, result, errno, times), not turned into snapshots
+// (docs/recording.md, "What is logged").
+
+import Foundation
+import MapsTrace
+import Testing
+
+@Suite struct ProcmapQueryLogTests {
+    @Test func queryOnAMapsDescriptorIsLoggedNotASnapshot() throws {
+        let workspace = try Workspace()
+        let program = try workspace.compile("procmap-query")
+        let run = try workspace.mapsrace("record", "-o", "t.mrtrace", "--", program)
+        try #require(run.status == 0, "\(run.error)")
+        let query = try #require(run.output.split(separator: "\n").first { $0.hasPrefix("query ") }, "\(run.output)")
+        // "query RESULT ERRNO START END": the kernel answered (6.11+ is needed).
+        let fields = query.split(separator: " ")
+        try #require(fields[1] == "0", "PROCMAP_QUERY failed here: \(query)")
+        let (all, completion) = try records(of: workspace.file("t.mrtrace"))
+        #expect(completion == .complete)
+        let open = try #require(all.syscalls.first { $0.name == "openat" && $0.errno == 0 })
+        let ioctls = all.syscalls.filter { $0.name == "ioctl" }
+        // Only the query: ioctls on other descriptors (a terminal's) are not logged.
+        try #require(ioctls.count == 1)
+        let logged = ioctls[0]
+        #expect(logged.argument(0) == UInt64(open.result))
+        #expect(logged.argument(1) == 0xc068_6611)  // _IOWR('f', 17, 104 bytes)
+        #expect(logged.result == 0 && logged.errno == 0)
+        #expect(logged.tBegin > open.tEnd && logged.tEnd >= logged.tBegin)
+        #expect(logged.snapshot == -1)
+        // One snapshot: the read that followed, from offset 0, whole.
+        #expect(all.sources.count == 1)
+        let text = try #require(all.snapshotTexts[0])
+        #expect(run.output.contains("read \(text.count)\n"))
+        #expect(all.chunks.first?.offset == 0)
+    }
+}
