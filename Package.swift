@@ -19,6 +19,10 @@ let package = Package(
         .library(name: "MapsModel", targets: ["MapsModel"]),
         .library(name: "MapsAnalysis", targets: ["MapsAnalysis"]),
         .library(name: "MapsCheck", targets: ["MapsCheck"]),
+        // The fast path of `record -- CMD`: libmapsrace-preload.so, found by
+        // the tracer next to the mapsrace executable and put in the traced
+        // command's LD_PRELOAD. Never linked into mapsrace itself.
+        .library(name: "mapsrace-preload", type: .dynamic, targets: ["MapsracePreload"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,6 +59,11 @@ let package = Package(
         // The seccomp-bpf filter, the traced exec, PTRACE_GET_SYSCALL_INFO and
         // process_vm_readv for the tracer. Only MapsTracer imports it.
         .target(name: "CTracer"),
+        // The preload library's C (no Swift): its wrappers, trampoline and
+        // ring; include/mapsrace_fastpath.h is the layout CTracer shares.
+        // Linked without swiftrt.o and (preload.c's autolink entry) with
+        // --as-needed: its only dependency is libc, not the Swift runtime.
+        .target(name: "MapsracePreload", linkerSettings: [.unsafeFlags(["-nostartfiles"])]),
         // The syscall-layer recorder of unmodified programs: `record -- CMD`.
         .target(name: "MapsTracer", dependencies: ["MapsTrace", "MapsRecorder", "MapsSystem", "CTracer"]),
         // Every reader against every workload, recorded and analysed: `mapsrace survey`.

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CTracer.h"
+#include "../MapsracePreload/include/mapsrace_fastpath.h"
 
 #include <errno.h>
 #include <linux/audit.h>
@@ -12,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -105,20 +107,48 @@ long mapsrace_nr(const char *name) {
     return -1;
 }
 
+/* The hot mutations: made from the preload's trampoline they run without a
+   stop (the fast path); from anywhere else they are traced like the rest. */
+static int is_fast_path_syscall(long number) {
+    return number == SYS_mprotect || number == SYS_munmap || number == SYS_mmap || number == SYS_mremap
+        || number == SYS_madvise
+#ifdef SYS_pkey_mprotect
+        || number == SYS_pkey_mprotect
+#endif
+        ;
+}
+
 int mapsrace_traced_exec(const char *path, char *const argv[], char *const envp[]) {
-    /* arch check (2 + 1), load nr (1), one compare per syscall, two returns. */
-    struct sock_filter program[4 + TRACED_COUNT + 2];
+    /* arch check (3), load nr (1), one compare per syscall, ALLOW, the
+       instruction-pointer check (4), ALLOW, TRACE. */
+    struct sock_filter program[4 + TRACED_COUNT + 1 + 4 + 2];
     size_t n = 0;
     program[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
     program[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MAPSRACE_AUDIT_ARCH, 1, 0);
     program[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     program[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    /* Instruction indexes of the blocks after the compares. */
+    size_t first_compare = n;
+    size_t allow_other = first_compare + TRACED_COUNT;
+    size_t ip_check = allow_other + 1;
+    size_t allow_fast = ip_check + 4;
+    size_t trace = allow_fast + 1;
     for (size_t i = 0; i < TRACED_COUNT; i++) {
-        /* Match: jump over the remaining compares and the ALLOW to the TRACE. */
-        unsigned char to_trace = (unsigned char)(TRACED_COUNT - 1 - i + 1);
+        size_t here = first_compare + i;
+        size_t target = is_fast_path_syscall(traced_syscalls[i].number) ? ip_check : trace;
         program[n++] = (struct sock_filter)BPF_JUMP(
-            BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)traced_syscalls[i].number, to_trace, 0);
+            BPF_JMP | BPF_JEQ | BPF_K, (unsigned int)traced_syscalls[i].number, (unsigned char)(target - here - 1), 0);
     }
+    program[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    /* The fast path: the caller's instruction pointer is the trampoline's. */
+    uint64_t fast_ip = MAPSRACE_TRAMPOLINE_ADDRESS + MAPSRACE_TRAMPOLINE_SYSCALL_END_OFFSET;
+    program[n++] = (struct sock_filter)BPF_STMT(
+        BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer));
+    program[n++] = (struct sock_filter)BPF_JUMP(
+        BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)fast_ip, 0, (unsigned char)(trace - (ip_check + 1) - 1));
+    program[n++] = (struct sock_filter)BPF_STMT(
+        BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4);
+    program[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(fast_ip >> 32), 0, 1);
     program[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     program[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
     struct sock_fprog filter = {.len = (unsigned short)n, .filter = program};
@@ -179,3 +209,93 @@ unsigned long mapsrace_procmap_query_request(void) {
 extern char **environ;
 
 char **mapsrace_tracer_environment(void) { return environ; }
+
+/* ---- The fast path's ring (mapsrace_fastpath.h) ---- */
+
+static int read_ring_header(pid_t pid, struct mapsrace_ring_header *header) {
+    ssize_t got = mapsrace_read_tracee(pid, MAPSRACE_RING_ADDRESS, header, sizeof *header);
+    if (got != (ssize_t)sizeof *header) return -1;
+    if (header->magic != MAPSRACE_RING_MAGIC || header->record_bytes != sizeof(struct mapsrace_ring_record)) return -1;
+    if (header->capacity < 2 || (header->capacity & (header->capacity - 1)) != 0) return -1;
+    if (header->head - header->drained > header->capacity) return -1;
+    return 0;
+}
+
+static int write_drained(pid_t pid, uint64_t drained) {
+    struct iovec local = {.iov_base = &drained, .iov_len = sizeof drained};
+    struct iovec remote = {
+        .iov_base = (void *)(uintptr_t)(MAPSRACE_RING_ADDRESS + offsetof(struct mapsrace_ring_header, drained)),
+        .iov_len = sizeof drained};
+    return process_vm_writev(pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof drained ? 0 : -1;
+}
+
+/* Records [first, first + count) of the ring (count <= capacity) into out. */
+static int read_ring_records(pid_t pid, uint64_t capacity, uint64_t first, uint64_t count,
+                             struct mapsrace_ring_record *out) {
+    uint64_t slot = first & (capacity - 1);
+    uint64_t before_wrap = capacity - slot < count ? capacity - slot : count;
+    uint64_t base = MAPSRACE_RING_ADDRESS + MAPSRACE_RING_HEADER_BYTES;
+    size_t size = sizeof(struct mapsrace_ring_record);
+    struct iovec local = {.iov_base = out, .iov_len = (size_t)count * size};
+    struct iovec remote[2] = {
+        {.iov_base = (void *)(uintptr_t)(base + slot * size), .iov_len = (size_t)before_wrap * size},
+        {.iov_base = (void *)(uintptr_t)base, .iov_len = (size_t)(count - before_wrap) * size},
+    };
+    ssize_t got = process_vm_readv(pid, &local, 1, remote, count > before_wrap ? 2 : 1, 0);
+    return got == (ssize_t)(count * size) ? 0 : -1;
+}
+
+long mapsrace_ring_drain(pid_t pid, struct mapsrace_ring_record *out, size_t room, int past_gaps,
+                         uint64_t *first_sequence) {
+    struct mapsrace_ring_header header;
+    if (read_ring_header(pid, &header) != 0) return -1;
+    uint64_t first = header.drained;
+    uint64_t count = header.head - first;
+    if (count > room) count = room;
+    *first_sequence = first;
+    if (count == 0) return 0;
+    if (read_ring_records(pid, header.capacity, first, count, out) != 0) return -1;
+    uint64_t taken = 0;
+    if (past_gaps) {
+        /* No thread of the process can run: every committed record is
+           final, an uncommitted slot never will be. */
+        for (uint64_t i = 0; i < count; i++)
+            if (out[i].commit == first + i + 1) out[taken++] = out[i];
+        if (write_drained(pid, first + count) != 0) return -1;
+        return (long)taken;
+    }
+    while (taken < count && out[taken].commit == first + taken + 1) taken++;
+    if (taken == 0) return 0;
+    /* Read the committed prefix again: a slot whose commit the first copy
+       saw may have had its other fields copied before they were written. */
+    if (read_ring_records(pid, header.capacity, first, taken, out) != 0) return -1;
+    if (write_drained(pid, first + taken) != 0) return -1;
+    return (long)taken;
+}
+
+int mapsrace_ring_skip_inherited(pid_t pid) {
+    struct mapsrace_ring_header header;
+    if (read_ring_header(pid, &header) != 0) return -1;
+    return write_drained(pid, header.head);
+}
+
+uint64_t mapsrace_ring_address(void) { return MAPSRACE_RING_ADDRESS; }
+
+static void ignore_tick(int signal) { (void)signal; }
+
+int mapsrace_drain_timer(long interval_us) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = interval_us > 0 ? ignore_tick : SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0; /* no SA_RESTART: the tick interrupts the tracer's waitpid */
+    struct itimerval timer;
+    memset(&timer, 0, sizeof timer);
+    timer.it_interval.tv_sec = interval_us / 1000000;
+    timer.it_interval.tv_usec = interval_us % 1000000;
+    timer.it_value = timer.it_interval;
+    if (interval_us > 0 && sigaction(SIGALRM, &action, NULL) != 0) return -1;
+    if (setitimer(ITIMER_REAL, &timer, NULL) != 0) return -1;
+    if (interval_us <= 0 && sigaction(SIGALRM, &action, NULL) != 0) return -1;
+    return 0;
+}

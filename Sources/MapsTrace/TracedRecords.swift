@@ -123,11 +123,18 @@ public struct TracedSyscall: Sendable, Equatable {
     public var tEnd: UInt64
     /// The snapshot a maps read belongs to, -1 if none.
     public var snapshot: Int32
+    /// How it was logged: false at the tracer's stops (`tBegin` the seccomp
+    /// stop, `tEnd` the exit stop), true by the fast path's preload library
+    /// (`tBegin`/`tEnd` the tracee's clock reads right around the syscall
+    /// instruction). Traces written before the fast path existed: false.
+    public var fastPath: Bool
 
     public init(
         sequence: UInt64, pid: Int32, tid: Int32, generation: UInt32, number: Int32, name: String,
-        arguments: [UInt64], result: Int64, errno: Int32, tBegin: UInt64, tEnd: UInt64, snapshot: Int32 = -1
+        arguments: [UInt64], result: Int64, errno: Int32, tBegin: UInt64, tEnd: UInt64, snapshot: Int32 = -1,
+        fastPath: Bool = false
     ) {
+        self.fastPath = fastPath
         self.sequence = sequence
         self.pid = pid
         self.tid = tid
@@ -242,6 +249,7 @@ extension RecordEncoder {
             payload.appendZigZag(Int64(s.errno))
             span(s.tBegin, s.tEnd, into: &payload)
             payload.appendZigZag(Int64(s.snapshot))
+            payload.appendLEB(s.fastPath ? 1 : 0)
             return .tracedSyscall
         case .fileIdentity(let f):
             payload.appendLEB(f.syscall)
@@ -303,9 +311,12 @@ extension PayloadCursor {
             let tBegin = try time()
             let tEnd = try time(after: tBegin)
             let snapshot = try int32("snapshot")
+            // Added with the fast path; older records end before it.
+            let path = remaining > 0 ? try leb() : 0
             return .syscall(TracedSyscall(
                 sequence: sequence, pid: pid, tid: tid, generation: generation, number: number, name: name,
-                arguments: arguments, result: result, errno: errno, tBegin: tBegin, tEnd: tEnd, snapshot: snapshot))
+                arguments: arguments, result: result, errno: errno, tBegin: tBegin, tEnd: tEnd, snapshot: snapshot,
+                fastPath: path == 1))
         case .fileIdentity:
             return .fileIdentity(TracedFileIdentity(
                 syscall: try leb(), deviceMajor: try uint32("device major"), deviceMinor: try uint32("device minor"),

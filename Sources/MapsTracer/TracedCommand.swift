@@ -18,6 +18,11 @@ public struct TracerConfiguration: Sendable {
     /// Send the command's standard output to /dev/null (an external reader's
     /// output is not the recording's).
     public var discardOutput = false
+    /// The fast path (FastPath.swift): the preload library put into the
+    /// command's LD_PRELOAD (nil: none, every mutation stops), and the
+    /// records of its per-process ring (a power of two).
+    public var fastPathLibrary: String? = FastPathLibrary.locate()
+    public var fastPathRingRecords = FastPathLibrary.defaultRingRecords
 
     public static let defaultMaxEvents = 4_000_000
     public static let defaultMaxDataBytes = 1 << 30
@@ -43,6 +48,7 @@ public enum TracedExecStub {
     /// In the stub process: seccomp, stop, execve. Returns only on failure,
     /// with the exit code to use.
     public static func run(path: String, arguments: [String]) -> Int32 {
+        FastPathLibrary.moveIntoPreload()
         var cArguments = arguments.map { strdup($0) }
         cArguments.append(nil)
         let stage = cArguments.withUnsafeMutableBufferPointer { argv in
@@ -106,8 +112,27 @@ func traceCommand(
     if configuration.discardOutput {
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
     }
+    // The stub's environment: mapsrace's, plus the fast path's library
+    // (the stub moves it into LD_PRELOAD) and ring size.
+    var environment: [UnsafeMutablePointer<CChar>?] = []
+    var inherited = mapsrace_tracer_environment()
+    while let entry = inherited?.pointee {
+        let text = String(cString: entry)
+        if !text.hasPrefix(FastPathLibrary.stubVariable + "="), !text.hasPrefix(FastPathLibrary.ringVariable + "=") {
+            environment.append(strdup(entry))
+        }
+        inherited = inherited?.advanced(by: 1)
+    }
+    if let library = configuration.fastPathLibrary {
+        environment.append(strdup(FastPathLibrary.stubVariable + "=" + library))
+        environment.append(strdup(FastPathLibrary.ringVariable + "=\(configuration.fastPathRingRecords)"))
+    }
+    environment.append(nil)
+    defer { for entry in environment { free(entry) } }
     let spawned = cArguments.withUnsafeMutableBufferPointer { argv in
-        posix_spawn(&pid, configuration.stubExecutable, &actions, nil, argv.baseAddress!, mapsrace_tracer_environment())
+        environment.withUnsafeMutableBufferPointer { envp in
+            posix_spawn(&pid, configuration.stubExecutable, &actions, nil, argv.baseAddress!, envp.baseAddress!)
+        }
     }
     guard spawned == 0 else { throw .systemCallFailed("posix_spawn \(configuration.stubExecutable)", errno: spawned) }
 
@@ -138,8 +163,10 @@ func traceCommand(
     let tStart = monotonicNanoseconds()
     let loop = TracerLoop(log: log, rootPID: pid, maxTracees: configuration.maxTracees, now: tStart)
     prepare(loop)
+    if configuration.fastPathLibrary != nil { loop.startDrainTimer() }
     kill(pid, SIGCONT)
     loop.run()
+    loop.stopDrainTimer()
     return TracedRun(log: log, loop: loop, rootPID: pid, originNs: originNs, tStart: tStart, tEnd: monotonicNanoseconds())
 }
 

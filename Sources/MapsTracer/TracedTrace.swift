@@ -297,10 +297,12 @@ struct TracedTraceEncoder {
                 role: .initial, tBegin: initial.tBegin, tEnd: initial.tEnd,
                 text: log.bytes(initial.dataStart, initial.dataCount))))
         }
-        // Processes, execs, forks and every traced syscall, in the order they returned.
+        // Processes, execs, forks and every traced syscall, in the order they
+        // returned (the fast path's records merged in by time: FastPath.swift).
         var sequence: UInt64 = 0
         var mutations = 0
-        for event in log.eventBuffer {
+        for index in Self.emissionOrder(log.eventBuffer) {
+            let event = log.eventBuffer[index]
             switch event.kind {
             case .exec:
                 try writer.append(.traced(.exec(TracedExec(
@@ -319,7 +321,7 @@ struct TracedTraceEncoder {
                     number: event.number, name: name,
                     arguments: [event.a0, event.a1, event.a2, event.a3, event.a4, event.a5],
                     result: event.result, errno: event.errno, tBegin: event.tBegin, tEnd: event.tEnd,
-                    snapshot: event.snapshot))))
+                    snapshot: event.snapshot, fastPath: event.fastPath))))
                 if event.filePathCount >= 0 {
                     let device = event.fileDevice
                     try writer.append(.traced(.fileIdentity(TracedFileIdentity(

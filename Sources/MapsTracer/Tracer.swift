@@ -86,6 +86,10 @@ final class TracedProcessState {
     /// Its maps descriptors (other descriptors are not followed).
     var descriptors: [Int32: DescriptorEntry] = [:]
     var initialTaken = false
+    /// The fast path (FastPath.swift): its address space holds a ring the
+    /// preload mapped, shared with its vfork parent when `ringShared`.
+    var hasRing = false
+    var ringShared = false
 
     init(pid: Int32, parentPID: Int32, generation: UInt32, t: UInt64) {
         self.pid = pid
@@ -146,6 +150,12 @@ final class TracerLoop {
     var detachedTasks = 0
     /// Scratch memory for paths and iovec arrays read out of a tracee.
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: TracerLoop.scratchBytes, alignment: 16)
+    /// The fast path's drains (FastPath.swift): records copied out of a
+    /// ring, when all rings were last drained, records taken.
+    let ringBuffer = UnsafeMutablePointer<mapsrace_ring_record>.allocate(capacity: TracerLoop.ringBufferRecords)
+    var lastRingSweep: UInt64 = 0
+    var drainTimerRunning = false
+    var fastPathRecords = 0
 
     init(log: TracerLog, rootPID: Int32, maxTracees: Int, now: UInt64) {
         self.log = log
@@ -163,7 +173,10 @@ final class TracerLoop {
         threads[rootPID] = ThreadState(pid: rootPID, started: true)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        ringBuffer.deallocate()
+    }
 
     // MARK: - The stop loop
 
@@ -176,10 +189,14 @@ final class TracerLoop {
             switch waitForAnyChild(options: .allThreads, retryOnInterrupt: false) {
             case .success(let change): (tid, waited) = change
             case .failure(let code):
-                if code == .interrupted { continue }
+                if code == .interrupted {
+                    sweepRings(now: monotonicNanoseconds())
+                    continue
+                }
                 return  // no child left
             }
             let now = monotonicNanoseconds()
+            if now &- lastRingSweep > TracerLoop.ringSweepIntervalNs { sweepRings(now: now) }
             guard waited.isStopped else {  // exited or killed
                 if threads[tid] == nil { foreignExits[tid] = waited.rawValue }
                 gone(tid, status: waited.rawValue, now: now)
@@ -314,6 +331,7 @@ final class TracerLoop {
             processes[child] = process
             processOrder.append(process)
             threads[child] = ThreadState(pid: child, started: wasOrphan)
+            if let from = processes[parent.pid] { inheritRing(child: process, parent: from, kind: kind) }
         }
         logEvent(TracerEvent(
             kind: .fork, pid: parent.pid, tid: tid, generation: processes[parent.pid]?.generation ?? 0,
@@ -341,6 +359,9 @@ final class TracerLoop {
         process.generation += 1
         process.execs += 1
         process.liveThreads = 1
+        // The old address space and its ring are gone; the new image's preload maps another.
+        process.hasRing = false
+        process.ringShared = false
         // Close-on-exec maps descriptors go away.
         for (fd, entry) in process.descriptors where entry.closeOnExec {
             process.descriptors.removeValue(forKey: fd)
@@ -360,12 +381,16 @@ final class TracerLoop {
         process.initialTaken = true
         quiescentRead(tid, process: process, role: .initial, now: now)
         if process.pid == rootPID && process.execs == 1, let onFirstExec {
+            // The drain timer's SIGALRM must not interrupt the reader's start.
+            pauseDrainTimer()
             onFirstExec(process.pid)
+            resumeDrainTimer()
         }
     }
 
     private func exiting(_ tid: Int32, now: UInt64) {
         guard let thread = threads[tid], let process = processes[thread.pid] else { return }
+        drainRingAtExit(process)
         process.liveThreads -= 1
         if process.liveThreads <= 0 || tid == process.pid {
             // Its mappings still exist; no other thread of it can run.
@@ -416,6 +441,8 @@ final class TracerLoop {
         } else if number == numbers.prctl {
             guard info.args.0 == 0x5356_4d41 else { return false }  // PR_SET_VMA
         } else if number == numbers.execve || number == numbers.execveat {
+            // The last chance to take the old address space's ring.
+            drainRing(process, final: false)
             let pathAddress = number == numbers.execve ? info.args.0 : info.args.1
             let length = cString(at: pathAddress, pid: tid)
             if length > 0, log.dataRoom >= length {
@@ -480,6 +507,8 @@ final class TracerLoop {
         } else if number == numbers.execve || number == numbers.execveat {
             event.dataStart = thread.pathStart
             event.dataCount = thread.pathCount
+        } else if number == numbers.mmap, !failed {
+            noteRingMapped(process, address: UInt64(bitPattern: result))
         }
         logEvent(event)
     }
@@ -586,7 +615,7 @@ final class TracerLoop {
         descriptions[index].snapshot = -1
     }
 
-    @inline(__always) private func logEvent(_ event: TracerEvent) {
+    @inline(__always) func logEvent(_ event: TracerEvent) {
         if log.append(event) == nil { halt(.limit(.events(log.eventCapacity))) }
     }
 

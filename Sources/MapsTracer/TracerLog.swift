@@ -47,6 +47,9 @@ struct TracerEvent {
     var fileInode: UInt64 = 0
     var filePathStart = 0
     var filePathCount = -1
+    /// Taken from the fast path's ring (FastPath.swift), not at stops: the
+    /// times are the tracee's own clock reads around the syscall instruction.
+    var fastPath = false
 }
 
 /// Preallocated storage for the stop loop: the event array and one data area

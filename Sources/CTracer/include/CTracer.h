@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../../MapsracePreload/include/mapsrace_fastpath.h"
+
 /// Stages at which `mapsrace_traced_exec` can fail (its return value).
 enum {
     MAPSRACE_TRACED_EXEC_NO_NEW_PRIVS = 1,
@@ -98,5 +100,26 @@ char **mapsrace_tracer_environment(void);
 
 /// PROCMAP_QUERY's request number (the ioctl a maps descriptor answers).
 unsigned long mapsrace_procmap_query_request(void);
+
+/// Takes the committed records of `pid`'s fast-path ring (at most `room`,
+/// oldest first) into `out` and marks them drained in the tracee. Stops at the
+/// first slot still being written, unless `past_gaps` (only when no thread of
+/// the process can run: then every committed record is taken and the rest
+/// skipped). The number taken, -1 when the process has no (valid) ring;
+/// `first_sequence` the sequence number the drain started at.
+long mapsrace_ring_drain(pid_t pid, struct mapsrace_ring_record *out, size_t room, int past_gaps,
+                         uint64_t *first_sequence);
+
+/// In a forked child (stopped, not yet run): its copy of the parent's ring
+/// holds the parent's records; marks them all drained. 0, or -1 (no ring).
+int mapsrace_ring_skip_inherited(pid_t pid);
+
+/// Where the preload maps the ring (its mmap is seen at a traced stop).
+uint64_t mapsrace_ring_address(void);
+
+/// SIGALRM every `interval_us` µs, with a handler that does nothing and no
+/// SA_RESTART, so that a blocked waitpid returns and rings are drained even
+/// when no tracee stops; 0 stops the timer and restores SIG_DFL.
+int mapsrace_drain_timer(long interval_us);
 
 #endif
