@@ -128,6 +128,15 @@ struct RecordCommand: ParsableCommand {
     @Option(help: .private)
     var testPauseAfterTraceMs: Int = 0
 
+    /// With -- CMD: no preload library, every mutation stops (the fast path off).
+    @Flag(help: .private)
+    var noFastPath = false
+
+    /// With -- CMD: records in each process's fast-path ring (a power of two,
+    /// 2 ... 16777216), to test the full-ring fallback with a tiny one.
+    @Option(help: .private)
+    var fastPathRing: Int = FastPathLibrary.defaultRingRecords
+
     /// Which of the three `-- CMD` cases this is, nil without a command.
     enum TracedCase { case command, externalReader, externalMutator }
     var tracedCase: TracedCase? {
@@ -148,6 +157,9 @@ struct RecordCommand: ParsableCommand {
             }
             guard maxEvents >= 16, maxLogBytes >= 1 << 16 else {
                 throw ValidationError("--max-events must be at least 16 and --max-log-bytes at least 65536")
+            }
+            guard fastPathRing >= 2, fastPathRing <= 1 << 24, fastPathRing & (fastPathRing - 1) == 0 else {
+                throw ValidationError("--fast-path-ring must be a power of two from 2 to 16777216")
             }
         }
         if tracedCase == .command { return }
@@ -244,6 +256,8 @@ struct RecordCommand: ParsableCommand {
     func runTraced(reader plan: BuiltInReaderPlan? = nil) throws {
         var configuration = TracerConfiguration(command: command, maxEvents: maxEvents, maxDataBytes: maxLogBytes)
         configuration.maxTracees = TracerConfiguration.defaultMaxTracees
+        if noFastPath { configuration.fastPathLibrary = nil }
+        configuration.fastPathRingRecords = fastPathRing
         let name = command[0].split(separator: "/").last.map(String.init) ?? "command"
         let summary = try reportingFailures {
             try recordCommand(
