@@ -20,6 +20,8 @@ public struct TracedRecordingSummary: Sendable {
     public var bytesRead: UInt64
     public var mutations: Int
     public var tracedSyscalls: Int
+    /// Of those, the ones the fast path's ring logged (no stop).
+    public var fastPathSyscalls: Int
     /// The address space the snapshots are judged against, and the range modeled in it.
     public var targetPID: Int32
     public var targetGeneration: UInt32
@@ -435,6 +437,7 @@ struct TracedTraceEncoder {
                 ? chunks.reduce(0) { $0 + UInt64($1.dataCount) } : externalChunks.reduce(0) { $0 + UInt64($1.bytes.count) },
             mutations: mutations,
             tracedSyscalls: run.log.eventBuffer.count { $0.kind == .syscall && $0.number >= 0 },
+            fastPathSyscalls: run.log.eventBuffer.count { $0.fastPath },
             targetPID: targetPID, targetGeneration: targetGeneration, arena: arena, stop: run.loop.stop,
             tracedNs: run.tEnd - run.tStart)
     }

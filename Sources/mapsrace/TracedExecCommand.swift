@@ -36,7 +36,7 @@ func describeTraced(_ summary: TracedRecordingSummary) -> String {
     var lines = [
         "command       \(summary.command.joined(separator: " ")): \(summary.commandStatus)",
         "traced        \(summary.processes.count) process(es), \(summary.tracedSyscalls) traced syscalls "
-            + "(\(summary.mutations) mutations) in \(summary.tracedNs / 1_000_000) ms",
+            + "(\(summary.mutations) mutations, \(summary.fastPathSyscalls) by the fast path) in \(summary.tracedNs / 1_000_000) ms",
     ]
     for process in summary.processes {
         var roles: [String] = []
@@ -72,7 +72,7 @@ func tracedJSON(_ summary: TracedRecordingSummary) -> String {
         + "\"command_status\":\(quoted(summary.commandStatus)),\"wait_status\":\(summary.waitStatus),"
         + "\"processes\":[\(processes.joined(separator: ","))],"
         + "\"snapshots\":\(summary.snapshots),\"reads\":\(summary.reads),\"bytes_read\":\(summary.bytesRead),"
-        + "\"mutations\":\(summary.mutations),\"traced_syscalls\":\(summary.tracedSyscalls),"
+        + "\"mutations\":\(summary.mutations),\"traced_syscalls\":\(summary.tracedSyscalls),\"fast_path_syscalls\":\(summary.fastPathSyscalls),"
         + "\"target_pid\":\(summary.targetPID),\"target_generation\":\(summary.targetGeneration),"
         + "\"modeled_start\":\(summary.arena.start),\"modeled_end\":\(summary.arena.end),"
         + "\"interrupted\":\(interrupted),\"traced_ns\":\(summary.tracedNs)}"
