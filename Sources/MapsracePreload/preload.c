@@ -106,6 +106,8 @@ int mprotect(void *address, size_t length, int protection) {
 }
 
 int pkey_mprotect(void *address, size_t length, int protection, int key) {
+    /* As glibc's wrapper: key -1 is a plain mprotect. */
+    if (key == -1) return mprotect(address, length, protection);
     if (touches_reserved((uint64_t)(uintptr_t)address, length))
         return (int)as_libc_result(traced(SYS_pkey_mprotect, (long)address, (long)length, protection, key, 0, 0));
     return (int)as_libc_result(logged(SYS_pkey_mprotect, (long)address, (long)length, protection, key, 0, 0));

@@ -146,6 +146,38 @@ import Testing
         #expect(after.count == 120 && after.allSatisfy { !$0.fastPath })
     }
 
+    @Test func vforkChildWritesIntoItsParentsRingUnderItsOwnPid() throws {
+        let workspace = try Workspace()
+        let program = try workspace.compile("fast-path")
+        let run = try workspace.mapsrace("record", "-o", "t.mrtrace", "--", program, "vfork", "100")
+        try #require(run.status == 0, "\(run.error)")
+        let counts = made(run.output)
+        let all = try records(of: workspace.file("t.mrtrace")).records
+        let vfork = try #require(all.forks.first { $0.kind == .vfork })
+        #expect(counts[vfork.parentPID]?.calls == 200)
+        #expect(counts[vfork.childTID]?.calls == 300)
+        let parent = ownProtects(all.syscalls, pid: vfork.parentPID)
+        let child = ownProtects(all.syscalls, pid: vfork.childTID)
+        #expect(parent.count == 200)
+        #expect(child.count == 300)
+        #expect(child.allSatisfy { $0.fastPath && $0.tid == vfork.childTID })
+        #expect(parent.allSatisfy { $0.fastPath })
+    }
+
+    @Test func execKeepingThePreloadKeepsTheFastPath() throws {
+        let workspace = try Workspace()
+        let program = try workspace.compile("fast-path")
+        let run = try workspace.mapsrace("record", "-o", "t.mrtrace", "--", program, "exec-keep", "120")
+        try #require(run.status == 0, "\(run.error)")
+        #expect(run.output.contains("after-exec preload\n"), "\(run.output)")
+        let all = try records(of: workspace.file("t.mrtrace")).records
+        let pid = try #require(all.processes.first?.pid)
+        let mine = ownProtects(all.syscalls, pid: pid)
+        #expect(mine.filter { $0.generation == 1 && $0.fastPath }.count == 120)
+        #expect(mine.filter { $0.generation == 2 && $0.fastPath }.count == 120)
+        #expect(mine.count == 240)
+    }
+
     @Test func fullRingFallsBackToStopsAndLosesNothing() throws {
         let workspace = try Workspace()
         let program = try workspace.compile("fast-path")

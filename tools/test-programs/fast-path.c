@@ -12,7 +12,12 @@
  *   fast-path raw N         N raw syscall(SYS_mprotect) and N libc mprotect
  *   fast-path exec N        N mprotect, then execve of itself with an
  *                           environment without LD_PRELOAD ("after N")
- *   fast-path after N       N mprotect (what `exec` runs) */
+ *   fast-path after N       N mprotect (what `exec` runs)
+ *   fast-path exec-keep N   N mprotect, then execve of itself with its own
+ *                           environment ("after N")
+ *   fast-path vfork N       N mprotect, a vfork whose child makes 3N (in the
+ *                           parent's memory) and _exits, then N more; the
+ *                           parent prints the child's line for it */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -110,6 +115,31 @@ int main(int argc, char **argv) {
         execve("/proc/self/exe", arguments, environment);
         perror("execve");
         return 1;
+    }
+    if (strcmp(mode, "exec-keep") == 0) {
+        protect(p, rounds, 0);
+        printf("%d mprotect %d raw 0\n", getpid(), rounds);
+        char *arguments[] = {argv[0], "after", argv[2], NULL};
+        extern char **environ;
+        execve("/proc/self/exe", arguments, environ);
+        perror("execve");
+        return 1;
+    }
+    if (strcmp(mode, "vfork") == 0) {
+        protect(p, rounds, 0);
+        pid_t child = vfork();
+        if (child < 0) { perror("vfork"); return 1; }
+        if (child == 0) {
+            protect(p, 3 * rounds, 0);
+            _exit(0);
+        }
+        protect(p, rounds, 0);
+        int status = 0;
+        waitpid(child, &status, 0);
+        printf("%d mprotect %d raw 0\n", child, 3 * rounds);
+        printf("%d mprotect %d raw 0\n", getpid(), 2 * rounds);
+        read_maps_once();
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
     }
     if (strcmp(mode, "after") == 0) {
         protect(p, rounds, 0);
