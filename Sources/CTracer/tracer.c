@@ -212,12 +212,16 @@ char **mapsrace_tracer_environment(void) { return environ; }
 
 /* ---- The fast path's ring (mapsrace_fastpath.h) ---- */
 
+/* 0, -1 when the ring cannot be read (the process is gone, the mapping
+   too), -2 when it is not (yet) a valid ring: the tracer sees the ring's
+   mmap return before the constructor has written the header, and a torn
+   copy of a header being written looks the same; it tries again later. */
 static int read_ring_header(pid_t pid, struct mapsrace_ring_header *header) {
     ssize_t got = mapsrace_read_tracee(pid, MAPSRACE_RING_ADDRESS, header, sizeof *header);
     if (got != (ssize_t)sizeof *header) return -1;
-    if (header->magic != MAPSRACE_RING_MAGIC || header->record_bytes != sizeof(struct mapsrace_ring_record)) return -1;
-    if (header->capacity < 2 || (header->capacity & (header->capacity - 1)) != 0) return -1;
-    if (header->head - header->drained > header->capacity) return -1;
+    if (header->magic != MAPSRACE_RING_MAGIC || header->record_bytes != sizeof(struct mapsrace_ring_record)) return -2;
+    if (header->capacity < 2 || (header->capacity & (header->capacity - 1)) != 0) return -2;
+    if (header->head - header->drained > header->capacity) return -2;
     return 0;
 }
 
@@ -248,7 +252,8 @@ static int read_ring_records(pid_t pid, uint64_t capacity, uint64_t first, uint6
 long mapsrace_ring_drain(pid_t pid, struct mapsrace_ring_record *out, size_t room, int past_gaps,
                          uint64_t *first_sequence) {
     struct mapsrace_ring_header header;
-    if (read_ring_header(pid, &header) != 0) return -1;
+    int state = read_ring_header(pid, &header);
+    if (state != 0) return state;
     uint64_t first = header.drained;
     uint64_t count = header.head - first;
     if (count > room) count = room;
@@ -275,7 +280,8 @@ long mapsrace_ring_drain(pid_t pid, struct mapsrace_ring_record *out, size_t roo
 
 int mapsrace_ring_skip_inherited(pid_t pid) {
     struct mapsrace_ring_header header;
-    if (read_ring_header(pid, &header) != 0) return -1;
+    int state = read_ring_header(pid, &header);
+    if (state != 0) return state;
     return write_drained(pid, header.head);
 }
 

@@ -69,6 +69,11 @@ extension TracerLoop {
         guard address == mapsrace_ring_address() else { return }
         process.hasRing = true
         process.ringShared = false
+        // The tracee is stopped at the mmap's exit: its constructor has not
+        // written the header yet. A drain now must find "not valid yet" and
+        // keep the ring (a timer drain can land in that window at any time;
+        // doing it here makes every traced process take that path once).
+        drainRing(process, final: false)
     }
 
     /// A new process: a fork's child has a private copy of its parent's ring
@@ -81,7 +86,8 @@ extension TracerLoop {
             child.hasRing = true
             child.ringShared = true
         case .fork:
-            child.hasRing = mapsrace_ring_skip_inherited(child.pid) == 0
+            // A parent whose header is not valid yet has no records to skip.
+            child.hasRing = mapsrace_ring_skip_inherited(child.pid) != -1
         case .thread:
             break
         }
@@ -109,8 +115,10 @@ extension TracerLoop {
             var first: UInt64 = 0
             let taken = mapsrace_ring_drain(process.pid, ringBuffer, room, final ? 1 : 0, &first)
             guard taken >= 0 else {
-                // Gone, or the program unmapped or overwrote it: stop looking.
-                process.hasRing = false
+                // Unreadable: gone, or unmapped (stop looking). Not valid
+                // (yet: the constructor writes the header after its mmap
+                // returned): look again at the next drain.
+                if taken == -1 { process.hasRing = false }
                 return
             }
             for i in 0..<taken {

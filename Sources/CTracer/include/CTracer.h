@@ -105,13 +105,16 @@ unsigned long mapsrace_procmap_query_request(void);
 /// oldest first) into `out` and marks them drained in the tracee. Stops at the
 /// first slot still being written, unless `past_gaps` (only when no thread of
 /// the process can run: then every committed record is taken and the rest
-/// skipped). The number taken, -1 when the process has no (valid) ring;
-/// `first_sequence` the sequence number the drain started at.
+/// skipped). The number taken; -1 when the ring cannot be read (the process
+/// or the mapping is gone), -2 when it holds no valid header (not written
+/// yet: try again later); `first_sequence` the sequence number the drain
+/// started at.
 long mapsrace_ring_drain(pid_t pid, struct mapsrace_ring_record *out, size_t room, int past_gaps,
                          uint64_t *first_sequence);
 
 /// In a forked child (stopped, not yet run): its copy of the parent's ring
-/// holds the parent's records; marks them all drained. 0, or -1 (no ring).
+/// holds the parent's records; marks them all drained. 0, -1 (no ring) or
+/// -2 (no valid header).
 int mapsrace_ring_skip_inherited(pid_t pid);
 
 /// Where the preload maps the ring (its mmap is seen at a traced stop).
