@@ -6,6 +6,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -289,19 +290,45 @@ uint64_t mapsrace_ring_address(void) { return MAPSRACE_RING_ADDRESS; }
 
 static void ignore_tick(int signal) { (void)signal; }
 
-int mapsrace_drain_timer(long interval_us) {
+/* After the timer is disarmed no tick is generated any more, but one may
+   still be pending: take it now (blocked, then sigtimedwait without
+   waiting), while the handler is still installed, so that it can neither
+   interrupt what follows nor meet SIG_DFL (which would kill mapsrace). */
+static void disarm_and_take_pending_tick(void) {
+    struct itimerval off;
+    memset(&off, 0, sizeof off);
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigset_t alarm, previous;
+    sigemptyset(&alarm);
+    sigaddset(&alarm, SIGALRM);
+    if (pthread_sigmask(SIG_BLOCK, &alarm, &previous) != 0) return;
+    struct timespec now = {0, 0};
+    while (sigtimedwait(&alarm, NULL, &now) == SIGALRM) {}
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+}
+
+int mapsrace_drain_timer_start(long interval_us) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = interval_us > 0 ? ignore_tick : SIG_DFL;
+    action.sa_handler = ignore_tick;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0; /* no SA_RESTART: the tick interrupts the tracer's waitpid */
+    if (sigaction(SIGALRM, &action, NULL) != 0) return -1;
     struct itimerval timer;
     memset(&timer, 0, sizeof timer);
     timer.it_interval.tv_sec = interval_us / 1000000;
     timer.it_interval.tv_usec = interval_us % 1000000;
     timer.it_value = timer.it_interval;
-    if (interval_us > 0 && sigaction(SIGALRM, &action, NULL) != 0) return -1;
-    if (setitimer(ITIMER_REAL, &timer, NULL) != 0) return -1;
-    if (interval_us <= 0 && sigaction(SIGALRM, &action, NULL) != 0) return -1;
-    return 0;
+    return setitimer(ITIMER_REAL, &timer, NULL);
+}
+
+void mapsrace_drain_timer_pause(void) { disarm_and_take_pending_tick(); }
+
+void mapsrace_drain_timer_stop(void) {
+    disarm_and_take_pending_tick();
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGALRM, &action, NULL);
 }

@@ -143,16 +143,17 @@ extension TracerLoop {
     }
 
     func startDrainTimer() {
-        drainTimerRunning = mapsrace_drain_timer(TracerLoop.drainTimerMicroseconds) == 0
+        drainTimerRunning = mapsrace_drain_timer_start(TracerLoop.drainTimerMicroseconds) == 0
+        if !drainTimerRunning { mapsrace_drain_timer_stop() }
     }
 
     func stopDrainTimer() {
-        if drainTimerRunning { _ = mapsrace_drain_timer(0) }
+        if drainTimerRunning { mapsrace_drain_timer_stop() }
         drainTimerRunning = false
     }
 
-    func pauseDrainTimer() { if drainTimerRunning { _ = mapsrace_drain_timer(0) } }
-    func resumeDrainTimer() { if drainTimerRunning { _ = mapsrace_drain_timer(TracerLoop.drainTimerMicroseconds) } }
+    func pauseDrainTimer() { if drainTimerRunning { mapsrace_drain_timer_pause() } }
+    func resumeDrainTimer() { if drainTimerRunning { _ = mapsrace_drain_timer_start(TracerLoop.drainTimerMicroseconds) } }
 }
 
 extension TracedTraceEncoder {

@@ -122,7 +122,11 @@ uint64_t mapsrace_ring_address(void);
 
 /// SIGALRM every `interval_us` µs, with a handler that does nothing and no
 /// SA_RESTART, so that a blocked waitpid returns and rings are drained even
-/// when no tracee stops; 0 stops the timer and restores SIG_DFL.
-int mapsrace_drain_timer(long interval_us);
+/// when no tracee stops (also to re-arm after a pause). 0 or -1.
+int mapsrace_drain_timer_start(long interval_us);
+/// Disarms the timer and takes a tick still pending; the handler stays.
+void mapsrace_drain_timer_pause(void);
+/// Disarms it, takes a pending tick, then restores SIGALRM's SIG_DFL.
+void mapsrace_drain_timer_stop(void);
 
 #endif
