@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 # Only what building and running needs (not the tests' browser, tracers and readers).
 MAPSRACE_BOOTSTRAP=build source tools/bootstrap.sh
 swift build -c release --product mapsrace
+# The fast path of `record -- CMD` (found next to mapsrace; docs/recording.md).
+swift build -c release --product mapsrace-preload
 bin="$(swift build -c release --show-bin-path)/mapsrace"
 mkdir -p out
 trace="out/main-job.mrtrace"
