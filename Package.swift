@@ -68,6 +68,9 @@ let package = Package(
         .target(name: "MapsTracer", dependencies: ["MapsTrace", "MapsRecorder", "MapsSystem", "CTracer"]),
         // Every reader against every workload, recorded and analysed: `mapsrace survey`.
         .target(name: "MapsSurvey", dependencies: ["MapsRecorder", "MapsAnalysis", "MapsTrace", "MapsSystem"]),
+        // The same survey on other kernels, booted under QEMU: `mapsrace kernels`
+        // (kernel packages, the guest's initramfs and init, the results port).
+        .target(name: "MapsKernels", dependencies: ["MapsTrace", "MapsSystem"]),
         // The analysis as pictures: `mapsrace report` (one HTML page) and
         // `mapsrace export` (Chrome trace-event JSON for Perfetto).
         .target(name: "MapsReport", dependencies: ["MapsAnalysis", "MapsModel", "MapsTrace", "MapsSystem"]),
@@ -77,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "mapsrace",
             dependencies: [
-                "MapsTrace", "MapsModel", "MapsRecorder", "MapsAnalysis", "MapsSurvey", "MapsReport", "MapsSystem", "MapsCheck", "MapsTracer",
+                "MapsTrace", "MapsModel", "MapsRecorder", "MapsAnalysis", "MapsSurvey", "MapsReport", "MapsSystem", "MapsCheck", "MapsTracer", "MapsKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -105,6 +108,7 @@ let package = Package(
         .testTarget(
             name: "MapsTracerTests", dependencies: ["MapsTracer", "MapsTrace", "MapsAnalysis", "MapsModel", "MapsTestSupport"]),
         .testTarget(name: "MapsraceCommandTests", dependencies: ["mapsrace", "MapsTestSupport", "MapsCheck"]),
+        .testTarget(name: "MapsKernelsTests", dependencies: ["MapsKernels", "MapsTrace", "MapsSystem", "MapsTestSupport"]),
         .testTarget(name: "MapsFuzzingTests", dependencies: ["MapsFuzzing", "MapsTrace", "MapsAnalysis", "MapsModel"]),
     ]
 )

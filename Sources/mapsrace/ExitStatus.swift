@@ -2,6 +2,7 @@ import ArgumentParser
 import MapsSystem
 import MapsAnalysis
 import MapsCheck
+import MapsKernels
 import MapsRecorder
 import MapsReport
 import MapsSurvey
@@ -44,6 +45,8 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
     case checkNotMaps = 41
     case checkOverLimit = 42
     case checkBadMinidump = 43
+    case qemuUnavailable = 50
+    case kernelFailed = 51
     case usage = 64
     /// 128 + the signal: 130 for SIGINT, 143 for SIGTERM (see `interrupted(by:)`).
     case interrupted = 128
@@ -77,6 +80,8 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case .checkNotMaps: "a `check` input is binary data, or a line is not in the format"
         case .checkOverLimit: "a `check` input is over a limit (a line over 16 KiB, or more than `--max-bytes`)"
         case .checkBadMinidump: "a `check` input is not a usable minidump, or holds no Linux maps stream"
+        case .qemuUnavailable: "`kernels`: QEMU, or another program it needs (apt-get, dpkg-deb, ldd), is not installed"
+        case .kernelFailed: "`kernels`: a kernel could not be fetched, did not boot in time, or sent back no survey (its row says why; the other kernels ran)"
         case .usage: "bad command line"
         case .interrupted: "recording interrupted by SIGINT, SIGTERM (the trace is still written, marked interrupted)"
         }
@@ -199,6 +204,17 @@ extension CheckError: ReportedFailure {
         case .binary, .notMaps: .checkNotMaps
         case .lineTooLong, .inputTooLarge: .checkOverLimit
         case .badMinidump, .noMapsStream: .checkBadMinidump
+        }
+    }
+}
+
+extension KernelsError: ReportedFailure {
+    var exitStatus: ExitStatus {
+        switch self {
+        case .invalidKernel: .usage
+        case .toolMissing, .qemuUnavailable: .qemuUnavailable
+        case .noPackage, .fetchFailed, .initramfsFailed: .kernelFailed
+        case .notWritable: .outputNotWritable
         }
     }
 }

@@ -1,5 +1,10 @@
 import ArgumentParser
+import MapsKernels
 import MapsTrace
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct MapsRace: ParsableCommand {
@@ -24,6 +29,7 @@ struct MapsRace: ParsableCommand {
         subcommands: [
             RecordCommand.self,
             SurveyCommand.self,
+            KernelsCommand.self,
             AnalyzeCommand.self,
             DiffCommand.self,
             ReportCommand.self,
@@ -37,6 +43,16 @@ struct MapsRace: ParsableCommand {
             SynthTraceCommand.self,
             TracedExecCommand.self,
             TracedReaderCommand.self,
+            GuestInitCommand.self,
         ]
     )
+
+    /// As a guest's init (`mapsrace kernels`) the Swift runtime finds no
+    /// arguments (it reads them from /proc, not mounted yet when it looks):
+    /// /proc is mounted and /proc/self/cmdline read here.
+    static func main() {
+        guard getpid() == 1 else { return main(nil) }
+        GuestInit.mountProc()
+        main(GuestInit.commandLineArguments())
+    }
 }

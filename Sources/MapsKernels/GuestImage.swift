@@ -1,0 +1,83 @@
+import MapsSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The guest's initial root file system: the running `mapsrace` binary as
+/// /bin/mapsrace (the kernel starts it as PID 1: `rdinit=/bin/mapsrace --
+/// _guest-init ...`), every shared library `ldd` lists for it (the Swift
+/// runtime included) at the same path, and /dev/console. Cached in the
+/// kernel cache directory under a key made of the binary's and the
+/// libraries' paths, sizes and modification times.
+public enum GuestImage {
+    public static let guestBinary = "/bin/mapsrace"
+
+    /// The path of the image for `executable`, built unless cached.
+    public static func build(executable: String, cacheDirectory: String) throws(KernelsError) -> String {
+        let libraries = try sharedLibraries(of: executable, scratch: cacheDirectory)
+        var key = Array("mapsrace-initramfs-1".utf8)
+        for file in [executable] + libraries {
+            var info = stat()
+            guard stat(file, &info) == 0 else {
+                throw .initramfsFailed("\(file): \(Errno.afterFailedCall.text)")
+            }
+            key += Array("\(file) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\n".utf8)
+        }
+        let image = "\(cacheDirectory)/initramfs-\(ResultChannel.hex(ResultChannel.fnv1a64(key))).cpio"
+        if access(image, R_OK) == 0 { return image }
+
+        var archive = CpioArchive()
+        for directory in ["bin", "dev", "proc", "sys", "tmp"] { archive.addDirectory(directory) }
+        archive.addCharacterDevice("dev/console", major: 5, minor: 1)
+        archive.addFile(guestBinary, bytes: try contents(executable), executable: true)
+        for library in libraries {
+            archive.addFile(library, bytes: try contents(library), executable: true)
+        }
+        let partial = image + ".partial-\(getpid())"
+        guard case .success = writeWholeFile(partial, archive.finished()), rename(partial, image) == 0 else {
+            let why = Errno.afterFailedCall.text
+            unlink(partial)
+            throw .notWritable(image, why)
+        }
+        return image
+    }
+
+    static func contents(_ path: String) throws(KernelsError) -> [UInt8] {
+        switch readWholeFile(path) {
+        case .success(let bytes): return bytes
+        case .failure(let code): throw .initramfsFailed("\(path): \(code.text)")
+        }
+    }
+
+    /// The absolute paths `ldd` prints for `executable`: `name => /path (...)`
+    /// and the dynamic loader's `/path (...)`.
+    static func sharedLibraries(of executable: String, scratch: String) throws(KernelsError) -> [String] {
+        guard let ldd = findProgram("ldd") else { throw .toolMissing("ldd", why: "to list mapsrace's shared libraries") }
+        try makeDirectory(scratch)
+        let listing = "\(scratch)/.ldd-\(getpid())"
+        defer { unlink(listing) }
+        let run = runProgram(ldd, [executable], standardOutput: listing, standardError: listing + ".err")
+        defer { unlink(listing + ".err") }
+        guard run.succeeded, case .success(let bytes) = readWholeFile(listing) else {
+            throw .initramfsFailed("ldd \(executable) failed: \(excerpt(of: listing + ".err"))")
+        }
+        return parseLdd(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// The library paths of `ldd` output, in order, without duplicates.
+    public static func parseLdd(_ text: String) -> [String] {
+        var paths: [String] = []
+        for line in text.split(separator: "\n") {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            let path: Substring?
+            if let arrow = words.firstIndex(of: "=>") {
+                path = arrow + 1 < words.count ? words[arrow + 1] : nil
+            } else {
+                path = words.first
+            }
+            if let path, path.hasPrefix("/"), !paths.contains(String(path)) { paths.append(String(path)) }
+        }
+        return paths
+    }
+}
