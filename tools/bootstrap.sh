@@ -46,9 +46,12 @@ if ((${#missing[@]})); then
     "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# psutil from PyPI into $MAPSRACE_VENV or ~/.cache/mapsrace/venv.
+# psutil from PyPI into $MAPSRACE_VENV or ~/.cache/mapsrace/venv; QEMU 10
+# from bookworm-backports (pinned) and the guest test's 6.1 kernel for
+# `mapsrace kernels` (tools/kernels-bootstrap.sh).
 if [ "${MAPSRACE_BOOTSTRAP:-tests}" != build ]; then
     "$(dirname "${BASH_SOURCE[0]}")/psutil-venv.sh"
+    "$(dirname "${BASH_SOURCE[0]}")/kernels-bootstrap.sh"
 fi
 
 if ! command -v swift >/dev/null 2>&1; then

@@ -40,7 +40,26 @@ public enum GuestImage {
             unlink(partial)
             throw .notWritable(image, why)
         }
+        pruneImages(in: cacheDirectory, keeping: 3)
         return image
+    }
+
+    /// Every rebuilt binary makes a new image (some 50 MB): only the
+    /// `count` most recently written stay.
+    static func pruneImages(in directory: String, keeping count: Int) {
+        guard let handle = opendir(directory) else { return }
+        var images: [(path: String, written: Int)] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            guard name.hasPrefix("initramfs-"), name.hasSuffix(".cpio") else { continue }
+            var info = stat()
+            let path = "\(directory)/\(name)"
+            if stat(path, &info) == 0 { images.append((path, info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec)) }
+        }
+        closedir(handle)
+        for old in images.sorted(by: { $0.written > $1.written }).dropFirst(count) { unlink(old.path) }
     }
 
     static func contents(_ path: String) throws(KernelsError) -> [UInt8] {

@@ -97,8 +97,7 @@ func runGuest(
         let why = excerpt(of: qemuLog + ".stderr", lines: 2)
         failure = "QEMU failed (\(status)): \(why.isEmpty ? "no message" : why)"
     } else if received.release == nil {
-        let console = excerpt(of: directory + "/console.log", lines: 2)
-        failure = "the guest powered off without reporting (console: \(console.isEmpty ? "empty" : console))"
+        failure = "the guest stopped without reporting (console: \(consoleSummary(directory + "/console.log")))"
     } else if let error = received.guestError {
         failure = "the guest failed: \(error)"
     } else if let damage = received.damage {
@@ -110,6 +109,14 @@ func runGuest(
         failure = "the guest's survey wrote no survey.json (exit status \(received.surveyExitStatus ?? -1)): \(log)"
     }
     return GuestRunOutcome(received: received, elapsedNs: run.elapsedNs, failure: failure, interruptedBy: run.interruptedBy)
+}
+
+/// The console's panic line, else its last line, at most 200 characters.
+func consoleSummary(_ path: String) -> String {
+    guard case .success(let bytes) = readWholeFile(path) else { return "none" }
+    let lines = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+    guard let line = lines.first(where: { $0.contains("Kernel panic") }) ?? lines.last else { return "empty" }
+    return String(line.prefix(200))
 }
 
 /// Whether the results file already holds the guest's hello line.

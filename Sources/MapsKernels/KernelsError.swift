@@ -22,7 +22,7 @@ public enum KernelsError: Error, Sendable, Equatable, CustomStringConvertible {
         case .toolMissing(let tool, let why):
             "\(tool) is not installed (needed \(why)); tools/bootstrap.sh installs what mapsrace kernels needs"
         case .qemuUnavailable(let why):
-            "QEMU is unavailable: \(why); tools/qemu-backports.sh installs QEMU 10 from bookworm-backports"
+            "QEMU is unavailable: \(why); tools/kernels-bootstrap.sh installs QEMU 10 from bookworm-backports"
         case .noPackage(let kernel):
             "no kernel package for \(kernel): apt knows no linux-image-\(kernel)...-cloud-amd64-unsigned (run apt-get update, or name a package or image)"
         case .fetchFailed(let kernel, let why):

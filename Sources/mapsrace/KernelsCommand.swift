@@ -134,7 +134,7 @@ struct KernelsCommand: ParsableCommand {
             throw reportFailure(KernelsError.qemuUnavailable("\(qemu) is not installed"))
         }
         if let major = qemuMajorVersion(qemuPath), major < 10 {
-            printError("mapsrace: warning: QEMU \(major) crashes 6.12 guests under TCG on this machine kind; QEMU 10 works (tools/qemu-backports.sh)")
+            printError("mapsrace: warning: QEMU \(major) crashes 6.12 guests under TCG on this machine kind; QEMU 10 works (tools/kernels-bootstrap.sh)")
         }
         if !isEmptyOrMissing(directory) {
             throw reportFailure(KernelsError.notWritable(directory, "the directory exists and is not empty"))

@@ -30,9 +30,9 @@ import Testing
         // A flipped byte in a body is a damaged file.
         var stream = Array(ResultChannel.helloLine(release: "x", procmapQuery: true).utf8)
         let frame = ResultChannel.fileFrame(name: "f", bytes: Array("hello, guest".utf8))
+        let bodyIndex = stream.count + frame.firstIndex(of: 0x0a)! + 2
         stream += frame
         stream += Array(ResultChannel.doneLine(surveyExitStatus: 0, files: 1).utf8)
-        let bodyIndex = stream.count - frame.count + frame.firstIndex(of: 0x0a)! + 2
         stream[bodyIndex] = stream[bodyIndex] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
         #expect(ResultChannel.parse(stream).damage?.contains("damaged") == true)
         #expect(ResultChannel.parse([]).damage?.contains("never reported") == true)
