@@ -61,8 +61,9 @@ public enum KernelsTable {
             var missing: Double
             var torn: Double
             enum CodingKeys: String, CodingKey {
-                case duplicated, missing, torn
+                case duplicated
                 case intraRead = "intra_read"
+                case missing, torn
             }
         }
         struct Cell: Encodable {

@@ -63,6 +63,13 @@ import Glibc
         #expect(analysed["kernel_release"] as? String == release)
         #expect((analysed["snapshot_count"] as? Int) == 4)
         #expect(access(directory + "/out/kernels.md", R_OK) == 0)
+
+        // The keys docs/kernels.md promises, at each level.
+        #expect(Set(document.keys) == Set(try documentedKeys(table: 0)))
+        #expect(Set(guest.keys) == Set(try documentedKeys(table: 1)))
+        #expect(Set(cells[0].keys) == Set(try documentedKeys(table: 2)))
+        let rates = try #require(cells[0]["anomalies_per_100"] as? [String: Any])
+        #expect(Set(rates.keys) == ["duplicated", "intra_read", "missing", "torn"])
         #expect(seconds < 120, "the small guest took \(seconds) s")
     }
 
@@ -91,6 +98,27 @@ import Glibc
         // Killed at its limit: not the default 120 s boot limit, nor the guest's.
         #expect(seconds < 60, "took \(seconds) s")
     }
+}
+
+/// The backquoted names of the key column of the `table`-th (from 0)
+/// `| key |` table of docs/kernels.md.
+func documentedKeys(table: Int) throws -> [String] {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    let text = try String(contentsOfFile: root + "/docs/kernels.md", encoding: .utf8)
+    var keys: [String] = []
+    var seen = 0
+    var inTable = false
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        if line.hasPrefix("| key |") { seen += 1; inTable = seen == table + 1; continue }
+        guard inTable else { continue }
+        guard line.hasPrefix("|") else { if !keys.isEmpty { break } else { continue } }
+        let cell = line.split(separator: "|", omittingEmptySubsequences: false)[1]
+        for (index, part) in cell.split(separator: "`", omittingEmptySubsequences: false).enumerated() where index % 2 == 1 {
+            keys.append(String(part))
+        }
+    }
+    return keys
 }
 
 extension Result {
