@@ -46,7 +46,8 @@ Pin: release n=bookworm-backports
 Pin-Priority: 100
 PINS
     "${sudo_cmd[@]}" apt-get update -qq
-    if ! apt-cache policy qemu-system-x86 | grep -q 'bookworm-backports'; then
+    policy="$(apt-cache policy qemu-system-x86)"
+    if ! grep -q 'bookworm-backports' <<<"$policy"; then
         echo "kernels-bootstrap: bookworm-backports is unreachable or has no qemu-system-x86 (apt-get update above); mapsrace kernels needs QEMU 10" >&2
         exit 1
     fi
