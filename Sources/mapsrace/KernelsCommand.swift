@@ -161,9 +161,12 @@ struct KernelsCommand: ParsableCommand {
             .joined(separator: " ")
         let jsonText = KernelsTable.json(result, toolVersion: mapsraceVersion, command: command)
         let markdownText = KernelsTable.markdown(result)
-        _ = writeWholeFile(directory + "/kernels.json", Array((jsonText + "\n").utf8))
-        _ = writeWholeFile(directory + "/kernels.md", Array(markdownText.utf8))
         print(json ? jsonText : markdownText, terminator: json ? "\n" : "")
+        for (name, text) in [("kernels.json", jsonText + "\n"), ("kernels.md", markdownText)] {
+            if case .failure(let code) = writeWholeFile(directory + "/" + name, Array(text.utf8)) {
+                throw reportFailure(KernelsError.notWritable(directory + "/" + name, code.text))
+            }
+        }
         for row in result.rows {
             if let failure = row.failure { printError("mapsrace: error: \(row.requested): \(failure)") }
         }
