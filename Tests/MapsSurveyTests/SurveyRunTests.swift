@@ -203,8 +203,7 @@ func exitStatusByKind(_ error: any Error) -> Int32 {
     defer { remove(directory) }
     let parent = (directory as NSString).deletingLastPathComponent
     let hung = parent + "/hung-recorder"
-    try "#!/bin/sh\ntrap '' TERM\nsleep 600\n".write(toFile: hung, atomically: true, encoding: .utf8)
-    chmod(hung, 0o755)
+    try writeExecutableScript("#!/bin/sh\ntrap '' TERM\nsleep 600\n", to: hung)
     let plan = SurveyPlan(
         workloads: ["rolling"], readers: ["chromium"], repetitions: 1, pageCount: 300, snapshotCount: 3,
         directory: directory, recorderExecutable: hung, toolVersion: "test", recordingTimeoutSeconds: 1)

@@ -105,6 +105,20 @@ public func readText(_ path: String) -> String {
     return String(decoding: bytes, as: UTF8.self)
 }
 
+/// Writes an executable script at `path`. The descriptor is opened with
+/// O_CLOEXEC and closed before this returns: tests run in parallel, and a
+/// program another test spawns while a write descriptor to the script is open
+/// would otherwise keep it open for its whole life, so that executing the
+/// script fails with ETXTBSY ("Text file busy"), as Foundation's
+/// `write(toFile:)` once made a survey test fail.
+public func writeExecutableScript(_ text: String, to path: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+    guard fd >= 0 else { throw TestSupportError("cannot create \(path): \(Errno.afterFailedCall.text)") }
+    defer { close(fd) }
+    let written = Array(text.utf8).withUnsafeBytes { writeAll(fd, $0) }
+    if case .failure(let error) = written { throw TestSupportError("cannot write \(path): \(error.text)") }
+}
+
 /// A fresh directory under /tmp named after `purpose`, removed by `removeTemporaryDirectory`.
 public func makeTemporaryDirectory(_ purpose: String = "recorder") throws -> String {
     var template = Array("/tmp/mapsrace-\(purpose)-test-XXXXXX".utf8CString)
