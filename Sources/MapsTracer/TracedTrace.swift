@@ -106,7 +106,10 @@ public func recordCommand(
     }
     let summary = encoded.summary(trace: outputPath, traceBytes: bytes)
     if case .limit(let limit) = run.loop.stop { throw .limitReached(limit, trace: outputPath) }
-    if run.loop.stop == nil, summary.snapshots == 0 { throw .noMapsRead(trace: outputPath) }
+    if run.loop.stop == nil, summary.snapshots == 0 {
+        let opened = run.log.eventBuffer.contains { $0.kind == .syscall && $0.description >= 0 }
+        throw .noMapsRead(trace: outputPath, opened: opened)
+    }
     return summary
 }
 

@@ -9,8 +9,10 @@ public enum TracerError: Error, CustomStringConvertible, Equatable {
     case ptraceNotPermitted(reason: String)
     /// The kernel refused the seccomp filter (or no_new_privs).
     case seccompUnavailable(reason: String)
-    /// The traced program never read a maps file: the trace was written, with 0 snapshots.
-    case noMapsRead(trace: String)
+    /// The traced program never read a maps file: the trace was written, with
+    /// 0 snapshots. `opened` says whether it opened one (and, say, only
+    /// queried it with PROCMAP_QUERY).
+    case noMapsRead(trace: String, opened: Bool)
     /// A documented limit stopped the recording; the trace holds what was recorded.
     case limitReached(TracerLimit, trace: String)
     case outputNotWritable(path: String, reason: String)
@@ -26,8 +28,10 @@ public enum TracerError: Error, CustomStringConvertible, Equatable {
             "ptrace is not permitted: \(reason)"
         case .seccompUnavailable(let reason):
             "seccomp filters are unavailable: \(reason); the tracer needs them to stop only at the syscalls that matter"
-        case .noMapsRead(let trace):
+        case .noMapsRead(let trace, opened: false):
             "the program never opened a maps file: \(trace) holds 0 snapshots"
+        case .noMapsRead(let trace, opened: true):
+            "the program opened a maps file but never read it (its other operations on it, PROCMAP_QUERY ioctls included, are logged; only reads make snapshots): \(trace) holds 0 snapshots"
         case .limitReached(let limit, let trace):
             "recording stopped: \(limit); every tracee was killed and \(trace) holds what was recorded (marked interrupted)"
         case .outputNotWritable(let path, let reason):

@@ -34,4 +34,19 @@ import Testing
         #expect(run.output.contains("read \(text.count)\n"))
         #expect(all.chunks.first?.offset == 0)
     }
+
+    /// Only queries, no read: exit 28 with 0 snapshots, and the message says
+    /// the file was opened (not "never opened"); the query is in the trace.
+    @Test func queriesWithoutAReadMakeNoSnapshotAndSaySo() throws {
+        let workspace = try Workspace()
+        let program = try workspace.compile("procmap-query")
+        let run = try workspace.mapsrace("record", "-o", "t.mrtrace", "--", program, "query-only")
+        #expect(run.status == 28, "\(run.error)")
+        #expect(run.error.contains("opened a maps file but never read it"), "\(run.error)")
+        #expect(!run.error.contains("never opened"))
+        let (all, completion) = try records(of: workspace.file("t.mrtrace"))
+        #expect(completion == .complete)
+        #expect(all.sources.isEmpty)
+        #expect(all.syscalls.filter { $0.name == "ioctl" }.count == 1)
+    }
 }
