@@ -155,6 +155,9 @@ public struct SnapshotAnalysis: Codable, Sendable, Equatable {
     public var noOverlap: Bool
     /// Kernel guarantee (2): whatever was mapped throughout appears.
     public var completeCoverage: Bool
+    /// A traced recording (`record -- CMD`): the snapshot judged against the
+    /// whole address space it read (left out of the JSON otherwise).
+    public var wholeSpace: WholeSpaceVerdict? = nil
 
     enum CodingKeys: String, CodingKey {
         case index, lines
@@ -179,6 +182,7 @@ public struct SnapshotAnalysis: Codable, Sendable, Equatable {
         case noOverlap = "no_overlap"
         case completeCoverage = "complete_coverage"
         case validation
+        case wholeSpace = "whole_space"
     }
 
     /// Written out so that `explaining_state` and `pause_ns` are `null` when
@@ -211,6 +215,7 @@ public struct SnapshotAnalysis: Codable, Sendable, Equatable {
         try container.encode(noOverlap, forKey: .noOverlap)
         try container.encode(completeCoverage, forKey: .completeCoverage)
         try container.encodeIfPresent(validation, forKey: .validation)
+        try container.encodeIfPresent(wholeSpace, forKey: .wholeSpace)
     }
 }
 
@@ -323,6 +328,9 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
     public var totals: AnomalyTotals
     /// caught / escaped counts of a validating reader (left out otherwise).
     public var validation: ValidationTotals? = nil
+    /// A traced recording (`record -- CMD`): each traced address space's
+    /// whole-address-space model (left out of the JSON otherwise).
+    public var addressSpaces: [AddressSpaceReport]? = nil
 
     enum CodingKeys: String, CodingKey {
         case trace
@@ -338,6 +346,7 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
         case snapshotCount = "snapshot_count"
         case consistentSnapshots = "consistent_snapshots"
         case snapshots, guarantees, totals, validation
+        case addressSpaces = "address_spaces"
     }
 
     /// Written out so that `pages` is `null` when absent, never left out
@@ -363,5 +372,6 @@ public struct AnalysisReport: Codable, Sendable, Equatable {
         try container.encode(guarantees, forKey: .guarantees)
         try container.encode(totals, forKey: .totals)
         try container.encodeIfPresent(validation, forKey: .validation)
+        try container.encodeIfPresent(addressSpaces, forKey: .addressSpaces)
     }
 }

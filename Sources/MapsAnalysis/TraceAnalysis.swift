@@ -105,8 +105,11 @@ public struct TraceAnalysis {
             }
             throw .noSuchSnapshot(only, available: context.snapshotIndexes.count)
         }
+        // A traced recording: every address space modeled whole, each
+        // snapshot judged against the one it read.
+        let spaces = try AddressSpaceAnalysis.run(context, only: only, format: Self.textFormat(of: context.header))
         if only == nil, each == nil, let earlyAnalyses {
-            return report(earlyAnalyses.enumerated().map { done, analysis in
+            return report(spaces: spaces, earlyAnalyses.enumerated().map { done, analysis in
                 var analysis = analysis
                 analysis.pauseNs = context.pauses[analysis.index]?.pauseNs
                 progress?(done + 1)
@@ -146,7 +149,7 @@ public struct TraceAnalysis {
             pending.append(slot)
         }
         for slot in pending { finish(slot) }
-        return report(snapshots)
+        return report(spaces: spaces, snapshots)
     }
 
     /// How many snapshots are analysed at once: one per online processor.
@@ -173,9 +176,10 @@ public struct TraceAnalysis {
         truth.maps(at: state, outside: initialText.lines)
     }
 
-    func report(_ analysed: [SnapshotAnalysis]) -> AnalysisReport {
+    func report(spaces: AddressSpaceAnalysis? = nil, _ analysed: [SnapshotAnalysis]) -> AnalysisReport {
         // A reader whose own check reads the text: whether it caught each tear.
         var snapshots = analysed
+        if let spaces { Self.judgeAgainstOwnSpaces(&snapshots, spaces, context: context) }
         if let rule = ValidationJudge.rule(of: context.header) {
             for position in snapshots.indices {
                 snapshots[position].validation = ValidationJudge.judge(
@@ -215,7 +219,33 @@ public struct TraceAnalysis {
             modelValidated: model.validated, model: model,
             snapshotCount: snapshots.count, consistentSnapshots: snapshots.filter(\.consistent).count,
             snapshots: snapshots, guarantees: guarantees, totals: totals,
-            validation: ValidationJudge.totals(snapshots))
+            validation: ValidationJudge.totals(snapshots), addressSpaces: spaces?.reports)
+    }
+
+    /// Gives each snapshot its whole-address-space verdict. A snapshot that
+    /// read another address space than the arena's (another process, or the
+    /// same pid before or after an exec) cannot be judged by the arena's
+    /// model: its verdict is its own address space's, and the arena's
+    /// anomalies, epochs and unmodeled lines, which would be about another
+    /// process's lines, are dropped.
+    static func judgeAgainstOwnSpaces(_ snapshots: inout [SnapshotAnalysis], _ spaces: AddressSpaceAnalysis, context: TraceContext) {
+        let header = context.header
+        let judged = AddressSpaceKey(
+            pid: header.mutatorPID,
+            generation: header.workloadParameters[parameter: "target_generation"].flatMap { UInt32($0) } ?? 0)
+        for position in snapshots.indices {
+            guard let verdict = spaces.verdicts[snapshots[position].index] else { continue }
+            snapshots[position].wholeSpace = verdict
+            guard AddressSpaceKey(pid: verdict.pid, generation: verdict.generation) != judged else { continue }
+            snapshots[position].consistent = verdict.consistent ?? false
+            snapshots[position].explainingState = nil
+            snapshots[position].anomalies = []
+            snapshots[position].epochList = []
+            snapshots[position].epochs = 0
+            snapshots[position].arenaLines = 0
+            snapshots[position].unmodeledLines = []
+            snapshots[position].completeCoverage = true
+        }
     }
 }
 

@@ -144,6 +144,9 @@ public struct TraceContext: Sendable {
     /// which process each snapshot read (by snapshot index).
     public var processes: [TracedProcess] = []
     public var snapshotSources: [Int: SnapshotSource] = [:]
+    /// Version 2, `record -- CMD`: every traced address space's quiescent
+    /// texts and mutations (AddressSpaces.swift).
+    public var spaces = TracedSpaces()
 
     /// - Parameter prefetcher: sees each snapshot as soon as this pass has
     ///   put it together.
@@ -262,7 +265,8 @@ public struct TraceContext: Sendable {
             source: source, header: header, arena: arena, mutations: mutations,
             initialMaps: initial, finalMaps: final, trailer: trailer,
             completion: reader.completion, snapshotIndexes: snapshots, pauses: pauses,
-            snapshotEndFlags: endFlags, processes: traced.processes, snapshotSources: traced.sources)
+            snapshotEndFlags: endFlags, processes: traced.processes, snapshotSources: traced.sources,
+            spaces: traced.spaces)
     }
 
     /// The most pages an arena may have: the ground truth keeps a protection

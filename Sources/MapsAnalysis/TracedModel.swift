@@ -6,6 +6,9 @@ import MapsTrace
 struct TracedRecordings {
     var processes: [TracedProcess] = []
     var sources: [Int: SnapshotSource] = [:]
+    /// Every traced address space's mutations and quiescent texts, for the
+    /// whole-address-space model (AddressSpaces.swift).
+    var spaces = TracedSpaces()
 
     /// Keeps `record`; for a traced syscall of the header's mutator (the
     /// modeled address space: `mutatorPID`, in the generation the
@@ -18,8 +21,12 @@ struct TracedRecordings {
         switch record {
         case .process(let process): processes.append(process)
         case .snapshotSource(let source): sources[Int(source.snapshot)] = source
-        case .syscall(let call): return Self.mutation(call, header: header, sequence: sequence)
-        case .exec, .fork, .fileIdentity: break
+        case .syscall(let call):
+            spaces.add(call)
+            return Self.mutation(call, header: header, sequence: sequence)
+        case .fileIdentity(let identity): spaces.add(identity)
+        case .addressSpaceMaps(let maps): spaces.add(maps)
+        case .exec, .fork: break
         }
         return nil
     }

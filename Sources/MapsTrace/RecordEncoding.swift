@@ -26,8 +26,11 @@ enum RecordKind: UInt8 {
     case tracedSyscall = 13
     case fileIdentity = 14
     case snapshotSource = 15
+    /// Added within version 2, in the skippable range: a reader that does
+    /// not know it skips it.
+    case addressSpaceMaps = 0x40
 
-    var isTraced: Bool { rawValue >= 10 && rawValue <= 15 }
+    var isTraced: Bool { (rawValue >= 10 && rawValue <= 15) || self == .addressSpaceMaps }
 
     static let firstSkippableKind: UInt8 = 0x40
 }
@@ -52,6 +55,7 @@ func recordKindName(_ kind: UInt8) -> String {
     case .tracedSyscall: "traced-syscall"
     case .fileIdentity: "file-identity"
     case .snapshotSource: "snapshot-source"
+    case .addressSpaceMaps: "address-space-maps"
     case nil: "kind-\(kind)"
     }
 }

@@ -417,7 +417,7 @@ public final class TraceReader {
             let trailer = try payload.trailer()
             trailerSeen = true
             return .trailer(trailer)
-        case .tracedProcess, .tracedExec, .tracedFork, .tracedSyscall, .fileIdentity, .snapshotSource:
+        case .tracedProcess, .tracedExec, .tracedFork, .tracedSyscall, .fileIdentity, .snapshotSource, .addressSpaceMaps:
             return .traced(try payload.traced(known, limits: limits))
         }
     }

@@ -37,6 +37,8 @@ public struct TraceSummary: Sendable, Equatable {
     public var tracedSyscalls = 0
     public var fileIdentities = 0
     public var snapshotSources = 0
+    /// Quiescent maps texts of traced address spaces (record 0x40).
+    public var addressSpaceMaps = 0
 
     public init() {}
 
@@ -107,6 +109,7 @@ public struct TraceSummary: Sendable, Equatable {
                     summary.observe(call.tBegin, call.tEnd)
                 case .fileIdentity: summary.fileIdentities += 1
                 case .snapshotSource: summary.snapshotSources += 1
+                case .addressSpaceMaps: summary.addressSpaceMaps += 1
                 }
             }
         }

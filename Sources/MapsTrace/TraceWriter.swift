@@ -241,6 +241,7 @@ public final class TraceWriter {
             case .syscall: RecordKind.tracedSyscall.rawValue
             case .fileIdentity: RecordKind.fileIdentity.rawValue
             case .snapshotSource: RecordKind.snapshotSource.rawValue
+            case .addressSpaceMaps: RecordKind.addressSpaceMaps.rawValue
             }
         }
     }

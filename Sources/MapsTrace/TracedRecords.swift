@@ -200,6 +200,29 @@ public struct SnapshotSource: Sendable, Equatable {
     }
 }
 
+/// One traced address space (a pid in one address-space generation) read
+/// whole by the tracer while none of its threads could run: `initial` right
+/// after its execve (or at its first stop), `final` at its last thread's
+/// PTRACE_EVENT_EXIT. Written for every traced address space, in the order
+/// the reads were taken.
+public struct AddressSpaceMaps: Sendable, Equatable {
+    public var pid: Int32
+    public var generation: UInt32
+    public var role: QuiescentRole
+    public var tBegin: UInt64
+    public var tEnd: UInt64
+    public var text: [UInt8]
+
+    public init(pid: Int32, generation: UInt32, role: QuiescentRole, tBegin: UInt64, tEnd: UInt64, text: [UInt8]) {
+        self.pid = pid
+        self.generation = generation
+        self.role = role
+        self.tBegin = tBegin
+        self.tEnd = tEnd
+        self.text = text
+    }
+}
+
 /// The version-2 records of a traced recording.
 public enum TracedRecord: Sendable, Equatable {
     case process(TracedProcess)
@@ -208,6 +231,7 @@ public enum TracedRecord: Sendable, Equatable {
     case syscall(TracedSyscall)
     case fileIdentity(TracedFileIdentity)
     case snapshotSource(SnapshotSource)
+    case addressSpaceMaps(AddressSpaceMaps)
 }
 
 extension RecordEncoder {
@@ -267,6 +291,13 @@ extension RecordEncoder {
             payload.appendZigZag(Int64(s.fd))
             payload.appendString(s.path)
             return .snapshotSource
+        case .addressSpaceMaps(let m):
+            payload.appendZigZag(Int64(m.pid))
+            payload.appendLEB(UInt64(m.generation))
+            payload.appendLEB(UInt64(m.role.rawValue))
+            span(m.tBegin, m.tEnd, into: &payload)
+            payload.appendBytes(m.text)
+            return .addressSpaceMaps
         }
     }
 }
@@ -327,6 +358,18 @@ extension PayloadCursor {
                 readerTID: try int32("reader tid"), targetPID: try int32("target pid"),
                 targetGeneration: try uint32("target generation"), fd: try int32("fd"),
                 path: try string("path", limits: limits)))
+        case .addressSpaceMaps:
+            let pid = try int32("pid")
+            let generation = try uint32("generation")
+            let code = try leb()
+            guard code <= 255, let role = QuiescentRole(rawValue: UInt8(code)) else {
+                throw malformed("unknown quiescent maps role \(code)")
+            }
+            let tBegin = try time()
+            let tEnd = try time(after: tBegin)
+            let text = try bytes("text", limit: min(limits.maxQuiescentText, limits.maxRecordPayload))
+            return .addressSpaceMaps(AddressSpaceMaps(
+                pid: pid, generation: generation, role: role, tBegin: tBegin, tEnd: tEnd, text: [UInt8](text)))
         default:
             preconditionFailure("not a traced record kind: \(kind)")
         }

@@ -337,7 +337,8 @@ struct TracedTraceEncoder {
                 }
                 sequence += 1
             case .quiescent:
-                continue
+                // Every traced address space's quiescent texts, with whose they are.
+                try writer.append(.traced(.addressSpaceMaps(addressSpaceMaps(event))))
             }
         }
         // Snapshots, each whole.
@@ -396,6 +397,13 @@ struct TracedTraceEncoder {
             mutations: 0, snapshots: UInt64(external?.snapshots.count ?? snapshots.count), readChunks: chunkCount,
             quiescentMaps: (initial == nil ? 0 : 1) + (final == nil ? 0 : 1), interrupted: run.loop.stop != nil,
             signal: signal, mutatorLoopBegin: run.tStart, mutatorLoopEnd: run.tEnd)))
+    }
+
+    /// A quiescent read of any traced address space, as its record.
+    func addressSpaceMaps(_ event: TracerEvent) -> AddressSpaceMaps {
+        AddressSpaceMaps(
+            pid: event.pid, generation: event.generation, role: QuiescentRole(rawValue: UInt8(event.a0)) ?? .initial,
+            tBegin: event.tBegin, tEnd: event.tEnd, text: run.log.bytes(event.dataStart, event.dataCount))
     }
 
     static let mutationNames: Set<String> = [

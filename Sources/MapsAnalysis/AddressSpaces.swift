@@ -1,0 +1,514 @@
+import MapsModel
+import MapsTrace
+
+// The whole-address-space ground truth of a traced recording (`record --
+// CMD`): every traced address space (a pid in one address-space
+// generation) is modeled line by line from its initial quiescent read, with
+// its logged mutations applied (AddressSpaceModel), checked against its
+// final quiescent read, and each snapshot is judged against the address
+// space it read. The arena analysis (GroundTruth, SnapshotAnalyzer) is
+// unchanged; this adds to it.
+
+/// One address space of a traced recording: a pid in one generation.
+public struct AddressSpaceKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var pid: Int32
+    public var generation: UInt32
+
+    public init(pid: Int32, generation: UInt32) {
+        self.pid = pid
+        self.generation = generation
+    }
+
+    public static func < (a: AddressSpaceKey, b: AddressSpaceKey) -> Bool {
+        (a.pid, a.generation) < (b.pid, b.generation)
+    }
+
+    public var description: String { "pid \(pid) generation \(generation)" }
+}
+
+/// One logged syscall of an address space that can change its lines.
+struct SpaceMutation: Sendable {
+    var sequence: UInt64
+    var name: String
+    var tBegin: UInt64
+    var tEnd: UInt64
+    /// What the model applies (nil: nothing changes its lines, or it is unmodeled).
+    var change: LineMutation?
+    /// Why the model cannot apply it, when it changed lines in a way the log does not tell.
+    var unmodeled: String?
+}
+
+/// What `TraceContext.load` collects for the whole-address-space model.
+public struct TracedSpaces: Sendable {
+    var mutations: [AddressSpaceKey: [SpaceMutation]] = [:]
+    var initial: [AddressSpaceKey: AddressSpaceMaps] = [:]
+    var final: [AddressSpaceKey: AddressSpaceMaps] = [:]
+    /// The last file-backed mmap, waiting for its file identity record.
+    private var awaitingFile: (key: AddressSpaceKey, index: Int, sequence: UInt64)?
+
+    var isEmpty: Bool { initial.isEmpty }
+
+    mutating func add(_ maps: AddressSpaceMaps) {
+        let key = AddressSpaceKey(pid: maps.pid, generation: maps.generation)
+        switch maps.role {
+        case .initial: if initial[key] == nil { initial[key] = maps }
+        case .final: final[key] = maps
+        }
+    }
+
+    mutating func add(_ call: TracedSyscall) {
+        awaitingFile = nil
+        guard var mutation = Self.mutation(call) else { return }
+        let key = AddressSpaceKey(pid: call.pid, generation: call.generation)
+        if case .map(_, _, _, let flags, _, nil) = mutation.change, flags & 0x20 == 0 {
+            // File-backed: its identity record follows.
+            mutation.unmodeled = "file-backed mmap without a file identity record"
+            awaitingFile = (key, mutations[key, default: []].count, call.sequence)
+        }
+        mutations[key, default: []].append(mutation)
+    }
+
+    mutating func add(_ identity: TracedFileIdentity) {
+        guard let waiting = awaitingFile, waiting.sequence == identity.syscall else { return }
+        awaitingFile = nil
+        var mutation = mutations[waiting.key]![waiting.index]
+        guard case .map(let start, let length, let prot, let flags, let offset, _) = mutation.change else { return }
+        mutation.change = .map(
+            start: start, length: length, prot: prot, flags: flags, offset: offset,
+            file: FileIdentity(
+                deviceMajor: identity.deviceMajor, deviceMinor: identity.deviceMinor, inode: identity.inode,
+                path: identity.path))
+        mutation.unmodeled = nil
+        mutations[waiting.key]![waiting.index] = mutation
+    }
+
+    /// The line change a traced syscall stands for; nil for a syscall that
+    /// is not a mutation (maps reads, opens, ...).
+    static func mutation(_ call: TracedSyscall) -> SpaceMutation? {
+        var mutation = SpaceMutation(sequence: call.sequence, name: call.name, tBegin: call.tBegin, tEnd: call.tEnd)
+        let a = call.arguments.count == 6 ? call.arguments : call.arguments + [UInt64](repeating: 0, count: 6 - call.arguments.count)
+        let ok = call.errno == 0
+        let result = UInt64(bitPattern: call.result)
+        func int(_ value: UInt64) -> Int32 { Int32(truncatingIfNeeded: value) }
+        switch call.name {
+        case "mmap":
+            guard ok else { break }
+            if int(a[3]) & 0x40000 != 0 {  // MAP_HUGETLB
+                mutation.unmodeled = "MAP_HUGETLB mapping (its page size is not logged)"
+            }
+            mutation.change = .map(start: result, length: a[1], prot: int(a[2]), flags: int(a[3]), offset: a[5], file: nil)
+        case "munmap":
+            if ok { mutation.change = .unmap(start: a[0], length: a[1]) }
+        case "mprotect", "pkey_mprotect":
+            if ok {
+                mutation.change = .protect(
+                    start: a[0], length: a[1], prot: int(a[2]),
+                    protectionKey: call.name == "pkey_mprotect" ? UInt32(truncatingIfNeeded: a[3]) : 0)
+            } else if call.errno == 12 {  // ENOMEM: the VMAs before the hole were changed
+                mutation.unmodeled = "\(call.name) failed with ENOMEM after changing part of its range"
+            }
+        case "mremap":
+            if ok { mutation.change = .remap(old: a[0], oldLength: a[1], newLength: a[2], flags: int(a[3]), result: result) }
+        case "brk":
+            mutation.change = .brk(requested: a[0], result: result)
+        case "madvise":
+            if ok, AddressSpaceModel.madviseFlag(int(a[2])) != nil {
+                mutation.change = .advise(start: a[0], length: a[1], advice: int(a[2]))
+            }
+        case "mlock", "mlock2":
+            if ok { mutation.change = .lock(start: a[0], length: a[1], locked: true) }
+        case "munlock":
+            if ok { mutation.change = .lock(start: a[0], length: a[1], locked: false) }
+        case "mlockall":
+            if ok, a[0] & 1 != 0 { mutation.change = .lockAll(locked: true, future: a[0] & 2 != 0) }
+        case "munlockall":
+            if ok { mutation.change = .lockAll(locked: false, future: false) }
+        case "prctl":
+            // PR_SET_VMA, PR_SET_VMA_ANON_NAME: the name is in the tracee's memory, not in the log.
+            if ok, a[0] == 0x5356_4d41, a[1] == 0 {
+                mutation.unmodeled = "prctl(PR_SET_VMA_ANON_NAME) (the name is not logged)"
+            }
+        case "shmat":
+            if ok { mutation.unmodeled = "shmat (the segment's size is not logged)" }
+        case "shmdt":
+            if ok { mutation.unmodeled = "shmdt (the segment's size is not logged)" }
+        default:
+            return nil
+        }
+        return mutation
+    }
+}
+
+/// How one address space's model came out, in analysis JSON (`address_spaces`).
+public struct AddressSpaceReport: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var generation: UInt32
+    /// Its last execve's path (the process's command).
+    public var command: String
+    /// Mutations logged in it (states are numbered 0 to this).
+    public var mutations: Int
+    /// Of those, the ones the model cannot apply, and why (up to a few).
+    public var unmodeledMutations: Int
+    public var unmodeledMutationExamples: [String]
+    public var initialLines: Int
+    /// Lines of its final quiescent read (nil: none was taken).
+    public var finalLines: Int?
+    /// Final lines the model reproduces exactly, and the ones no logged
+    /// syscall explains (stack, vDSO, vvar, vsyscall): they are left out of
+    /// every comparison.
+    public var modeledLines: Int
+    public var unmodeledLines: [String]
+    /// The replay reproduces the final quiescent read line for line.
+    public var validated: Bool
+    /// `exact` when validated, else `page_level` (lines compared after
+    /// joining neighbours with the same protection and backing).
+    public var match: String
+    /// When not validated: whether the page-by-page comparison agrees with the final read.
+    public var pageLevelAgrees: Bool?
+    public var finalMismatches: Int
+    public var examples: [String]
+    public var detail: String
+    /// Snapshots that read this address space, and how many of them one
+    /// state explains.
+    public var snapshots: [Int]
+    public var judgedSnapshots: Int
+    public var consistentSnapshots: Int
+
+    enum CodingKeys: String, CodingKey {
+        case pid, generation, command, mutations
+        case unmodeledMutations = "unmodeled_mutations"
+        case unmodeledMutationExamples = "unmodeled_mutation_examples"
+        case initialLines = "initial_lines"
+        case finalLines = "final_lines"
+        case modeledLines = "modeled_lines"
+        case unmodeledLines = "unmodeled_lines"
+        case validated, match
+        case pageLevelAgrees = "page_level_agrees"
+        case finalMismatches = "final_mismatches"
+        case examples, detail, snapshots
+        case judgedSnapshots = "judged_snapshots"
+        case consistentSnapshots = "consistent_snapshots"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(generation, forKey: .generation)
+        try c.encode(command, forKey: .command)
+        try c.encode(mutations, forKey: .mutations)
+        try c.encode(unmodeledMutations, forKey: .unmodeledMutations)
+        try c.encode(unmodeledMutationExamples, forKey: .unmodeledMutationExamples)
+        try c.encode(initialLines, forKey: .initialLines)
+        try c.encode(finalLines, forKey: .finalLines)
+        try c.encode(modeledLines, forKey: .modeledLines)
+        try c.encode(unmodeledLines, forKey: .unmodeledLines)
+        try c.encode(validated, forKey: .validated)
+        try c.encode(match, forKey: .match)
+        try c.encode(pageLevelAgrees, forKey: .pageLevelAgrees)
+        try c.encode(finalMismatches, forKey: .finalMismatches)
+        try c.encode(examples, forKey: .examples)
+        try c.encode(detail, forKey: .detail)
+        try c.encode(snapshots, forKey: .snapshots)
+        try c.encode(judgedSnapshots, forKey: .judgedSnapshots)
+        try c.encode(consistentSnapshots, forKey: .consistentSnapshots)
+    }
+}
+
+/// One snapshot judged against the whole address space it read
+/// (`whole_space` in a snapshot's analysis JSON).
+public struct WholeSpaceVerdict: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var generation: UInt32
+    /// False when it could not be judged (`detail` says why).
+    public var judged: Bool
+    /// One state of that address space explains every line but the unmodeled ones.
+    public var consistent: Bool?
+    public var explainingState: Int?
+    /// That address space's states possible while the snapshot was read.
+    public var stateLo: Int
+    public var stateHi: Int
+    /// `exact` or `page_level`, as its address space's model.
+    public var match: String
+    /// Lines (left out of the comparison) no syscall explains.
+    public var unmodeledLines: Int
+    /// The fewest lines that differ from any state of the window (0 when consistent).
+    public var fewestMismatches: Int
+    public var detail: String
+
+    enum CodingKeys: String, CodingKey {
+        case pid, generation, judged, consistent
+        case explainingState = "explaining_state"
+        case stateLo = "state_lo"
+        case stateHi = "state_hi"
+        case match
+        case unmodeledLines = "unmodeled_lines"
+        case fewestMismatches = "fewest_mismatches"
+        case detail
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(generation, forKey: .generation)
+        try c.encode(judged, forKey: .judged)
+        try c.encode(consistent, forKey: .consistent)
+        try c.encode(explainingState, forKey: .explainingState)
+        try c.encode(stateLo, forKey: .stateLo)
+        try c.encode(stateHi, forKey: .stateHi)
+        try c.encode(match, forKey: .match)
+        try c.encode(unmodeledLines, forKey: .unmodeledLines)
+        try c.encode(fewestMismatches, forKey: .fewestMismatches)
+        try c.encode(detail, forKey: .detail)
+    }
+}
+
+/// Lines as compared: special lines left out, shared anonymous lines
+/// without their (unknowable) inode, and for `pageLevel` neighbours with
+/// the same protection and backing joined, so that only what each page is
+/// counts, not where the lines split.
+enum LineComparison {
+    static func comparable(_ lines: [MapsLine], pageLevel: Bool) -> [MapsLine] {
+        var out: [MapsLine] = []
+        out.reserveCapacity(lines.count)
+        for var line in lines where !SpecialLines.isSpecial(line.path) {
+            if line.path == "/dev/zero (deleted)" || line.path.hasPrefix("/SYSV") {
+                line.deviceMajor = 0
+                line.deviceMinor = 0
+                line.inode = 0
+            }
+            if pageLevel, let last = out.last, last.end == line.start, last.permissions == line.permissions,
+               last.deviceMajor == line.deviceMajor, last.deviceMinor == line.deviceMinor, last.inode == line.inode,
+               last.path == line.path, line.inode == 0 || line.offset == last.offset &+ last.length
+            {
+                out[out.count - 1].end = line.end
+                continue
+            }
+            out.append(line)
+        }
+        return out
+    }
+
+    /// How many lines are in one and not the other (both sorted by start).
+    static func mismatches(_ a: [MapsLine], _ b: [MapsLine]) -> Int {
+        var i = 0, j = 0, count = 0
+        while i < a.count && j < b.count {
+            if a[i] == b[j] {
+                i += 1
+                j += 1
+            } else if a[i].start < b[j].start || (a[i].start == b[j].start && a[i].end < b[j].end) {
+                count += 1
+                i += 1
+            } else {
+                count += 1
+                j += 1
+            }
+        }
+        return count + (a.count - i) + (b.count - j)
+    }
+
+    static func difference(_ a: [MapsLine], minus b: [MapsLine]) -> [MapsLine] {
+        let other = Set(b)
+        return a.filter { !other.contains($0) }
+    }
+}
+
+/// The whole-address-space analysis of a traced recording.
+public struct AddressSpaceAnalysis: Sendable {
+    public var reports: [AddressSpaceReport]
+    /// By snapshot index.
+    public var verdicts: [Int: WholeSpaceVerdict]
+
+    /// Models every address space that has an initial quiescent read, and
+    /// judges every snapshot that read one of them.
+    static func run(
+        _ context: TraceContext, only: Int?, format: SnapshotAnalyzer.TextFormat
+    ) throws(AnalysisError) -> AddressSpaceAnalysis? {
+        let spaces = context.spaces
+        guard !spaces.isEmpty else { return nil }
+        let pageSize = context.header.pageSize
+        // The snapshots each address space was read by, with their lines.
+        struct Observed {
+            var index: Int
+            var lines: [MapsLine]?
+            var problem: String?
+            var tBegin: UInt64
+            var tEnd: UInt64
+            var unmodeled: Int
+        }
+        var observed: [AddressSpaceKey: [Observed]] = [:]
+        var verdicts: [Int: WholeSpaceVerdict] = [:]
+        try context.forEachSnapshot(only: only) { snapshot in
+            guard let source = context.snapshotSources[snapshot.index] else { return }
+            let key = AddressSpaceKey(pid: source.targetPID, generation: source.targetGeneration)
+            guard spaces.initial[key] != nil else {
+                verdicts[snapshot.index] = WholeSpaceVerdict(
+                    pid: key.pid, generation: key.generation, judged: false, consistent: nil, explainingState: nil,
+                    stateLo: 0, stateHi: 0, match: "none", unmodeledLines: 0, fewestMismatches: 0,
+                    detail: "the tracer did not follow the address space it read (no quiescent read of it)")
+                return
+            }
+            let tBegin = snapshot.reads.first?.tBegin ?? snapshot.begin?.tBegin ?? 0
+            let tEnd = snapshot.reads.last?.tEnd ?? snapshot.end?.tEnd ?? tBegin
+            var entry = Observed(index: snapshot.index, tBegin: tBegin, tEnd: tEnd, unmodeled: 0)
+            let flags = context.snapshotEndFlags[snapshot.index] ?? []
+            if !flags.contains(.reachedEOF) {
+                entry.problem = "the reader did not read it to the end of the file"
+            } else {
+                do throws(MapsParseError) {
+                    let text = switch format {
+                    case .maps: try MapsParser.parseLinux(snapshot.bytes)
+                    case .smapsHeaders: try MapsParser.parseSmapsHeaders(snapshot.bytes)
+                    }
+                    entry.lines = text.lines
+                    entry.unmodeled = text.lines.count { SpecialLines.isSpecial($0.path) }
+                } catch {
+                    entry.problem = "its text does not parse (\(error))"
+                }
+            }
+            observed[key, default: []].append(entry)
+        }
+        var reports: [AddressSpaceReport] = []
+        let commands = Dictionary(context.processes.map { ($0.pid, $0.command) }, uniquingKeysWith: { a, _ in a })
+        for key in spaces.initial.keys.sorted() {
+            let initialMaps = spaces.initial[key]!
+            let mutations = spaces.mutations[key] ?? []
+            let initial: MapsText
+            do { initial = try MapsParser.parseLinux(initialMaps.text) } catch {
+                throw .unparsableQuiescentMaps(.initial, error)
+            }
+            let final: MapsText?
+            if let text = spaces.final[key]?.text {
+                do { final = try MapsParser.parseLinux(text) } catch { throw .unparsableQuiescentMaps(.final, error) }
+            } else {
+                final = nil
+            }
+            var model = AddressSpaceModel(initial: initial.lines, pageSize: pageSize)
+            let unmodeled = mutations.compactMap(\.unmodeled)
+
+            // Judge this address space's snapshots on the way through its states.
+            var mine = observed[key] ?? []
+            struct Window {
+                var lo: Int
+                var hi: Int
+                var best: Int = .max
+                var explaining: Int?
+                var lines: [MapsLine] = []
+                var exactLines: [MapsLine] = []
+            }
+            var windows: [Window] = mine.map { entry in
+                let lo = mutations.partitionPoint { $0.tEnd >= entry.tBegin }
+                var hi = mutations.count
+                while hi > lo, mutations[hi - 1].tBegin >= entry.tEnd { hi -= 1 }
+                return Window(lo: lo, hi: max(hi, lo))
+            }
+            // Replay once to the end to check against the final read first:
+            // it decides exact or page-level matching.
+            var check = model
+            for mutation in mutations { if let change = mutation.change { check.apply(change) } }
+            let modelFinal = check.mapsLines
+            var validated = false
+            var pageAgrees: Bool?
+            var mismatchCount = 0
+            var modeledLines = 0
+            var examples: [String] = []
+            var detail: String
+            let special = (final ?? initial).lines.filter { SpecialLines.isSpecial($0.path) }
+            if let final {
+                let exactModel = LineComparison.comparable(modelFinal, pageLevel: false)
+                let exactFinal = LineComparison.comparable(final.lines, pageLevel: false)
+                mismatchCount = LineComparison.mismatches(exactModel, exactFinal)
+                let missing = LineComparison.difference(exactFinal, minus: exactModel)
+                modeledLines = exactFinal.count - missing.count
+                for line in missing.prefix(3) {
+                    examples.append("final maps has `\(line)`, the model does not")
+                }
+                for line in LineComparison.difference(exactModel, minus: exactFinal).prefix(3) {
+                    examples.append("the model has `\(line)`, final maps does not")
+                }
+                validated = mismatchCount == 0 && unmodeled.isEmpty
+                if validated {
+                    detail = "replaying \(mutations.count) mutations from the initial quiescent maps reproduces the final quiescent maps line for line (\(special.count) lines no syscall explains left out)"
+                } else {
+                    let pageModel = LineComparison.comparable(modelFinal, pageLevel: true)
+                    let pageFinal = LineComparison.comparable(final.lines, pageLevel: true)
+                    pageAgrees = pageModel == pageFinal
+                    var reasons: [String] = []
+                    if mismatchCount > 0 { reasons.append("\(mismatchCount) line mismatches with the final quiescent maps") }
+                    if !unmodeled.isEmpty { reasons.append("\(unmodeled.count) unmodeled mutations (\(unmodeled[0]))") }
+                    detail = "the replay of \(mutations.count) mutations does not reproduce the final quiescent maps exactly: "
+                        + reasons.joined(separator: ", ")
+                        + (pageAgrees == true
+                            ? "; page by page it agrees (lines split or merge differently, e.g. anonymous memory that was touched)"
+                            : "; it does not agree page by page either")
+                        + "; snapshots are judged page by page"
+                }
+            } else {
+                detail = "no final quiescent maps of this address space (it exec'd or was still running); snapshots are judged page by page"
+            }
+            let pageLevel = !validated
+            for i in windows.indices {
+                if let lines = mine[i].lines {
+                    windows[i].lines = LineComparison.comparable(lines, pageLevel: pageLevel)
+                }
+            }
+            let order = windows.indices.filter { mine[$0].lines != nil }.sorted { windows[$0].lo < windows[$1].lo }
+            if let last = order.map({ windows[$0].hi }).max() {
+                var active: [Int] = []
+                var next = 0
+                for state in 0...last {
+                    while next < order.count, windows[order[next]].lo <= state {
+                        active.append(order[next])
+                        next += 1
+                    }
+                    active.removeAll { windows[$0].hi < state || windows[$0].explaining != nil }
+                    if !active.isEmpty {
+                        let now = LineComparison.comparable(model.mapsLines, pageLevel: pageLevel)
+                        for i in active {
+                            if now == windows[i].lines {
+                                windows[i].explaining = state
+                                windows[i].best = 0
+                            } else {
+                                windows[i].best = min(windows[i].best, LineComparison.mismatches(now, windows[i].lines))
+                            }
+                        }
+                    } else if next >= order.count {
+                        break
+                    }
+                    if state < mutations.count, let change = mutations[state].change { model.apply(change) }
+                }
+            }
+            var judged = 0, consistent = 0
+            for (i, entry) in mine.enumerated() {
+                let window = windows[i]
+                var verdict = WholeSpaceVerdict(
+                    pid: key.pid, generation: key.generation, judged: entry.lines != nil, consistent: nil,
+                    explainingState: window.explaining, stateLo: window.lo, stateHi: window.hi,
+                    match: pageLevel ? "page_level" : "exact", unmodeledLines: entry.unmodeled,
+                    fewestMismatches: 0, detail: entry.problem ?? "")
+                if entry.lines != nil {
+                    judged += 1
+                    verdict.consistent = window.explaining != nil
+                    if window.explaining != nil { consistent += 1 }
+                    verdict.fewestMismatches = window.explaining != nil ? 0 : window.best == .max ? 0 : window.best
+                    verdict.detail = window.explaining.map {
+                        "state \($0) of \(key) explains every line (\(entry.unmodeled) unmodeled lines left out)"
+                    } ?? "no state \(window.lo)...\(window.hi) of \(key) explains it: at best \(verdict.fewestMismatches) lines differ"
+                }
+                verdicts[entry.index] = verdict
+            }
+            mine.removeAll()
+            reports.append(AddressSpaceReport(
+                pid: key.pid, generation: key.generation, command: commands[key.pid] ?? "",
+                mutations: mutations.count, unmodeledMutations: unmodeled.count,
+                unmodeledMutationExamples: Array(unmodeled.prefix(3)), initialLines: initial.lines.count,
+                finalLines: final?.lines.count,
+                modeledLines: modeledLines,
+                unmodeledLines: special.map(\.description),
+                validated: validated, match: pageLevel ? "page_level" : "exact", pageLevelAgrees: pageAgrees,
+                finalMismatches: mismatchCount, examples: examples, detail: detail,
+                snapshots: (observed[key] ?? []).map(\.index).sorted(), judgedSnapshots: judged,
+                consistentSnapshots: consistent))
+        }
+        return AddressSpaceAnalysis(reports: reports, verdicts: verdicts)
+    }
+}

@@ -1,0 +1,346 @@
+// The whole-address-space line model of a traced recording: the lines of
+// one address space, from its initial quiescent read, with each logged
+// mutation applied the way the kernel applies it to its VMAs (split at the
+// range's edges, change, merge with compatible neighbours). Unlike the
+// arena's per-page GroundTruth it knows file-backed lines, the brk heap and
+// the flags maps does not print but merging depends on.
+
+/// What a VMA carries that its maps line does not show, but that decides
+/// whether two adjacent VMAs merge into one line.
+public struct HiddenVMAFlags: Hashable, Sendable {
+    /// VM_ACCOUNT: a private writable mapping, or one that has been writable.
+    public var accounted = false
+    /// VM_LOCKED (mlock, mlockall, MAP_LOCKED).
+    public var locked = false
+    /// VM_GROWSDOWN (MAP_GROWSDOWN).
+    public var growsDown = false
+    /// The madvise advice bits that set VMA flags (`AddressSpaceModel.madviseFlag`).
+    public var advice: UInt32 = 0
+    /// The protection key (pkey_mprotect).
+    public var protectionKey: UInt32 = 0
+    /// Which anon_vma the line's private pages belong to, as far as the
+    /// syscalls tell: 0 for a mapping never seen touched (it merges with
+    /// any neighbour), else one number per line of a quiescent read. Two
+    /// lines of different non-zero origins never merge.
+    public var origin: UInt32 = 0
+
+    public init() {}
+}
+
+/// One line of the model: what maps prints, plus what decides merging.
+public struct ModelLine: Equatable, Sendable {
+    public var line: MapsLine
+    public var hidden: HiddenVMAFlags
+    /// The device, inode and name are not known (a MAP_SHARED anonymous
+    /// mapping shows `/dev/zero (deleted)` and an inode only the kernel knows).
+    public var identityUnknown = false
+
+    public init(_ line: MapsLine, hidden: HiddenVMAFlags = HiddenVMAFlags(), identityUnknown: Bool = false) {
+        self.line = line
+        self.hidden = hidden
+        self.identityUnknown = identityUnknown
+    }
+
+    public var start: UInt64 { line.start }
+    public var end: UInt64 { line.end }
+
+    var isAnonymous: Bool { line.inode == 0 && line.deviceMajor == 0 && line.deviceMinor == 0 && !identityUnknown }
+}
+
+/// One change to an address space's lines, as the model understands it.
+public enum LineMutation: Sendable, Equatable {
+    /// A successful mmap at `start` (its result) of `length` bytes.
+    case map(start: UInt64, length: UInt64, prot: Int32, flags: Int32, offset: UInt64, file: FileIdentity?)
+    case unmap(start: UInt64, length: UInt64)
+    case protect(start: UInt64, length: UInt64, prot: Int32, protectionKey: UInt32)
+    /// A successful mremap that returned `result`.
+    case remap(old: UInt64, oldLength: UInt64, newLength: UInt64, flags: Int32, result: UInt64)
+    /// A brk call that returned `result` (the new program break, or the
+    /// old one when it failed or only asked).
+    case brk(requested: UInt64, result: UInt64)
+    case advise(start: UInt64, length: UInt64, advice: Int32)
+    case lock(start: UInt64, length: UInt64, locked: Bool)
+    /// mlockall (MCL_CURRENT) / munlockall.
+    case lockAll(locked: Bool, future: Bool)
+}
+
+/// The file behind a file-backed mapping, as its maps line shows it.
+public struct FileIdentity: Sendable, Equatable {
+    public var deviceMajor: UInt32
+    public var deviceMinor: UInt32
+    public var inode: UInt64
+    public var path: String
+
+    public init(deviceMajor: UInt32, deviceMinor: UInt32, inode: UInt64, path: String) {
+        self.deviceMajor = deviceMajor
+        self.deviceMinor = deviceMinor
+        self.inode = inode
+        self.path = path
+    }
+}
+
+/// Names the kernel gives lines that no syscall of the program explains:
+/// the stack grows on faults, the vDSO and vvar pages come with exec.
+public enum SpecialLines {
+    public static func isSpecial(_ path: String) -> Bool {
+        path == "[stack]" || path == "[vdso]" || path == "[vsyscall]" || path.hasPrefix("[vvar") || path == "[uprobes]"
+            || path.hasPrefix("[stack:")
+    }
+}
+
+/// The lines of one address space, kept sorted by start.
+public struct AddressSpaceModel: Sendable {
+    public private(set) var lines: [ModelLine] = []
+    public let pageSize: UInt64
+    /// The heap's start (mm->start_brk) and the program break, when known.
+    public private(set) var startBrk: UInt64?
+    public private(set) var brk: UInt64?
+    private var lockFuture = false
+    private var nextOrigin: UInt32 = 1
+
+    /// Starts from a quiescent read. Lines it shows apart that the model
+    /// would join get distinct origins, so they stay apart.
+    public init(initial: [MapsLine], pageSize: UInt64) {
+        self.pageSize = pageSize
+        for line in initial {
+            var model = line
+            var hidden = HiddenVMAFlags()
+            hidden.accounted = line.permissions.write && !line.permissions.shared
+            hidden.origin = nextOrigin
+            nextOrigin += 1
+            if line.path == "[heap]" {
+                model.path = ""
+                if startBrk == nil { startBrk = line.start }
+                brk = line.end
+            }
+            lines.append(ModelLine(model, hidden: hidden))
+        }
+        lines.sort { $0.start < $1.start }
+    }
+
+    func pageAligned(_ value: UInt64) -> UInt64 { (value &+ pageSize &- 1) & ~(pageSize &- 1) }
+
+    /// The lines as maps would print them now (the heap named).
+    public var mapsLines: [MapsLine] {
+        lines.map { named($0) }
+    }
+
+    /// The line with the name the kernel prints: an unnamed anonymous line
+    /// touching [start_brk, brk) is `[heap]` (vma_is_initial_heap).
+    public func named(_ model: ModelLine) -> MapsLine {
+        var line = model.line
+        if model.isAnonymous, line.path.isEmpty, let startBrk, let brk,
+           line.start < pageAligned(brk), line.end > startBrk
+        {
+            line.path = "[heap]"
+        }
+        return line
+    }
+
+    /// Applies one mutation.
+    public mutating func apply(_ mutation: LineMutation) {
+        switch mutation {
+        case .map(let start, let length, let prot, let flags, let offset, let file):
+            let end = start &+ pageAligned(length)
+            guard end > start else { return }
+            remove(start..<end)
+            let shared = flags & 0x03 == 0x01 || flags & 0x03 == 0x03  // MAP_SHARED, MAP_SHARED_VALIDATE
+            var line = MapsLine(
+                start: start, end: end, permissions: Permissions(prot: prot, shared: shared),
+                offset: file == nil ? 0 : offset)
+            var hidden = HiddenVMAFlags()
+            let noReserve = flags & 0x4000 != 0  // MAP_NORESERVE
+            hidden.accounted = prot & 2 != 0 && !shared && !noReserve
+            hidden.locked = flags & 0x2000 != 0 || lockFuture  // MAP_LOCKED
+            hidden.growsDown = flags & 0x0100 != 0  // MAP_GROWSDOWN
+            var unknown = false
+            if let file {
+                line.deviceMajor = file.deviceMajor
+                line.deviceMinor = file.deviceMinor
+                line.inode = file.inode
+                line.path = file.path
+            } else if shared {
+                // A shared anonymous mapping is a shmem file: `/dev/zero (deleted)`.
+                line.path = "/dev/zero (deleted)"
+                unknown = true
+            }
+            insert(ModelLine(line, hidden: hidden, identityUnknown: unknown))
+        case .unmap(let start, let length):
+            remove(start..<(start &+ pageAligned(length)))
+        case .protect(let start, let length, let prot, let key):
+            let range = start..<(start &+ pageAligned(length))
+            change(range) { model in
+                model.line.permissions = Permissions(prot: prot, shared: model.line.permissions.shared)
+                if prot & 2 != 0 && !model.line.permissions.shared { model.hidden.accounted = true }
+                model.hidden.protectionKey = key
+            }
+        case .remap(let old, let oldLength, let newLength, let flags, let result):
+            remap(old: old, oldLength: pageAligned(oldLength), newLength: pageAligned(newLength), flags: flags, result: result)
+        case .brk(_, let result):
+            let old = brk
+            if startBrk == nil { startBrk = result }
+            brk = result
+            guard let old else { return }
+            let oldEnd = pageAligned(old), newEnd = pageAligned(result)
+            if newEnd > oldEnd {
+                var hidden = HiddenVMAFlags()
+                hidden.accounted = true
+                hidden.locked = lockFuture
+                insert(ModelLine(
+                    MapsLine(start: oldEnd, end: newEnd, permissions: Permissions(prot: 3)), hidden: hidden))
+            } else if newEnd < oldEnd {
+                remove(newEnd..<oldEnd)
+            }
+        case .advise(let start, let length, let advice):
+            guard let (bit, set) = Self.madviseFlag(advice) else { return }
+            change(start..<(start &+ pageAligned(length))) { model in
+                if set { model.hidden.advice |= bit } else { model.hidden.advice &= ~bit }
+            }
+        case .lock(let start, let length, let locked):
+            change(start..<(start &+ pageAligned(length))) { $0.hidden.locked = locked }
+        case .lockAll(let locked, let future):
+            lockFuture = locked && future
+            for i in lines.indices { lines[i].hidden.locked = locked }
+            mergeAll()
+        }
+    }
+
+    /// The VMA flag an madvise advice sets or clears (and which), or nil
+    /// for advice that leaves the VMAs as they are (DONTNEED, FREE, ...).
+    public static func madviseFlag(_ advice: Int32) -> (UInt32, Bool)? {
+        switch advice {
+        case 0: (3, false)  // MADV_NORMAL clears RANDOM and SEQUENTIAL
+        case 1: (1, true)  // MADV_RANDOM
+        case 2: (2, true)  // MADV_SEQUENTIAL
+        case 10: (1 << 2, true)  // MADV_DONTFORK
+        case 11: (1 << 2, false)  // MADV_DOFORK
+        case 12: (1 << 3, true)  // MADV_MERGEABLE
+        case 13: (1 << 3, false)  // MADV_UNMERGEABLE
+        case 14: (1 << 4, true)  // MADV_HUGEPAGE
+        case 15: (1 << 4, false)  // MADV_NOHUGEPAGE
+        case 16: (1 << 5, true)  // MADV_DONTDUMP
+        case 17: (1 << 5, false)  // MADV_DODUMP
+        case 18: (1 << 6, true)  // MADV_WIPEONFORK
+        case 19: (1 << 6, false)  // MADV_KEEPONFORK
+        default: nil
+        }
+    }
+
+    // MARK: - Line operations
+
+    /// The index of the first line ending above `address`.
+    private func firstIndex(endingAbove address: UInt64) -> Int {
+        var low = 0, high = lines.count
+        while low < high {
+            let middle = (low + high) / 2
+            if lines[middle].end <= address { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// Splits the line containing `address` (not at its start) in two.
+    private mutating func split(at address: UInt64) {
+        let i = firstIndex(endingAbove: address)
+        guard i < lines.count, lines[i].start < address else { return }
+        var right = lines[i]
+        let cut = address - right.start
+        right.line.start = address
+        if !right.isAnonymous { right.line.offset &+= cut }
+        lines[i].line.end = address
+        lines.insert(right, at: i + 1)
+    }
+
+    /// Unmaps `range`: lines inside go, lines across its edges are cut.
+    private mutating func remove(_ range: Range<UInt64>) {
+        guard !range.isEmpty else { return }
+        split(at: range.lowerBound)
+        split(at: range.upperBound)
+        let first = firstIndex(endingAbove: range.lowerBound)
+        var last = first
+        while last < lines.count, lines[last].end <= range.upperBound { last += 1 }
+        lines.removeSubrange(first..<last)
+    }
+
+    /// Puts a line in an empty range and merges it with its neighbours.
+    private mutating func insert(_ line: ModelLine) {
+        let i = firstIndex(endingAbove: line.start)
+        lines.insert(line, at: i)
+        merge(around: i, count: 1)
+    }
+
+    /// Changes every line part inside `range`, then merges what can merge.
+    private mutating func change(_ range: Range<UInt64>, _ body: (inout ModelLine) -> Void) {
+        guard !range.isEmpty else { return }
+        split(at: range.lowerBound)
+        split(at: range.upperBound)
+        let first = firstIndex(endingAbove: range.lowerBound)
+        var last = first
+        while last < lines.count, lines[last].start < range.upperBound {
+            body(&lines[last])
+            last += 1
+        }
+        merge(around: first, count: last - first)
+    }
+
+    /// Whether the kernel would join `a` and the line right after it.
+    func mergeable(_ a: ModelLine, _ b: ModelLine) -> Bool {
+        guard a.end == b.start, a.line.permissions == b.line.permissions, !a.identityUnknown, !b.identityUnknown
+        else { return false }
+        var ha = a.hidden, hb = b.hidden
+        guard ha.origin == 0 || hb.origin == 0 || ha.origin == hb.origin else { return false }
+        ha.origin = 0
+        hb.origin = 0
+        guard ha == hb else { return false }
+        if SpecialLines.isSpecial(a.line.path) || SpecialLines.isSpecial(b.line.path) { return false }
+        if a.isAnonymous && b.isAnonymous { return a.line.path == b.line.path }
+        return a.line.deviceMajor == b.line.deviceMajor && a.line.deviceMinor == b.line.deviceMinor
+            && a.line.inode == b.line.inode && a.line.path == b.line.path
+            && b.line.offset == a.line.offset &+ a.line.length
+    }
+
+    /// Merges lines `index ..< index + count` with each other and their neighbours.
+    private mutating func merge(around index: Int, count: Int) {
+        var i = max(index - 1, 0)
+        var stop = min(index + count, lines.count - 1)
+        while i < stop {
+            if mergeable(lines[i], lines[i + 1]) {
+                let next = lines.remove(at: i + 1)
+                lines[i].line.end = next.end
+                if lines[i].hidden.origin == 0 { lines[i].hidden.origin = next.hidden.origin }
+                stop -= 1
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    private mutating func mergeAll() { merge(around: 0, count: lines.count) }
+
+    private mutating func remap(old: UInt64, oldLength: UInt64, newLength: UInt64, flags: Int32, result: UInt64) {
+        let dontUnmap = flags & 4 != 0  // MREMAP_DONTUNMAP
+        if result == old && !dontUnmap {
+            if newLength < oldLength {
+                remove((old + newLength)..<(old + oldLength))
+            } else if newLength > oldLength {
+                // Grown in place: the line ending at old + oldLength extends.
+                let i = firstIndex(endingAbove: old + oldLength - 1)
+                guard i < lines.count, lines[i].end == old + oldLength else { return }
+                remove((old + oldLength)..<(old + newLength))
+                lines[i].line.end = old + newLength
+                merge(around: i, count: 1)
+            }
+            return
+        }
+        // Moved: the part [old, old + oldLength) goes to `result`, as long as newLength.
+        split(at: old)
+        split(at: old + oldLength)
+        let first = firstIndex(endingAbove: old)
+        guard first < lines.count, lines[first].start == old else { return }
+        var moved = lines[first]
+        if oldLength != 0 && !dontUnmap { remove(old..<(old + oldLength)) }
+        remove(result..<(result + newLength))
+        moved.line.start = result
+        moved.line.end = result + newLength
+        insert(moved)
+    }
+}
