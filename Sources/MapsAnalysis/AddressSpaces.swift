@@ -231,8 +231,10 @@ public struct WholeSpaceVerdict: Codable, Sendable, Equatable {
     public var match: String
     /// Lines (left out of the comparison) no syscall explains.
     public var unmodeledLines: Int
-    /// The fewest lines that differ from any state of the window (0 when consistent).
-    public var fewestMismatches: Int
+    /// When not consistent: how many lines differ from the window's first
+    /// and from its last state (0 when consistent).
+    public var mismatchesAtLo: Int
+    public var mismatchesAtHi: Int
     public var detail: String
 
     enum CodingKeys: String, CodingKey {
@@ -242,7 +244,8 @@ public struct WholeSpaceVerdict: Codable, Sendable, Equatable {
         case stateHi = "state_hi"
         case match
         case unmodeledLines = "unmodeled_lines"
-        case fewestMismatches = "fewest_mismatches"
+        case mismatchesAtLo = "mismatches_at_lo"
+        case mismatchesAtHi = "mismatches_at_hi"
         case detail
     }
 
@@ -257,7 +260,8 @@ public struct WholeSpaceVerdict: Codable, Sendable, Equatable {
         try c.encode(stateHi, forKey: .stateHi)
         try c.encode(match, forKey: .match)
         try c.encode(unmodeledLines, forKey: .unmodeledLines)
-        try c.encode(fewestMismatches, forKey: .fewestMismatches)
+        try c.encode(mismatchesAtLo, forKey: .mismatchesAtLo)
+        try c.encode(mismatchesAtHi, forKey: .mismatchesAtHi)
         try c.encode(detail, forKey: .detail)
     }
 }
@@ -343,7 +347,7 @@ public struct AddressSpaceAnalysis: Sendable {
             guard spaces.initial[key] != nil else {
                 verdicts[snapshot.index] = WholeSpaceVerdict(
                     pid: key.pid, generation: key.generation, judged: false, consistent: nil, explainingState: nil,
-                    stateLo: 0, stateHi: 0, match: "none", unmodeledLines: 0, fewestMismatches: 0,
+                    stateLo: 0, stateHi: 0, match: "none", unmodeledLines: 0, mismatchesAtLo: 0, mismatchesAtHi: 0,
                     detail: "the tracer did not follow the address space it read (no quiescent read of it)")
                 return
             }
@@ -382,7 +386,9 @@ public struct AddressSpaceAnalysis: Sendable {
             } else {
                 final = nil
             }
-            var model = AddressSpaceModel(initial: initial.lines, pageSize: pageSize)
+            // A forked child's first read: generation 0 of a process with a traced parent.
+            let forked = key.generation == 0 && context.processes.contains { $0.pid == key.pid && $0.parentPID != 0 }
+            var model = AddressSpaceModel(initial: initial.lines, pageSize: pageSize, forked: forked)
             let unmodeled = mutations.compactMap(\.unmodeled)
 
             // Judge this address space's snapshots on the way through its states.
@@ -390,10 +396,11 @@ public struct AddressSpaceAnalysis: Sendable {
             struct Window {
                 var lo: Int
                 var hi: Int
-                var best: Int = .max
                 var explaining: Int?
                 var lines: [MapsLine] = []
-                var exactLines: [MapsLine] = []
+                var hash: UInt64 = 0
+                var atLo: Int?
+                var atHi: Int?
             }
             var windows: [Window] = mine.map { entry in
                 let lo = mutations.partitionPoint { $0.tEnd >= entry.tBegin }
@@ -449,8 +456,13 @@ public struct AddressSpaceAnalysis: Sendable {
             for i in windows.indices {
                 if let lines = mine[i].lines {
                     windows[i].lines = LineComparison.comparable(lines, pageLevel: pageLevel)
+                    let sums = LineHash.sums(lines)
+                    windows[i].hash = pageLevel ? sums.pageLevel : sums.exact
                 }
             }
+            // One pass through the states: at each one in a snapshot's
+            // window, the sums of line hashes are compared (constant time),
+            // and the lines in full only when they are equal.
             let order = windows.indices.filter { mine[$0].lines != nil }.sorted { windows[$0].lo < windows[$1].lo }
             if let last = order.map({ windows[$0].hi }).max() {
                 var active: [Int] = []
@@ -462,13 +474,22 @@ public struct AddressSpaceAnalysis: Sendable {
                     }
                     active.removeAll { windows[$0].hi < state || windows[$0].explaining != nil }
                     if !active.isEmpty {
-                        let now = LineComparison.comparable(model.mapsLines, pageLevel: pageLevel)
+                        let hash = pageLevel ? model.pageHash : model.exactHash
+                        var now: [MapsLine]?
+                        func lines() -> [MapsLine] {
+                            if let now { return now }
+                            let made = LineComparison.comparable(model.mapsLines, pageLevel: pageLevel)
+                            now = made
+                            return made
+                        }
                         for i in active {
-                            if now == windows[i].lines {
+                            if hash == windows[i].hash, lines() == windows[i].lines {
                                 windows[i].explaining = state
-                                windows[i].best = 0
-                            } else {
-                                windows[i].best = min(windows[i].best, LineComparison.mismatches(now, windows[i].lines))
+                            } else if state == windows[i].lo {
+                                windows[i].atLo = LineComparison.mismatches(lines(), windows[i].lines)
+                            }
+                            if state == windows[i].hi, windows[i].explaining == nil {
+                                windows[i].atHi = LineComparison.mismatches(lines(), windows[i].lines)
                             }
                         }
                     } else if next >= order.count {
@@ -484,15 +505,16 @@ public struct AddressSpaceAnalysis: Sendable {
                     pid: key.pid, generation: key.generation, judged: entry.lines != nil, consistent: nil,
                     explainingState: window.explaining, stateLo: window.lo, stateHi: window.hi,
                     match: pageLevel ? "page_level" : "exact", unmodeledLines: entry.unmodeled,
-                    fewestMismatches: 0, detail: entry.problem ?? "")
+                    mismatchesAtLo: 0, mismatchesAtHi: 0, detail: entry.problem ?? "")
                 if entry.lines != nil {
                     judged += 1
                     verdict.consistent = window.explaining != nil
                     if window.explaining != nil { consistent += 1 }
-                    verdict.fewestMismatches = window.explaining != nil ? 0 : window.best == .max ? 0 : window.best
+                    verdict.mismatchesAtLo = window.explaining != nil ? 0 : window.atLo ?? 0
+                    verdict.mismatchesAtHi = window.explaining != nil ? 0 : window.atHi ?? 0
                     verdict.detail = window.explaining.map {
                         "state \($0) of \(key) explains every line (\(entry.unmodeled) unmodeled lines left out)"
-                    } ?? "no state \(window.lo)...\(window.hi) of \(key) explains it: at best \(verdict.fewestMismatches) lines differ"
+                    } ?? "no state \(window.lo)...\(window.hi) of \(key) explains it: \(verdict.mismatchesAtLo) lines differ from state \(window.lo), \(verdict.mismatchesAtHi) from state \(window.hi)"
                 }
                 verdicts[entry.index] = verdict
             }

@@ -23,6 +23,10 @@ public struct HiddenVMAFlags: Hashable, Sendable {
     /// any neighbour), else one number per line of a quiescent read. Two
     /// lines of different non-zero origins never merge.
     public var origin: UInt32 = 0
+    /// A private line a forked child got from its parent, taken to have
+    /// pages (an anon_vma whose chain is not singular after the fork): the
+    /// kernel merges it with no neighbour that has none (is_mergeable_anon_vma).
+    public var inherited = false
 
     public init() {}
 }
@@ -90,7 +94,14 @@ public enum SpecialLines {
 
 /// The lines of one address space, kept sorted by start.
 public struct AddressSpaceModel: Sendable {
-    public private(set) var lines: [ModelLine] = []
+    private var lines = LineStore()
+    /// Every line, by start.
+    public var modelLines: [ModelLine] { lines.all }
+    /// How many lines the model has.
+    public var lineCount: Int { lines.count }
+    /// The sums of `LineHash.exact` and `LineHash.pageLevel` over the lines.
+    public var exactHash: UInt64 { lines.exactHash }
+    public var pageHash: UInt64 { lines.pageHash }
     public let pageSize: UInt64
     /// The heap's start (mm->start_brk) and the program break, when known.
     public private(set) var startBrk: UInt64?
@@ -100,29 +111,31 @@ public struct AddressSpaceModel: Sendable {
 
     /// Starts from a quiescent read. Lines it shows apart that the model
     /// would join get distinct origins, so they stay apart.
-    public init(initial: [MapsLine], pageSize: UInt64) {
+    /// - Parameter forked: the read is a forked child's first (its private
+    ///   writable lines came from its parent, with their pages).
+    public init(initial: [MapsLine], pageSize: UInt64, forked: Bool = false) {
         self.pageSize = pageSize
-        for line in initial {
+        for line in initial.sorted(by: { $0.start < $1.start }) {
             var model = line
             var hidden = HiddenVMAFlags()
             hidden.accounted = line.permissions.write && !line.permissions.shared
             hidden.origin = nextOrigin
+            hidden.inherited = forked && line.permissions.write && !line.permissions.shared
             nextOrigin += 1
             if line.path == "[heap]" {
                 model.path = ""
                 if startBrk == nil { startBrk = line.start }
                 brk = line.end
             }
-            lines.append(ModelLine(model, hidden: hidden))
+            lines.insert(ModelLine(model, hidden: hidden), at: lines.count)
         }
-        lines.sort { $0.start < $1.start }
     }
 
     func pageAligned(_ value: UInt64) -> UInt64 { (value &+ pageSize &- 1) & ~(pageSize &- 1) }
 
     /// The lines as maps would print them now (the heap named).
     public var mapsLines: [MapsLine] {
-        lines.map { named($0) }
+        lines.all.map { named($0) }
     }
 
     /// The line with the name the kernel prints: an unnamed anonymous line
@@ -200,7 +213,7 @@ public struct AddressSpaceModel: Sendable {
             change(start..<(start &+ pageAligned(length))) { $0.hidden.locked = locked }
         case .lockAll(let locked, let future):
             lockFuture = locked && future
-            for i in lines.indices { lines[i].hidden.locked = locked }
+            for i in 0..<lines.count { lines[i].hidden.locked = locked }
             mergeAll()
         }
     }
@@ -230,12 +243,7 @@ public struct AddressSpaceModel: Sendable {
 
     /// The index of the first line ending above `address`.
     private func firstIndex(endingAbove address: UInt64) -> Int {
-        var low = 0, high = lines.count
-        while low < high {
-            let middle = (low + high) / 2
-            if lines[middle].end <= address { low = middle + 1 } else { high = middle }
-        }
-        return low
+        lines.firstIndex(endingAbove: address)
     }
 
     /// Splits the line containing `address` (not at its start) in two.
@@ -288,8 +296,11 @@ public struct AddressSpaceModel: Sendable {
         else { return false }
         var ha = a.hidden, hb = b.hidden
         guard ha.origin == 0 || hb.origin == 0 || ha.origin == hb.origin else { return false }
+        if (ha.inherited && hb.origin == 0) || (hb.inherited && ha.origin == 0) { return false }
         ha.origin = 0
         hb.origin = 0
+        ha.inherited = false
+        hb.inherited = false
         guard ha == hb else { return false }
         if SpecialLines.isSpecial(a.line.path) || SpecialLines.isSpecial(b.line.path) { return false }
         if a.isAnonymous && b.isAnonymous { return a.line.path == b.line.path }

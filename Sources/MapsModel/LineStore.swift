@@ -1,0 +1,173 @@
+// The lines of an address space model, sorted by start, in chunks, so that
+// a split, insert or removal costs a chunk's length and not the whole
+// address space's (the seed's arena alone is 65000 lines). It keeps two
+// sums of line hashes up to date (LineHash), so that a state can be
+// compared with a snapshot in constant time before the full comparison.
+
+struct LineStore {
+    private var chunks: [[ModelLine]] = [[]]
+    /// The index of each chunk's first line.
+    private var firstIndexes: [Int] = [0]
+    private(set) var count = 0
+    /// Sum of `LineHash.exact` over the lines.
+    private(set) var exactHash: UInt64 = 0
+    /// Sum of `LineHash.pageLevel` over the lines.
+    private(set) var pageHash: UInt64 = 0
+    static let chunkLimit = 256
+
+    init() {}
+
+    private mutating func account(_ line: ModelLine, _ sign: Bool) {
+        let exact = LineHash.exact(line.line), page = LineHash.pageLevel(line.line)
+        if sign {
+            exactHash &+= exact
+            pageHash &+= page
+        } else {
+            exactHash &-= exact
+            pageHash &-= page
+        }
+    }
+
+    /// The chunk holding line `index`, and its position there.
+    private func locate(_ index: Int) -> (Int, Int) {
+        var low = 0, high = firstIndexes.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if firstIndexes[middle] <= index { low = middle } else { high = middle - 1 }
+        }
+        return (low, index - firstIndexes[low])
+    }
+
+    private mutating func renumber(from chunk: Int) {
+        var next = chunk == 0 ? 0 : firstIndexes[chunk - 1] + chunks[chunk - 1].count
+        for c in chunk..<chunks.count {
+            firstIndexes[c] = next
+            next += chunks[c].count
+        }
+    }
+
+    subscript(index: Int) -> ModelLine {
+        get {
+            let (c, i) = locate(index)
+            return chunks[c][i]
+        }
+        set {
+            let (c, i) = locate(index)
+            account(chunks[c][i], false)
+            account(newValue, true)
+            chunks[c][i] = newValue
+        }
+    }
+
+    mutating func insert(_ line: ModelLine, at index: Int) {
+        account(line, true)
+        let (c, i) = index >= count ? (chunks.count - 1, chunks[chunks.count - 1].count) : locate(index)
+        chunks[c].insert(line, at: i)
+        if chunks[c].count > Self.chunkLimit {
+            let half = chunks[c].count / 2
+            let upper = Array(chunks[c][half...])
+            chunks[c].removeSubrange(half...)
+            chunks.insert(upper, at: c + 1)
+            firstIndexes.insert(0, at: c + 1)
+        }
+        count += 1
+        renumber(from: c)
+    }
+
+    @discardableResult
+    mutating func remove(at index: Int) -> ModelLine {
+        let (c, i) = locate(index)
+        let line = chunks[c].remove(at: i)
+        account(line, false)
+        count -= 1
+        if chunks[c].isEmpty && chunks.count > 1 {
+            chunks.remove(at: c)
+            firstIndexes.remove(at: c)
+            renumber(from: max(c - 1, 0))
+        } else {
+            renumber(from: c)
+        }
+        return line
+    }
+
+    mutating func removeSubrange(_ range: Range<Int>) {
+        for index in range.reversed() { remove(at: index) }
+    }
+
+    /// The index of the first line ending above `address` (`count` if none).
+    func firstIndex(endingAbove address: UInt64) -> Int {
+        // The first chunk whose last line ends above the address.
+        var low = 0, high = chunks.count
+        while low < high {
+            let middle = (low + high) / 2
+            if let last = chunks[middle].last, last.end <= address { low = middle + 1 } else { high = middle }
+        }
+        guard low < chunks.count else { return count }
+        let chunk = chunks[low]
+        var l = 0, h = chunk.count
+        while l < h {
+            let m = (l + h) / 2
+            if chunk[m].end <= address { l = m + 1 } else { h = m }
+        }
+        return firstIndexes[low] + l
+    }
+
+    var all: [ModelLine] { chunks.flatMap { $0 } }
+}
+
+/// Hashes of maps lines whose sums identify a set of lines: `exact` line
+/// for line, `pageLevel` so that two neighbours the page-level comparison
+/// joins (same protection and backing, contiguous offsets) sum to the hash
+/// of the joined line (each line adds g(key, start) - g(key, end), which
+/// telescopes). Lines no syscall explains count 0; a shared anonymous
+/// line's device and inode, and the `[heap]` name, are left out (the full
+/// comparison checks them).
+public enum LineHash {
+    static func normalized(_ line: MapsLine) -> MapsLine? {
+        if SpecialLines.isSpecial(line.path) { return nil }
+        var line = line
+        if line.path == "/dev/zero (deleted)" || line.path.hasPrefix("/SYSV") {
+            line.deviceMajor = 0
+            line.deviceMinor = 0
+            line.inode = 0
+        }
+        if line.path == "[heap]" { line.path = "" }
+        return line
+    }
+
+    public static func exact(_ line: MapsLine) -> UInt64 {
+        guard let line = normalized(line) else { return 0 }
+        var hasher = Hasher()
+        hasher.combine(line)
+        return UInt64(bitPattern: Int64(hasher.finalize()))
+    }
+
+    public static func pageLevel(_ line: MapsLine) -> UInt64 {
+        guard let line = normalized(line) else { return 0 }
+        var key = Hasher()
+        key.combine(line.permissions)
+        key.combine(line.deviceMajor)
+        key.combine(line.deviceMinor)
+        key.combine(line.inode)
+        key.combine(line.path)
+        key.combine(line.inode == 0 ? 0 : line.start &- line.offset)
+        let k = key.finalize()
+        func g(_ x: UInt64) -> UInt64 {
+            var h = Hasher()
+            h.combine(k)
+            h.combine(x)
+            return UInt64(bitPattern: Int64(h.finalize()))
+        }
+        return g(line.start) &- g(line.end)
+    }
+
+    /// The sums over a snapshot's lines.
+    public static func sums(_ lines: [MapsLine]) -> (exact: UInt64, pageLevel: UInt64) {
+        var e: UInt64 = 0, p: UInt64 = 0
+        for line in lines {
+            e &+= exact(line)
+            p &+= pageLevel(line)
+        }
+        return (e, p)
+    }
+}
