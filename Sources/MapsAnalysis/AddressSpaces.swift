@@ -219,6 +219,10 @@ public struct AddressSpaceReport: Codable, Sendable, Equatable {
 public struct WholeSpaceVerdict: Codable, Sendable, Equatable {
     public var pid: Int32
     public var generation: UInt32
+    /// It is the address space the arena's model (the rest of the
+    /// snapshot's analysis) is about. When false, the snapshot's
+    /// `consistent` is this verdict's and its arena fields are empty.
+    public var arenaSpace: Bool = true
     /// False when it could not be judged (`detail` says why).
     public var judged: Bool
     /// One state of that address space explains every line but the unmodeled ones.
@@ -238,7 +242,9 @@ public struct WholeSpaceVerdict: Codable, Sendable, Equatable {
     public var detail: String
 
     enum CodingKeys: String, CodingKey {
-        case pid, generation, judged, consistent
+        case pid, generation
+        case arenaSpace = "arena_space"
+        case judged, consistent
         case explainingState = "explaining_state"
         case stateLo = "state_lo"
         case stateHi = "state_hi"
@@ -253,6 +259,7 @@ public struct WholeSpaceVerdict: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(pid, forKey: .pid)
         try c.encode(generation, forKey: .generation)
+        try c.encode(arenaSpace, forKey: .arenaSpace)
         try c.encode(judged, forKey: .judged)
         try c.encode(consistent, forKey: .consistent)
         try c.encode(explainingState, forKey: .explainingState)

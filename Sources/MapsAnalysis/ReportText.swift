@@ -37,6 +37,21 @@ public enum ReportText {
             line("Validation  \(validation.rule): caught \(validation.caught) · escaped \(validation.escaped) · clean \(validation.clean) · false alarms \(validation.falseAlarms) · unjudged \(validation.unjudged)")
         }
         line("Outside the arena: \(totals.unmodeled) unmodeled line(s) (changes no logged mutation explains; not race anomalies)")
+        if let spaces = report.addressSpaces {
+            line("Address spaces (whole-address-space model; each snapshot judged against the one it read):")
+            for space in spaces {
+                let names = space.unmodeledLines.compactMap { $0.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) }
+                line("  pid \(space.pid) generation \(space.generation) \(space.command): "
+                    + (space.validated ? "validated (exact)" : "NOT validated, judged page by page")
+                    + " · \(space.mutations) mutations · \(space.modeledLines) lines modeled, \(space.unmodeledLines.count) unmodeled"
+                    + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
+                    + " · snapshots \(space.judgedSnapshots) judged, \(space.consistentSnapshots) consistent")
+                if !space.validated {
+                    line("    \(space.detail)")
+                    for example in space.examples.prefix(4) { line("      \(example)") }
+                }
+            }
+        }
         line()
         line(" snapshot    lines   reads  epochs  rw seen  rw truth  verdict")
         for snapshot in report.snapshots {
@@ -90,6 +105,14 @@ public enum ReportText {
 
     /// `consistent (state 12)`, or the anomaly kinds with their counts.
     public static func summary(_ snapshot: SnapshotAnalysis) -> String {
+        if let whole = snapshot.wholeSpace, !whole.arenaSpace {
+            // Another address space than the arena's: its own model's verdict.
+            let space = "pid \(whole.pid) generation \(whole.generation)"
+            if !whole.judged { return "not judged (\(space): \(whole.detail))" }
+            return whole.consistent == true
+                ? "consistent (\(space) state \(whole.explainingState ?? 0))"
+                : "never existed in \(space) (\(whole.mismatchesAtLo) lines differ from state \(whole.stateLo))"
+        }
         if snapshot.consistent {
             return "consistent (state \(snapshot.explainingState ?? 0))" + (snapshot.afterMutatorFinished ? ", read after the mutator finished" : "")
         }

@@ -234,9 +234,21 @@ public struct TraceAnalysis {
             pid: header.mutatorPID,
             generation: header.workloadParameters[parameter: "target_generation"].flatMap { UInt32($0) } ?? 0)
         for position in snapshots.indices {
-            guard let verdict = spaces.verdicts[snapshots[position].index] else { continue }
+            guard var verdict = spaces.verdicts[snapshots[position].index] else { continue }
+            verdict.arenaSpace = AddressSpaceKey(pid: verdict.pid, generation: verdict.generation) == judged
             snapshots[position].wholeSpace = verdict
-            guard AddressSpaceKey(pid: verdict.pid, generation: verdict.generation) != judged else { continue }
+            if verdict.arenaSpace {
+                // Lines outside the arena that the whole-space model explains
+                // (a state of it has every line) are modeled: only the lines
+                // no syscall explains stay unmodeled.
+                if verdict.consistent == true {
+                    snapshots[position].unmodeledLines.removeAll { line in
+                        let path = line.text.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+                        return path.count < 6 || !SpecialLines.isSpecial(String(path[5]).trimmingLeadingSpaces)
+                    }
+                }
+                continue
+            }
             snapshots[position].consistent = verdict.consistent ?? false
             snapshots[position].explainingState = nil
             snapshots[position].anomalies = []
@@ -247,6 +259,10 @@ public struct TraceAnalysis {
             snapshots[position].completeCoverage = true
         }
     }
+}
+
+extension String {
+    var trimmingLeadingSpaces: String { String(drop { $0 == " " }) }
 }
 
 /// One snapshot's analysis running on another thread. `verdict` or
