@@ -83,7 +83,24 @@ import Testing
         for (k, count) in seedScript.enumerated() where (Int(count) ?? 0) >= 3 {
             let verdict = snapshots.first { $0["index"] as? Int == k + 1 }
             #expect(verdict?["consistent"] as? Bool == false, "snapshot \(k + 1) has \(count) rw pages")
+            // The whole address space's model says the same.
+            let whole = verdict?["whole_space"] as? [String: Any]
+            #expect(whole?["consistent"] as? Bool == false, "snapshot \(k + 1): \(String(describing: whole))")
         }
+        // The whole address space of the parent (its image, libraries, heap,
+        // stack, not only the arena) validates line for line, and every
+        // snapshot is judged against it: the pre-fork one (the parent read
+        // itself) is consistent, as the arena's model says.
+        let spaces = try #require(json["address_spaces"] as? [[String: Any]])
+        let parentSpace = try #require(spaces.first { $0["pid"] as? Int == Int(parent.pid) && $0["generation"] as? Int == 1 })
+        #expect(parentSpace["validated"] as? Bool == true, "\(parentSpace)")
+        #expect(parentSpace["judged_snapshots"] as? Int == 21)
+        for snapshot in snapshots {
+            let whole = try #require(snapshot["whole_space"] as? [String: Any])
+            #expect(whole["pid"] as? Int == Int(parent.pid) && whole["arena_space"] as? Bool == true)
+            if snapshot["consistent"] as? Bool == true { #expect(whole["consistent"] as? Bool == true) }
+        }
+        #expect((snapshots.first { $0["index"] as? Int == 0 }?["whole_space"] as? [String: Any])?["consistent"] as? Bool == true)
     }
 
     /// The seed's linux-count-rw-maps.sh on 20 files named by `files` (a
