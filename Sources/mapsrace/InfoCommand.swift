@@ -68,6 +68,7 @@ struct InfoJSON {
         object.add("compressed_bytes", .number(String(summary.compressedBytes)))
         // Version 2, `record -- CMD`: the processes the tracer followed.
         object.add("traced_syscalls", .number(String(summary.tracedSyscalls)))
+        object.add("address_space_maps", .number(String(summary.addressSpaceMaps)))
         object.add("processes", .array(summary.processes.map { process in
             var entry = JSONObject()
             entry.add("pid", .number(String(process.pid)))
@@ -108,7 +109,8 @@ struct InfoText {
         }
         if !summary.processes.isEmpty {
             rows.append(("command", summary.header?.workloadParameters[parameter: "command"] ?? "-"))
-            rows.append(("traced", "\(summary.tracedSyscalls) syscalls, \(summary.execs) execs, \(summary.forks) forks"))
+            rows.append(("traced", "\(summary.tracedSyscalls) syscalls, \(summary.execs) execs, \(summary.forks) forks, "
+                + "\(summary.addressSpaceMaps) quiescent reads of address spaces"))
             for process in summary.processes {
                 var roles: [String] = []
                 if process.roles.contains(.reader) { roles.append("read maps") }
