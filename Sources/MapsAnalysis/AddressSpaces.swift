@@ -460,6 +460,7 @@ public struct AddressSpaceAnalysis: Sendable {
                 detail = "no final quiescent maps of this address space (it exec'd or was still running); snapshots are judged page by page"
             }
             let pageLevel = !validated
+            model.keepHashes(pageLevel ? .pageLevel : .exact)
             for i in windows.indices {
                 if let lines = mine[i].lines {
                     windows[i].lines = LineComparison.comparable(lines, pageLevel: pageLevel)

@@ -249,6 +249,8 @@ public struct TraceAnalysis {
                 }
                 continue
             }
+            // An address space the tracer did not follow: nothing to judge it by.
+            guard verdict.match != "none" else { continue }
             snapshots[position].consistent = verdict.consistent ?? false
             snapshots[position].explainingState = nil
             snapshots[position].anomalies = []

@@ -87,7 +87,8 @@ public struct FileIdentity: Sendable, Equatable {
 /// the stack grows on faults, the vDSO and vvar pages come with exec.
 public enum SpecialLines {
     public static func isSpecial(_ path: String) -> Bool {
-        path == "[stack]" || path == "[vdso]" || path == "[vsyscall]" || path.hasPrefix("[vvar") || path == "[uprobes]"
+        guard path.utf8.first == UInt8(ascii: "[") else { return false }
+        return path == "[stack]" || path == "[vdso]" || path == "[vsyscall]" || path.hasPrefix("[vvar") || path == "[uprobes]"
             || path.hasPrefix("[stack:")
     }
 }
@@ -102,6 +103,9 @@ public struct AddressSpaceModel: Sendable {
     /// The sums of `LineHash.exact` and `LineHash.pageLevel` over the lines.
     public var exactHash: UInt64 { lines.exactHash }
     public var pageHash: UInt64 { lines.pageHash }
+
+    /// Keeps the sum of `kind` from now on (none: replay only).
+    public mutating func keepHashes(_ kind: LineHash.Kind?) { lines.keep(kind) }
     public let pageSize: UInt64
     /// The heap's start (mm->start_brk) and the program break, when known.
     public private(set) var startBrk: UInt64?

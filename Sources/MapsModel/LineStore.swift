@@ -14,17 +14,30 @@ struct LineStore {
     /// Sum of `LineHash.pageLevel` over the lines.
     private(set) var pageHash: UInt64 = 0
     static let chunkLimit = 256
+    /// Which sum is kept (none while the model is only replayed to its end).
+    private(set) var hashing: LineHash.Kind?
 
     init() {}
 
-    private mutating func account(_ line: ModelLine, _ sign: Bool) {
-        let exact = LineHash.exact(line.line), page = LineHash.pageLevel(line.line)
-        if sign {
-            exactHash &+= exact
-            pageHash &+= page
-        } else {
-            exactHash &-= exact
-            pageHash &-= page
+    /// Starts keeping the sum of `kind` (recomputed over every line).
+    mutating func keep(_ kind: LineHash.Kind?) {
+        hashing = kind
+        exactHash = 0
+        pageHash = 0
+        guard kind != nil else { return }
+        for chunk in chunks { for line in chunk { account(line, true) } }
+    }
+
+    @inline(__always) private mutating func account(_ line: ModelLine, _ sign: Bool) {
+        switch hashing {
+        case nil:
+            return
+        case .exact?:
+            let exact = LineHash.exact(line.line)
+            if sign { exactHash &+= exact } else { exactHash &-= exact }
+        case .pageLevel?:
+            let page = LineHash.pageLevel(line.line)
+            if sign { pageHash &+= page } else { pageHash &-= page }
         }
     }
 
@@ -123,6 +136,11 @@ struct LineStore {
 /// line's device and inode, and the `[heap]` name, are left out (the full
 /// comparison checks them).
 public enum LineHash {
+    public enum Kind: Sendable {
+        case exact
+        case pageLevel
+    }
+
     static func normalized(_ line: MapsLine) -> MapsLine? {
         if SpecialLines.isSpecial(line.path) { return nil }
         var line = line
@@ -135,30 +153,42 @@ public enum LineHash {
         return line
     }
 
+    /// A 64-bit mix (the finalizer of SplitMix64): cheap, and good enough
+    /// for sums that only decide which states get compared in full.
+    @inline(__always) static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9e37_79b9_7f4a_7c15
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    /// FNV-1a of the path's bytes (0 for no path).
+    @inline(__always) static func pathHash(_ path: String) -> UInt64 {
+        if path.isEmpty { return 0 }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in path.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    static func key(_ line: MapsLine) -> UInt64 {
+        var h = mix(UInt64(line.permissions.prot) | (line.permissions.shared ? 8 : 0))
+        h = mix(h ^ (UInt64(line.deviceMajor) << 32 | UInt64(line.deviceMinor)))
+        h = mix(h ^ line.inode)
+        return mix(h ^ pathHash(line.path))
+    }
+
     public static func exact(_ line: MapsLine) -> UInt64 {
         guard let line = normalized(line) else { return 0 }
-        var hasher = Hasher()
-        hasher.combine(line)
-        return UInt64(bitPattern: Int64(hasher.finalize()))
+        var h = key(line)
+        h = mix(h ^ line.start)
+        h = mix(h ^ line.end)
+        return mix(h ^ line.offset)
     }
 
     public static func pageLevel(_ line: MapsLine) -> UInt64 {
         guard let line = normalized(line) else { return 0 }
-        var key = Hasher()
-        key.combine(line.permissions)
-        key.combine(line.deviceMajor)
-        key.combine(line.deviceMinor)
-        key.combine(line.inode)
-        key.combine(line.path)
-        key.combine(line.inode == 0 ? 0 : line.start &- line.offset)
-        let k = key.finalize()
-        func g(_ x: UInt64) -> UInt64 {
-            var h = Hasher()
-            h.combine(k)
-            h.combine(x)
-            return UInt64(bitPattern: Int64(h.finalize()))
-        }
-        return g(line.start) &- g(line.end)
+        let k = mix(key(line) ^ (line.inode == 0 ? 0 : line.start &- line.offset))
+        return mix(k ^ line.start) &- mix(k ^ line.end)
     }
 
     /// The sums over a snapshot's lines.

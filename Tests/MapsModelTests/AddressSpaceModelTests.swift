@@ -148,12 +148,25 @@ import Testing
 
     @Test func hashSumsFollowTheLines() throws {
         var model = AddressSpaceModel(initial: try Self.parse(Self.initial), pageSize: Self.page)
+        var paged = model
+        model.keepHashes(.exact)
+        paged.keepHashes(.pageLevel)
         let lines = model.mapsLines
         #expect(LineHash.sums(lines).exact == model.exactHash)
-        model.apply(.map(start: Self.at(0), length: 8 * Self.page, prot: 3, flags: 0x22, offset: 0, file: nil))
-        model.apply(.protect(start: Self.at(2), length: Self.page, prot: 1, protectionKey: 0))
+        #expect(LineHash.sums(lines).pageLevel == paged.pageHash)
+        // Kept up to date through splits, changes and merges.
+        for mutation: LineMutation in [
+            .map(start: Self.at(0), length: 8 * Self.page, prot: 3, flags: 0x22, offset: 0, file: nil),
+            .protect(start: Self.at(2), length: Self.page, prot: 1, protectionKey: 0),
+            .brk(requested: 0x5555_5558_0000, result: 0x5555_5558_0000),
+            .unmap(start: Self.at(5), length: Self.page),
+        ] {
+            model.apply(mutation)
+            paged.apply(mutation)
+        }
         let now = LineHash.sums(model.mapsLines)
-        #expect(now.exact == model.exactHash && now.pageLevel == model.pageHash)
+        #expect(now.exact == model.exactHash && now.pageLevel == paged.pageHash)
+        #expect(model.mapsLines == paged.mapsLines)
         // Page level: two lines that only differ in where they split sum to the same.
         let whole = MapsLine(start: Self.at(0), end: Self.at(4), permissions: Permissions(prot: 3))
         var low = whole, high = whole
@@ -168,11 +181,13 @@ import Testing
     @Test func manyLinesStayInOrder() throws {
         // 2000 single-page lines (alternating protections) in a store of chunks.
         var model = AddressSpaceModel(initial: [], pageSize: Self.page)
+        model.keepHashes(.exact)
         model.apply(.map(start: Self.at(0), length: 4000 * Self.page, prot: 0, flags: 0x22, offset: 0, file: nil))
         for i in stride(from: 0, to: 4000, by: 2) {
             model.apply(.protect(start: Self.at(i), length: Self.page, prot: 1, protectionKey: 0))
         }
         #expect(model.lineCount == 4000)
+        #expect(model.exactHash == LineHash.sums(model.mapsLines).exact)
         let lines = model.mapsLines
         #expect(zip(lines, lines.dropFirst()).allSatisfy { $0.end == $1.start })
         for i in stride(from: 0, to: 4000, by: 2) {
