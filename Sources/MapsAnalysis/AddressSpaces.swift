@@ -394,8 +394,7 @@ public struct AddressSpaceAnalysis: Sendable {
                 final = nil
             }
             // A forked child's first read: generation 0 of a process with a traced parent.
-            let forked = key.generation == 0 && context.processes.contains { $0.pid == key.pid && $0.parentPID != 0 }
-            var model = AddressSpaceModel(initial: initial.lines, pageSize: pageSize, forked: forked)
+            var model = AddressSpaceModel(initial: initial.lines, pageSize: pageSize, forked: context.isForkedChild(key))
             let unmodeled = mutations.compactMap(\.unmodeled)
 
             // Judge this address space's snapshots on the way through its states.
@@ -540,5 +539,61 @@ public struct AddressSpaceAnalysis: Sendable {
                 consistentSnapshots: consistent))
         }
         return AddressSpaceAnalysis(reports: reports, verdicts: verdicts)
+    }
+}
+
+/// Why a traced address space cannot be replayed.
+public enum AddressSpaceError: Error, CustomStringConvertible, Equatable {
+    /// The trace has no quiescent read of it (not traced, or written before record 0x40).
+    case notTraced(AddressSpaceKey, available: [AddressSpaceKey])
+    case noSuchState(AddressSpaceKey, state: Int, last: Int)
+
+    public var description: String {
+        switch self {
+        case .notTraced(let key, let available):
+            "the trace has no model of the address space of \(key)"
+                + (available.isEmpty
+                    ? " (it has no address-space maps records: not a traced recording, or one written before them)"
+                    : " (it has: \(available.map(\.description).joined(separator: "; ")))")
+        case .noSuchState(let key, let state, let last):
+            "state \(state) cannot be replayed: the model of \(key) covers states 0 (its initial quiescent maps) to \(last) (every mutation applied)"
+        }
+    }
+}
+
+extension TraceContext {
+    /// The traced address spaces the trace can model, by pid then generation.
+    public var addressSpaces: [AddressSpaceKey] { spaces.initial.keys.sorted() }
+
+    /// How many mutations the address space logged (its last state).
+    public func lastState(of key: AddressSpaceKey) -> Int { spaces.mutations[key]?.count ?? 0 }
+
+    /// The state of `key` at an absolute CLOCK_MONOTONIC instant: every
+    /// mutation of it that had returned by then.
+    public func state(of key: AddressSpaceKey, atInstant instant: UInt64) -> Int {
+        (spaces.mutations[key] ?? []).partitionPoint { $0.tEnd > instant }
+    }
+
+    /// The whole-address-space model of `key` after its first `state` mutations.
+    public func addressSpaceModel(_ key: AddressSpaceKey, at state: Int) throws(AnalysisError) -> AddressSpaceModel {
+        guard let initialMaps = spaces.initial[key] else {
+            throw .addressSpace(.notTraced(key, available: addressSpaces))
+        }
+        let mutations = spaces.mutations[key] ?? []
+        guard state >= 0 && state <= mutations.count else {
+            throw .addressSpace(.noSuchState(key, state: state, last: mutations.count))
+        }
+        let initial: MapsText
+        do { initial = try MapsParser.parseLinux(initialMaps.text) } catch {
+            throw .unparsableQuiescentMaps(.initial, error)
+        }
+        var model = AddressSpaceModel(initial: initial.lines, pageSize: header.pageSize, forked: isForkedChild(key))
+        for mutation in mutations.prefix(state) { if let change = mutation.change { model.apply(change) } }
+        return model
+    }
+
+    /// Generation 0 of a process with a traced parent: its first read is the fork's.
+    func isForkedChild(_ key: AddressSpaceKey) -> Bool {
+        key.generation == 0 && processes.contains { $0.pid == key.pid && $0.parentPID != 0 }
     }
 }

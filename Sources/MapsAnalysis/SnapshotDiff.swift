@@ -7,7 +7,7 @@ import MapsTrace
 public enum SnapshotDiff {
     public static func render(
         verdict: SnapshotVerdict, reconstructed: [MapsLine], stateLabel: String,
-        origin: UInt64, context: Int = 3, color: Bool = false
+        origin: UInt64, context: Int = 3, color: Bool = false, tag: String? = nil
     ) -> String {
         let observed = verdict.text.lines
         let bytes = verdict.snapshot.bytes
@@ -21,7 +21,10 @@ public enum SnapshotDiff {
             let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
             return String(decoding: bytes[start..<end], as: UTF8.self)
         }
+        /// `tag` for every differing line when given (a snapshot of
+        /// another address space than the arena's has no epochs).
         func epochTag(_ index: Int) -> String {
+            if let tag { return tag }
             if let epoch = verdict.lineEpochs[index] { return "epoch \(epoch)" }
             let line = observed[index]
             return line.end <= verdict.arena.lowerBound || line.start >= verdict.arena.upperBound

@@ -18,6 +18,8 @@ public enum AnalysisError: Error, CustomStringConvertible, Equatable {
     /// The snapshot asked for is not in what could be read of a cut trace.
     case snapshotLostToTruncation(Int, available: Int, TraceTruncation)
     case noSuchState(Int, first: Int, last: Int)
+    /// A traced address space that cannot be modeled (AddressSpaces.swift).
+    case addressSpace(AddressSpaceError)
 
     public var description: String {
         switch self {
@@ -40,6 +42,8 @@ public enum AnalysisError: Error, CustomStringConvertible, Equatable {
                 + TraceError.truncated(cut).description
         case .noSuchState(let state, let first, let last):
             "state \(state) cannot be replayed: the trace's model covers states \(first) (its initial quiescent maps) to \(last) (every mutation applied)"
+        case .addressSpace(let error):
+            error.description
         }
     }
 }

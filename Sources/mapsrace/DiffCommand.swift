@@ -49,8 +49,28 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         let analysis = try reportingFailures(about: trace) { try TraceAnalysis(.file(trace)) }
         var verdict: SnapshotVerdict?
-        _ = try reportingFailures(about: trace) { try analysis.run(only: snapshot) { verdict = $0 } }
+        let report = try reportingFailures(about: trace) { try analysis.run(only: snapshot) { verdict = $0 } }
         guard let verdict else { return }
+        if let whole = report.snapshots.first(where: { $0.index == snapshot })?.wholeSpace, !whole.arenaSpace,
+           whole.match != "none"
+        {
+            // A snapshot of another address space than the arena's: diffed
+            // against its own address space's whole-space model.
+            let key = AddressSpaceKey(pid: whole.pid, generation: whole.generation)
+            let context = analysis.context
+            let chosen = state
+                ?? time.map { context.state(of: key, atInstant: context.header.originNs &+ $0) }
+                ?? whole.explainingState ?? whole.stateLo
+            let model = try reportingFailures(about: trace) { try context.addressSpaceModel(key, at: chosen) }
+            let useColor = color == .always || (color == .auto && isatty(STDOUT_FILENO) == 1)
+            let label = "\(key) state \(chosen)"
+                + (state == nil && time == nil ? (whole.explainingState != nil ? " (explains the snapshot)" : " (the snapshot's first)") : "")
+            print(SnapshotDiff.render(
+                verdict: verdict, reconstructed: model.mapsLines, stateLabel: label,
+                origin: context.header.originNs, context: self.context, color: useColor, tag: "not in \(key) at that state"), terminator: "")
+            try exitForTruncation(of: trace, completion: context.completion)
+            return
+        }
         let chosen = state ?? time.map { analysis.state(atNanoseconds: $0) }
             ?? verdict.analysis.epochList.first?.stateMin ?? analysis.truth.baseState
         try reportingFailures(about: trace) { try analysis.checkState(chosen) }

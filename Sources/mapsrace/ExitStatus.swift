@@ -132,7 +132,7 @@ extension AnalysisError: ReportedFailure {
         switch self {
         case .trace(let error): error.exitStatus
         case .missingRecord, .unusableArena, .unparsableQuiescentMaps, .replay: .malformed
-        case .noSuchSnapshot, .noSuchState: .noSuchSnapshotOrState
+        case .noSuchSnapshot, .noSuchState, .addressSpace: .noSuchSnapshotOrState
         case .snapshotLostToTruncation: .truncated
         }
     }

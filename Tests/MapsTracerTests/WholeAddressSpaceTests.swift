@@ -100,6 +100,28 @@ import Testing
         }
         #expect(childSpace["consistent_snapshots"] as? Int == 5)
 
+        // replay --pid: the child's model after its last mutation is its
+        // final quiescent read (the lines no syscall explains aside).
+        let replay = try workspace.mapsrace(
+            "replay", "t.mrtrace", "--pid", "\(child.pid)", "--state", "\(childSpace["mutations"] as? Int ?? -1)")
+        try #require(replay.status == 0, "\(replay.error)")
+        let childFinal = try #require(maps.last { $0.pid == child.pid && $0.role == .final }?.text)
+        func explained(_ text: String) -> [String] {
+            text.split(separator: "\n").map(String.init).filter {
+                !$0.hasSuffix("[stack]") && !$0.hasSuffix("[vdso]") && !$0.contains("[vvar") && !$0.hasSuffix("[vsyscall]")
+            }
+        }
+        #expect(explained(replay.output) == explained(String(decoding: childFinal, as: UTF8.self)))
+        let nobody = try workspace.mapsrace("replay", "t.mrtrace", "--pid", "1", "--state", "0")
+        #expect(nobody.status == 31)
+        #expect(nobody.error.contains("no model of the address space of pid 1"))
+        // diff of a child's snapshot: against the child's own model, at the state that explains it.
+        let childSnapshot = try #require(sources.first { $0.readerPID == child.pid }?.snapshot)
+        let diff = try workspace.mapsrace("diff", "t.mrtrace", "--snapshot", "\(childSnapshot)")
+        try #require(diff.status == 0, "\(diff.error)")
+        #expect(diff.output.contains("reconstructed maps at pid \(child.pid) generation 0 state"))
+        #expect(diff.output.contains("no differences"))
+
         // The child's snapshots hold against its own address space only:
         // its file line protections and unmapped private mapping differ from
         // the parent's at every state.
