@@ -329,6 +329,91 @@ public struct AddressSpaceAnalysis: Sendable {
     /// By snapshot index.
     public var verdicts: [Int: WholeSpaceVerdict]
 
+    /// One address space: its model checked against its final read first
+    /// (which decides exact or page-level matching), then its snapshots
+    /// judged one at a time as they stream by.
+    struct SpaceJudge {
+        let key: AddressSpaceKey
+        let mutations: [SpaceMutation]
+        let start: AddressSpaceModel
+        let pageLevel: Bool
+        /// A replay kept at state `cursorState`, moved forward to each
+        /// snapshot's window (and rebuilt from `start` if one comes earlier).
+        var cursor: AddressSpaceModel
+        var cursorState = 0
+        /// Where the last window's walk stopped: the next snapshot usually
+        /// starts there or later.
+        var ahead: AddressSpaceModel?
+        var aheadState = 0
+        var report: AddressSpaceReport
+
+        /// Moves the cursor to `state` (at most the last one).
+        mutating func advance(to state: Int) {
+            if let ahead, state >= aheadState, aheadState > cursorState {
+                cursor = ahead
+                cursorState = aheadState
+            }
+            ahead = nil
+            if state < cursorState {
+                cursor = start
+                cursorState = 0
+            }
+            while cursorState < state {
+                if let change = mutations[cursorState].change { cursor.apply(change) }
+                cursorState += 1
+            }
+        }
+
+        /// Judges one snapshot's lines against the states of its window.
+        mutating func judge(index: Int, lines: [MapsLine], tBegin: UInt64, tEnd: UInt64) -> WholeSpaceVerdict {
+            let lo = mutations.partitionPoint { $0.tEnd >= tBegin }
+            var hi = mutations.count
+            while hi > lo, mutations[hi - 1].tBegin >= tEnd { hi -= 1 }
+            let observed = LineComparison.comparable(lines, pageLevel: pageLevel)
+            let hash = LineHash.sum(lines, pageLevel ? .pageLevel : .exact)
+            let unmodeled = lines.count { SpecialLines.isSpecial($0.path) }
+            advance(to: lo)
+            // The states of the window: the sums compared at each (constant
+            // time), the lines in full only when they agree.
+            var walk = cursor
+            var walked = lo
+            var explaining: Int?
+            var atLo = 0, atHi = 0
+            defer {
+                ahead = walk
+                aheadState = walked
+            }
+            for state in lo...hi {
+                let now = pageLevel ? walk.pageHash : walk.exactHash
+                var modelLines: [MapsLine]?
+                func current() -> [MapsLine] {
+                    if let modelLines { return modelLines }
+                    let made = LineComparison.comparable(walk.mapsLines, pageLevel: pageLevel)
+                    modelLines = made
+                    return made
+                }
+                if now == hash, current() == observed {
+                    explaining = state
+                    break
+                }
+                if state == lo { atLo = LineComparison.mismatches(current(), observed) }
+                if state == hi { atHi = LineComparison.mismatches(current(), observed) }
+                if state < hi {
+                    if let change = mutations[state].change { walk.apply(change) }
+                    walked = state + 1
+                }
+            }
+            let space = key.description
+            return WholeSpaceVerdict(
+                pid: key.pid, generation: key.generation, judged: true, consistent: explaining != nil,
+                explainingState: explaining, stateLo: lo, stateHi: hi, match: pageLevel ? "page_level" : "exact",
+                unmodeledLines: unmodeled, mismatchesAtLo: explaining == nil ? atLo : 0,
+                mismatchesAtHi: explaining == nil ? atHi : 0,
+                detail: explaining.map { "state \($0) of \(space) explains every line (\(unmodeled) unmodeled lines left out)" }
+                    ?? "no state \(lo)...\(hi) of \(space) explains it: \(atLo) lines differ from state \(lo), \(atHi) from state \(hi)")
+        }
+    }
+
     /// Models every address space that has an initial quiescent read, and
     /// judges every snapshot that read one of them.
     static func run(
@@ -336,209 +421,122 @@ public struct AddressSpaceAnalysis: Sendable {
     ) throws(AnalysisError) -> AddressSpaceAnalysis? {
         let spaces = context.spaces
         guard !spaces.isEmpty else { return nil }
-        let pageSize = context.header.pageSize
-        // The snapshots each address space was read by, with their lines.
-        struct Observed {
-            var index: Int
-            var lines: [MapsLine]?
-            var problem: String?
-            var tBegin: UInt64
-            var tEnd: UInt64
-            var unmodeled: Int
+        var judges: [AddressSpaceKey: SpaceJudge] = [:]
+        for key in spaces.initial.keys {
+            judges[key] = try check(key, context: context)
         }
-        var observed: [AddressSpaceKey: [Observed]] = [:]
         var verdicts: [Int: WholeSpaceVerdict] = [:]
         try context.forEachSnapshot(only: only) { snapshot in
             guard let source = context.snapshotSources[snapshot.index] else { return }
             let key = AddressSpaceKey(pid: source.targetPID, generation: source.targetGeneration)
-            guard spaces.initial[key] != nil else {
-                verdicts[snapshot.index] = WholeSpaceVerdict(
+            func unjudged(_ match: String, _ detail: String) -> WholeSpaceVerdict {
+                WholeSpaceVerdict(
                     pid: key.pid, generation: key.generation, judged: false, consistent: nil, explainingState: nil,
-                    stateLo: 0, stateHi: 0, match: "none", unmodeledLines: 0, mismatchesAtLo: 0, mismatchesAtHi: 0,
-                    detail: "the tracer did not follow the address space it read (no quiescent read of it)")
+                    stateLo: 0, stateHi: 0, match: match, unmodeledLines: 0, mismatchesAtLo: 0, mismatchesAtHi: 0,
+                    detail: detail)
+            }
+            guard var judge = judges[key] else {
+                verdicts[snapshot.index] = unjudged(
+                    "none", "the tracer did not follow the address space it read (no quiescent read of it)")
                 return
             }
-            let tBegin = snapshot.reads.first?.tBegin ?? snapshot.begin?.tBegin ?? 0
-            let tEnd = snapshot.reads.last?.tEnd ?? snapshot.end?.tEnd ?? tBegin
-            var entry = Observed(index: snapshot.index, tBegin: tBegin, tEnd: tEnd, unmodeled: 0)
+            judge.report.snapshots.append(snapshot.index)
+            let match = judge.pageLevel ? "page_level" : "exact"
             let flags = context.snapshotEndFlags[snapshot.index] ?? []
             if !flags.contains(.reachedEOF) {
-                entry.problem = "the reader did not read it to the end of the file"
+                verdicts[snapshot.index] = unjudged(match, "the reader did not read it to the end of the file")
             } else {
                 do throws(MapsParseError) {
                     let text = switch format {
                     case .maps: try MapsParser.parseLinux(snapshot.bytes)
                     case .smapsHeaders: try MapsParser.parseSmapsHeaders(snapshot.bytes)
                     }
-                    entry.lines = text.lines
-                    entry.unmodeled = text.lines.count { SpecialLines.isSpecial($0.path) }
+                    let tBegin = snapshot.reads.first?.tBegin ?? snapshot.begin?.tBegin ?? 0
+                    let tEnd = snapshot.reads.last?.tEnd ?? snapshot.end?.tEnd ?? tBegin
+                    let verdict = judge.judge(index: snapshot.index, lines: text.lines, tBegin: tBegin, tEnd: tEnd)
+                    judge.report.judgedSnapshots += 1
+                    if verdict.consistent == true { judge.report.consistentSnapshots += 1 }
+                    verdicts[snapshot.index] = verdict
                 } catch {
-                    entry.problem = "its text does not parse (\(error))"
+                    verdicts[snapshot.index] = unjudged(match, "its text does not parse (\(error))")
                 }
             }
-            observed[key, default: []].append(entry)
+            judges[key] = judge
         }
-        var reports: [AddressSpaceReport] = []
-        let commands = Dictionary(context.processes.map { ($0.pid, $0.command) }, uniquingKeysWith: { a, _ in a })
-        for key in spaces.initial.keys.sorted() {
-            let initialMaps = spaces.initial[key]!
-            let mutations = spaces.mutations[key] ?? []
-            let initial: MapsText
-            do { initial = try MapsParser.parseLinux(initialMaps.text) } catch {
-                throw .unparsableQuiescentMaps(.initial, error)
-            }
-            let final: MapsText?
-            if let text = spaces.final[key]?.text {
-                do { final = try MapsParser.parseLinux(text) } catch { throw .unparsableQuiescentMaps(.final, error) }
-            } else {
-                final = nil
-            }
-            // A forked child's first read: generation 0 of a process with a traced parent.
-            var model = AddressSpaceModel(initial: initial.lines, pageSize: pageSize, forked: context.isForkedChild(key))
-            let unmodeled = mutations.compactMap(\.unmodeled)
-
-            // Judge this address space's snapshots on the way through its states.
-            var mine = observed[key] ?? []
-            struct Window {
-                var lo: Int
-                var hi: Int
-                var explaining: Int?
-                var lines: [MapsLine] = []
-                var hash: UInt64 = 0
-                var atLo: Int?
-                var atHi: Int?
-            }
-            var windows: [Window] = mine.map { entry in
-                let lo = mutations.partitionPoint { $0.tEnd >= entry.tBegin }
-                var hi = mutations.count
-                while hi > lo, mutations[hi - 1].tBegin >= entry.tEnd { hi -= 1 }
-                return Window(lo: lo, hi: max(hi, lo))
-            }
-            // Replay once to the end to check against the final read first:
-            // it decides exact or page-level matching.
-            var check = model
-            for mutation in mutations { if let change = mutation.change { check.apply(change) } }
-            let modelFinal = check.mapsLines
-            var validated = false
-            var pageAgrees: Bool?
-            var mismatchCount = 0
-            var modeledLines = 0
-            var examples: [String] = []
-            var detail: String
-            let special = (final ?? initial).lines.filter { SpecialLines.isSpecial($0.path) }
-            if let final {
-                let exactModel = LineComparison.comparable(modelFinal, pageLevel: false)
-                let exactFinal = LineComparison.comparable(final.lines, pageLevel: false)
-                mismatchCount = LineComparison.mismatches(exactModel, exactFinal)
-                let missing = LineComparison.difference(exactFinal, minus: exactModel)
-                modeledLines = exactFinal.count - missing.count
-                for line in missing.prefix(3) {
-                    examples.append("final maps has `\(line)`, the model does not")
-                }
-                for line in LineComparison.difference(exactModel, minus: exactFinal).prefix(3) {
-                    examples.append("the model has `\(line)`, final maps does not")
-                }
-                validated = mismatchCount == 0 && unmodeled.isEmpty
-                if validated {
-                    detail = "replaying \(mutations.count) mutations from the initial quiescent maps reproduces the final quiescent maps line for line (\(special.count) lines no syscall explains left out)"
-                } else {
-                    let pageModel = LineComparison.comparable(modelFinal, pageLevel: true)
-                    let pageFinal = LineComparison.comparable(final.lines, pageLevel: true)
-                    pageAgrees = pageModel == pageFinal
-                    var reasons: [String] = []
-                    if mismatchCount > 0 { reasons.append("\(mismatchCount) line mismatches with the final quiescent maps") }
-                    if !unmodeled.isEmpty { reasons.append("\(unmodeled.count) unmodeled mutations (\(unmodeled[0]))") }
-                    detail = "the replay of \(mutations.count) mutations does not reproduce the final quiescent maps exactly: "
-                        + reasons.joined(separator: ", ")
-                        + (pageAgrees == true
-                            ? "; page by page it agrees (lines split or merge differently, e.g. anonymous memory that was touched)"
-                            : "; it does not agree page by page either")
-                        + "; snapshots are judged page by page"
-                }
-            } else {
-                detail = "no final quiescent maps of this address space (it exec'd or was still running); snapshots are judged page by page"
-            }
-            let pageLevel = !validated
-            model.keepHashes(pageLevel ? .pageLevel : .exact)
-            for i in windows.indices {
-                if let lines = mine[i].lines {
-                    windows[i].lines = LineComparison.comparable(lines, pageLevel: pageLevel)
-                    let sums = LineHash.sums(lines)
-                    windows[i].hash = pageLevel ? sums.pageLevel : sums.exact
-                }
-            }
-            // One pass through the states: at each one in a snapshot's
-            // window, the sums of line hashes are compared (constant time),
-            // and the lines in full only when they are equal.
-            let order = windows.indices.filter { mine[$0].lines != nil }.sorted { windows[$0].lo < windows[$1].lo }
-            if let last = order.map({ windows[$0].hi }).max() {
-                var active: [Int] = []
-                var next = 0
-                for state in 0...last {
-                    while next < order.count, windows[order[next]].lo <= state {
-                        active.append(order[next])
-                        next += 1
-                    }
-                    active.removeAll { windows[$0].hi < state || windows[$0].explaining != nil }
-                    if !active.isEmpty {
-                        let hash = pageLevel ? model.pageHash : model.exactHash
-                        var now: [MapsLine]?
-                        func lines() -> [MapsLine] {
-                            if let now { return now }
-                            let made = LineComparison.comparable(model.mapsLines, pageLevel: pageLevel)
-                            now = made
-                            return made
-                        }
-                        for i in active {
-                            if hash == windows[i].hash, lines() == windows[i].lines {
-                                windows[i].explaining = state
-                            } else if state == windows[i].lo {
-                                windows[i].atLo = LineComparison.mismatches(lines(), windows[i].lines)
-                            }
-                            if state == windows[i].hi, windows[i].explaining == nil {
-                                windows[i].atHi = LineComparison.mismatches(lines(), windows[i].lines)
-                            }
-                        }
-                    } else if next >= order.count {
-                        break
-                    }
-                    if state < mutations.count, let change = mutations[state].change { model.apply(change) }
-                }
-            }
-            var judged = 0, consistent = 0
-            for (i, entry) in mine.enumerated() {
-                let window = windows[i]
-                var verdict = WholeSpaceVerdict(
-                    pid: key.pid, generation: key.generation, judged: entry.lines != nil, consistent: nil,
-                    explainingState: window.explaining, stateLo: window.lo, stateHi: window.hi,
-                    match: pageLevel ? "page_level" : "exact", unmodeledLines: entry.unmodeled,
-                    mismatchesAtLo: 0, mismatchesAtHi: 0, detail: entry.problem ?? "")
-                if entry.lines != nil {
-                    judged += 1
-                    verdict.consistent = window.explaining != nil
-                    if window.explaining != nil { consistent += 1 }
-                    verdict.mismatchesAtLo = window.explaining != nil ? 0 : window.atLo ?? 0
-                    verdict.mismatchesAtHi = window.explaining != nil ? 0 : window.atHi ?? 0
-                    verdict.detail = window.explaining.map {
-                        "state \($0) of \(key) explains every line (\(entry.unmodeled) unmodeled lines left out)"
-                    } ?? "no state \(window.lo)...\(window.hi) of \(key) explains it: \(verdict.mismatchesAtLo) lines differ from state \(window.lo), \(verdict.mismatchesAtHi) from state \(window.hi)"
-                }
-                verdicts[entry.index] = verdict
-            }
-            mine.removeAll()
-            reports.append(AddressSpaceReport(
-                pid: key.pid, generation: key.generation, command: commands[key.pid] ?? "",
-                mutations: mutations.count, unmodeledMutations: unmodeled.count,
-                unmodeledMutationExamples: Array(unmodeled.prefix(3)), initialLines: initial.lines.count,
-                finalLines: final?.lines.count,
-                modeledLines: modeledLines,
-                unmodeledLines: special.map(\.description),
-                validated: validated, match: pageLevel ? "page_level" : "exact", pageLevelAgrees: pageAgrees,
-                finalMismatches: mismatchCount, examples: examples, detail: detail,
-                snapshots: (observed[key] ?? []).map(\.index).sorted(), judgedSnapshots: judged,
-                consistentSnapshots: consistent))
-        }
+        let reports = judges.keys.sorted().map { judges[$0]!.report }
         return AddressSpaceAnalysis(reports: reports, verdicts: verdicts)
+    }
+
+    /// Builds `key`'s model, replays every mutation and compares the result
+    /// with its final quiescent read.
+    static func check(_ key: AddressSpaceKey, context: TraceContext) throws(AnalysisError) -> SpaceJudge {
+        let spaces = context.spaces
+        let mutations = spaces.mutations[key] ?? []
+        let initial: MapsText
+        do { initial = try MapsParser.parseLinux(spaces.initial[key]!.text) } catch {
+            throw .unparsableQuiescentMaps(.initial, error)
+        }
+        let final: MapsText?
+        if let text = spaces.final[key]?.text {
+            do { final = try MapsParser.parseLinux(text) } catch { throw .unparsableQuiescentMaps(.final, error) }
+        } else {
+            final = nil
+        }
+        let start = AddressSpaceModel(
+            initial: initial.lines, pageSize: context.header.pageSize, forked: context.isForkedChild(key))
+        let unmodeled = mutations.compactMap(\.unmodeled)
+        var replayed = start
+        for mutation in mutations { if let change = mutation.change { replayed.apply(change) } }
+        let modelFinal = replayed.mapsLines
+        var validated = false
+        var pageAgrees: Bool?
+        var mismatchCount = 0
+        var modeledLines = 0
+        var examples: [String] = []
+        let detail: String
+        let special = (final ?? initial).lines.filter { SpecialLines.isSpecial($0.path) }
+        if let final {
+            let exactModel = LineComparison.comparable(modelFinal, pageLevel: false)
+            let exactFinal = LineComparison.comparable(final.lines, pageLevel: false)
+            mismatchCount = LineComparison.mismatches(exactModel, exactFinal)
+            let missing = LineComparison.difference(exactFinal, minus: exactModel)
+            modeledLines = exactFinal.count - missing.count
+            for line in missing.prefix(3) { examples.append("final maps has `\(line)`, the model does not") }
+            for line in LineComparison.difference(exactModel, minus: exactFinal).prefix(3) {
+                examples.append("the model has `\(line)`, final maps does not")
+            }
+            validated = mismatchCount == 0 && unmodeled.isEmpty
+            if validated {
+                detail = "replaying \(mutations.count) mutations from the initial quiescent maps reproduces the final quiescent maps line for line (\(special.count) lines no syscall explains left out)"
+            } else {
+                pageAgrees = LineComparison.comparable(modelFinal, pageLevel: true)
+                    == LineComparison.comparable(final.lines, pageLevel: true)
+                var reasons: [String] = []
+                if mismatchCount > 0 { reasons.append("\(mismatchCount) line mismatches with the final quiescent maps") }
+                if !unmodeled.isEmpty { reasons.append("\(unmodeled.count) unmodeled mutations (\(unmodeled[0]))") }
+                detail = "the replay of \(mutations.count) mutations does not reproduce the final quiescent maps exactly: "
+                    + reasons.joined(separator: ", ")
+                    + (pageAgrees == true
+                        ? "; page by page it agrees (lines split or merge differently, e.g. anonymous memory that was touched)"
+                        : "; it does not agree page by page either")
+                    + "; snapshots are judged page by page"
+            }
+        } else {
+            detail = "no final quiescent maps of this address space (it exec'd or was still running); snapshots are judged page by page"
+        }
+        let pageLevel = !validated
+        var judged = start
+        judged.keepHashes(pageLevel ? .pageLevel : .exact)
+        let commands = context.processes.last { $0.pid == key.pid }?.command ?? ""
+        let report = AddressSpaceReport(
+            pid: key.pid, generation: key.generation, command: commands,
+            mutations: mutations.count, unmodeledMutations: unmodeled.count,
+            unmodeledMutationExamples: Array(unmodeled.prefix(3)), initialLines: initial.lines.count,
+            finalLines: final?.lines.count, modeledLines: modeledLines, unmodeledLines: special.map(\.description),
+            validated: validated, match: pageLevel ? "page_level" : "exact", pageLevelAgrees: pageAgrees,
+            finalMismatches: mismatchCount, examples: examples, detail: detail,
+            snapshots: [], judgedSnapshots: 0, consistentSnapshots: 0)
+        return SpaceJudge(key: key, mutations: mutations, start: judged, pageLevel: pageLevel, cursor: judged, report: report)
     }
 }
 

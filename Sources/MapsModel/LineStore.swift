@@ -191,6 +191,16 @@ public enum LineHash {
         return mix(k ^ line.start) &- mix(k ^ line.end)
     }
 
+    /// The sum of one kind over a snapshot's lines.
+    public static func sum(_ lines: [MapsLine], _ kind: Kind) -> UInt64 {
+        var total: UInt64 = 0
+        switch kind {
+        case .exact: for line in lines { total &+= exact(line) }
+        case .pageLevel: for line in lines { total &+= pageLevel(line) }
+        }
+        return total
+    }
+
     /// The sums over a snapshot's lines.
     public static func sums(_ lines: [MapsLine]) -> (exact: UInt64, pageLevel: UInt64) {
         var e: UInt64 = 0, p: UInt64 = 0
