@@ -137,6 +137,15 @@ public struct AddressSpaceModel: Sendable {
 
     func pageAligned(_ value: UInt64) -> UInt64 { (value &+ pageSize &- 1) & ~(pageSize &- 1) }
 
+    /// `[start, start + length rounded up to pages)`, or nil when it is
+    /// empty or wraps (the kernel fails such a call; a forged trace may
+    /// still log it as successful).
+    func span(_ start: UInt64, _ length: UInt64) -> Range<UInt64>? {
+        let (end, wrapped) = start.addingReportingOverflow(pageAligned(length))
+        guard !wrapped, end > start, pageAligned(length) >= length else { return nil }
+        return start..<end
+    }
+
     /// The lines as maps would print them now (the heap named).
     public var mapsLines: [MapsLine] {
         lines.all.map { named($0) }
@@ -183,9 +192,9 @@ public struct AddressSpaceModel: Sendable {
             }
             insert(ModelLine(line, hidden: hidden, identityUnknown: unknown))
         case .unmap(let start, let length):
-            remove(start..<(start &+ pageAligned(length)))
+            if let range = span(start, length) { remove(range) }
         case .protect(let start, let length, let prot, let key):
-            let range = start..<(start &+ pageAligned(length))
+            guard let range = span(start, length) else { return }
             change(range) { model in
                 model.line.permissions = Permissions(prot: prot, shared: model.line.permissions.shared)
                 if prot & 2 != 0 && !model.line.permissions.shared { model.hidden.accounted = true }
@@ -210,11 +219,13 @@ public struct AddressSpaceModel: Sendable {
             }
         case .advise(let start, let length, let advice):
             guard let (bit, set) = Self.madviseFlag(advice) else { return }
-            change(start..<(start &+ pageAligned(length))) { model in
+            guard let range = span(start, length) else { return }
+            change(range) { model in
                 if set { model.hidden.advice |= bit } else { model.hidden.advice &= ~bit }
             }
         case .lock(let start, let length, let locked):
-            change(start..<(start &+ pageAligned(length))) { $0.hidden.locked = locked }
+            guard let range = span(start, length) else { return }
+            change(range) { $0.hidden.locked = locked }
         case .lockAll(let locked, let future):
             lockFuture = locked && future
             for i in 0..<lines.count { lines[i].hidden.locked = locked }
@@ -332,11 +343,15 @@ public struct AddressSpaceModel: Sendable {
     private mutating func mergeAll() { merge(around: 0, count: lines.count) }
 
     private mutating func remap(old: UInt64, oldLength: UInt64, newLength: UInt64, flags: Int32, result: UInt64) {
+        // Ranges that wrap (only a forged trace logs them as successful) change nothing.
+        guard newLength > 0, old.addingReportingOverflow(max(oldLength, newLength)).overflow == false,
+              result.addingReportingOverflow(newLength).overflow == false
+        else { return }
         let dontUnmap = flags & 4 != 0  // MREMAP_DONTUNMAP
         if result == old && !dontUnmap {
             if newLength < oldLength {
                 remove((old + newLength)..<(old + oldLength))
-            } else if newLength > oldLength {
+            } else if newLength > oldLength, oldLength > 0 {
                 // Grown in place: the line ending at old + oldLength extends.
                 let i = firstIndex(endingAbove: old + oldLength - 1)
                 guard i < lines.count, lines[i].end == old + oldLength else { return }

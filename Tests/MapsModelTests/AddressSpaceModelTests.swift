@@ -178,6 +178,30 @@ import Testing
         #expect(lines.filter { SpecialLines.isSpecial($0.path) }.allSatisfy { LineHash.exact($0) == 0 })
     }
 
+    /// A forged trace can log any arguments as a success: ranges that wrap
+    /// or are empty change nothing, and nothing traps.
+    @Test func forgedArgumentsChangeNothingAndDoNotTrap() throws {
+        var model = AddressSpaceModel(initial: try Self.parse(Self.initial), pageSize: Self.page)
+        model.keepHashes(.exact)
+        let before = model.mapsLines
+        let huge = UInt64.max - 100
+        for mutation: LineMutation in [
+            .map(start: huge, length: 1 << 20, prot: 3, flags: 0x22, offset: 0, file: nil),
+            .map(start: 0, length: 0, prot: 3, flags: 0x22, offset: 0, file: nil),
+            .unmap(start: huge, length: UInt64.max),
+            .protect(start: 0x5555_5555_4000, length: UInt64.max, prot: 0, protectionKey: 0),
+            .remap(old: huge, oldLength: 1 << 30, newLength: 1 << 30, flags: 3, result: 0),
+            .remap(old: 0, oldLength: 0, newLength: 4096, flags: 0, result: 0),
+            .remap(old: 0x5555_5555_4000, oldLength: 4096, newLength: 4096, flags: 3, result: huge),
+            .advise(start: huge, length: huge, advice: 10),
+            .lock(start: huge, length: huge, locked: true),
+        ] {
+            model.apply(mutation)
+        }
+        #expect(model.mapsLines == before)
+        #expect(model.exactHash == LineHash.sum(model.mapsLines, .exact))
+    }
+
     @Test func manyLinesStayInOrder() throws {
         // 2000 single-page lines (alternating protections) in a store of chunks.
         var model = AddressSpaceModel(initial: [], pageSize: Self.page)
