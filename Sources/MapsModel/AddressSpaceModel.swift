@@ -197,7 +197,14 @@ public struct AddressSpaceModel: Sendable {
             guard let range = span(start, length) else { return }
             change(range) { model in
                 model.line.permissions = Permissions(prot: prot, shared: model.line.permissions.shared)
-                if prot & 2 != 0 && !model.line.permissions.shared { model.hidden.accounted = true }
+                // mprotect_fixup: made writable, a private mapping is charged
+                // (VM_ACCOUNT); made unwritable, an anonymous one with no
+                // anon_vma yet (never seen touched: origin 0) is uncharged.
+                if prot & 2 != 0 && !model.line.permissions.shared {
+                    model.hidden.accounted = true
+                } else if prot & 2 == 0 && model.isAnonymous && model.hidden.origin == 0 {
+                    model.hidden.accounted = false
+                }
                 model.hidden.protectionKey = key
             }
         case .remap(let old, let oldLength, let newLength, let flags, let result):

@@ -109,6 +109,32 @@ import Testing
         #expect(model.mapsLines.first?.end == Self.at(5))
     }
 
+    /// VM_ACCOUNT (mprotect_fixup): a page made writable is charged, and
+    /// uncharged when made unwritable again if it has no anon_vma; a line
+    /// that may have pages (from a quiescent read) stays charged and apart.
+    @Test func writableThenUnwritableAgainMergesBackUnlessItMayHavePages() throws {
+        var model = AddressSpaceModel(initial: [], pageSize: Self.page)
+        model.apply(.map(start: Self.at(0), length: 3 * Self.page, prot: 0, flags: 0x22, offset: 0, file: nil))
+        model.apply(.protect(start: Self.at(1), length: Self.page, prot: 3, protectionKey: 0))
+        #expect(model.lineCount == 3)
+        model.apply(.protect(start: Self.at(1), length: Self.page, prot: 0, protectionKey: 0))
+        #expect(model.lineCount == 1)
+        // The seed's own pattern: every page of an unwritten arena rw then ---, one line in the end.
+        for page in 0..<3 {
+            model.apply(.protect(start: Self.at(page), length: Self.page, prot: 3, protectionKey: 0))
+            if page > 0 { model.apply(.protect(start: Self.at(page - 1), length: Self.page, prot: 0, protectionKey: 0)) }
+        }
+        model.apply(.protect(start: Self.at(2), length: Self.page, prot: 0, protectionKey: 0))
+        #expect(model.lineCount == 1)
+        // A writable line of a quiescent read may have pages: made
+        // unwritable, it keeps VM_ACCOUNT and stays apart from a fresh --- neighbour.
+        let read = try Self.parse("7f0000000000-7f0000001000 rw-p 00000000 00:00 0\n")
+        var other = AddressSpaceModel(initial: read, pageSize: Self.page)
+        other.apply(.map(start: Self.at(1), length: Self.page, prot: 0, flags: 0x22, offset: 0, file: nil))
+        other.apply(.protect(start: Self.at(0), length: Self.page, prot: 0, protectionKey: 0))
+        #expect(other.lineCount == 2)
+    }
+
     @Test func madviseAndMlockSplitLinesWithoutChangingTheirProtection() throws {
         var model = AddressSpaceModel(initial: [], pageSize: Self.page)
         model.apply(.map(start: Self.at(0), length: 8 * Self.page, prot: 3, flags: 0x22, offset: 0, file: nil))
