@@ -499,11 +499,14 @@ public struct AddressSpaceAnalysis: Sendable {
             let exactModel = LineComparison.comparable(modelFinal, pageLevel: false)
             let exactFinal = LineComparison.comparable(final.lines, pageLevel: false)
             mismatchCount = LineComparison.mismatches(exactModel, exactFinal)
-            let missing = LineComparison.difference(exactFinal, minus: exactModel)
-            modeledLines = exactFinal.count - missing.count
-            for line in missing.prefix(3) { examples.append("final maps has `\(line)`, the model does not") }
-            for line in LineComparison.difference(exactModel, minus: exactFinal).prefix(3) {
-                examples.append("the model has `\(line)`, final maps does not")
+            modeledLines = exactFinal.count
+            if mismatchCount > 0 {
+                let missing = LineComparison.difference(exactFinal, minus: exactModel)
+                modeledLines -= missing.count
+                for line in missing.prefix(3) { examples.append("final maps has `\(line)`, the model does not") }
+                for line in LineComparison.difference(exactModel, minus: exactFinal).prefix(3) {
+                    examples.append("the model has `\(line)`, final maps does not")
+                }
             }
             validated = mismatchCount == 0 && unmodeled.isEmpty
             if validated {
