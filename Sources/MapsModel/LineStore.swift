@@ -8,6 +8,9 @@ struct LineStore {
     private var chunks: [[ModelLine]] = [[]]
     /// The index of each chunk's first line.
     private var firstIndexes: [Int] = [0]
+    /// The end of each chunk's last line (0 for an empty chunk), searched
+    /// without touching the lines.
+    private var chunkEnds: [UInt64] = [0]
     private(set) var count = 0
     /// Sum of `LineHash.exact` over the lines.
     private(set) var exactHash: UInt64 = 0
@@ -42,13 +45,15 @@ struct LineStore {
     }
 
     /// The chunk holding line `index`, and its position there.
-    private func locate(_ index: Int) -> (Int, Int) {
-        var low = 0, high = firstIndexes.count - 1
-        while low < high {
-            let middle = (low + high + 1) / 2
-            if firstIndexes[middle] <= index { low = middle } else { high = middle - 1 }
+    @inline(__always) private func locate(_ index: Int) -> (Int, Int) {
+        firstIndexes.withUnsafeBufferPointer { firsts in
+            var low = 0, high = firsts.count - 1
+            while low < high {
+                let middle = (low + high + 1) / 2
+                if firsts[middle] <= index { low = middle } else { high = middle - 1 }
+            }
+            return (low, index - firsts[low])
         }
-        return (low, index - firstIndexes[low])
     }
 
     private mutating func renumber(from chunk: Int) {
@@ -69,6 +74,7 @@ struct LineStore {
             account(chunks[c][i], false)
             account(newValue, true)
             chunks[c][i] = newValue
+            if i == chunks[c].count - 1 { chunkEnds[c] = newValue.end }
         }
     }
 
@@ -82,7 +88,9 @@ struct LineStore {
             chunks[c].removeSubrange(half...)
             chunks.insert(upper, at: c + 1)
             firstIndexes.insert(0, at: c + 1)
+            chunkEnds.insert(upper.last?.end ?? 0, at: c + 1)
         }
+        chunkEnds[c] = chunks[c].last?.end ?? 0
         count += 1
         renumber(from: c)
     }
@@ -96,8 +104,10 @@ struct LineStore {
         if chunks[c].isEmpty && chunks.count > 1 {
             chunks.remove(at: c)
             firstIndexes.remove(at: c)
+            chunkEnds.remove(at: c)
             renumber(from: max(c - 1, 0))
         } else {
+            chunkEnds[c] = chunks[c].last?.end ?? 0
             renumber(from: c)
         }
         return line
@@ -110,19 +120,20 @@ struct LineStore {
     /// The index of the first line ending above `address` (`count` if none).
     func firstIndex(endingAbove address: UInt64) -> Int {
         // The first chunk whose last line ends above the address.
-        var low = 0, high = chunks.count
+        var low = 0, high = chunkEnds.count
         while low < high {
             let middle = (low + high) / 2
-            if let last = chunks[middle].last, last.end <= address { low = middle + 1 } else { high = middle }
+            if !chunks[middle].isEmpty, chunkEnds[middle] <= address { low = middle + 1 } else { high = middle }
         }
         guard low < chunks.count else { return count }
-        let chunk = chunks[low]
-        var l = 0, h = chunk.count
-        while l < h {
-            let m = (l + h) / 2
-            if chunk[m].end <= address { l = m + 1 } else { h = m }
+        return chunks[low].withUnsafeBufferPointer { chunk in
+            var l = 0, h = chunk.count
+            while l < h {
+                let m = (l + h) / 2
+                if chunk[m].line.end <= address { l = m + 1 } else { h = m }
+            }
+            return firstIndexes[low] + l
         }
-        return firstIndexes[low] + l
     }
 
     var all: [ModelLine] { chunks.flatMap { $0 } }
