@@ -415,20 +415,53 @@ public struct AddressSpaceAnalysis: Sendable {
     }
 
     /// Models every address space that has an initial quiescent read, and
-    /// judges every snapshot that read one of them.
+    /// judges every snapshot that read one of them. The snapshots are
+    /// judged line for line while the model replays towards its end; the
+    /// model is then checked against the final read, and the snapshots of
+    /// an address space it does not reproduce are judged again, page by page.
     static func run(
         _ context: TraceContext, only: Int?, format: SnapshotAnalyzer.TextFormat
     ) throws(AnalysisError) -> AddressSpaceAnalysis? {
         let spaces = context.spaces
         guard !spaces.isEmpty else { return nil }
+        let keys = spaces.initial.keys.sorted()
         var judges: [AddressSpaceKey: SpaceJudge] = [:]
-        for key in spaces.initial.keys {
-            judges[key] = try check(key, context: context)
-        }
+        for key in keys { judges[key] = try makeJudge(key, context: context, pageLevel: false) }
         var verdicts: [Int: WholeSpaceVerdict] = [:]
+        try judgeSnapshots(context, only: only, format: format, judges: &judges, verdicts: &verdicts, of: nil)
+        var pageLevel: Set<AddressSpaceKey> = []
+        for key in keys {
+            var judge = judges[key]!
+            judge.advance(to: judge.mutations.count)
+            try validate(&judge, context: context)
+            if !judge.report.validated { pageLevel.insert(key) }
+            judges[key] = judge
+        }
+        if !pageLevel.isEmpty {
+            for key in pageLevel {
+                var again = try makeJudge(key, context: context, pageLevel: true)
+                again.report = judges[key]!.report
+                again.report.snapshots = []
+                again.report.judgedSnapshots = 0
+                again.report.consistentSnapshots = 0
+                judges[key] = again
+            }
+            try judgeSnapshots(context, only: only, format: format, judges: &judges, verdicts: &verdicts, of: pageLevel)
+        }
+        return AddressSpaceAnalysis(reports: keys.map { judges[$0]!.report }, verdicts: verdicts)
+    }
+
+    /// Streams the snapshots and judges each against the address space it
+    /// read (only those of `of`'s address spaces, when given).
+    static func judgeSnapshots(
+        _ context: TraceContext, only: Int?, format: SnapshotAnalyzer.TextFormat,
+        judges: inout [AddressSpaceKey: SpaceJudge], verdicts: inout [Int: WholeSpaceVerdict],
+        of subset: Set<AddressSpaceKey>?
+    ) throws(AnalysisError) {
         try context.forEachSnapshot(only: only) { snapshot in
             guard let source = context.snapshotSources[snapshot.index] else { return }
             let key = AddressSpaceKey(pid: source.targetPID, generation: source.targetGeneration)
+            if let subset, !subset.contains(key) { return }
             func unjudged(_ match: String, _ detail: String) -> WholeSpaceVerdict {
                 WholeSpaceVerdict(
                     pid: key.pid, generation: key.generation, judged: false, consistent: nil, explainingState: nil,
@@ -463,83 +496,87 @@ public struct AddressSpaceAnalysis: Sendable {
             }
             judges[key] = judge
         }
-        let reports = judges.keys.sorted().map { judges[$0]!.report }
-        return AddressSpaceAnalysis(reports: reports, verdicts: verdicts)
     }
 
-    /// Builds `key`'s model, replays every mutation and compares the result
-    /// with its final quiescent read.
-    static func check(_ key: AddressSpaceKey, context: TraceContext) throws(AnalysisError) -> SpaceJudge {
+    /// `key`'s model at its initial read, keeping the sum its matching
+    /// compares, and a report not yet checked.
+    static func makeJudge(_ key: AddressSpaceKey, context: TraceContext, pageLevel: Bool) throws(AnalysisError) -> SpaceJudge {
         let spaces = context.spaces
         let mutations = spaces.mutations[key] ?? []
         let initial: MapsText
         do { initial = try MapsParser.parseLinux(spaces.initial[key]!.text) } catch {
             throw .unparsableQuiescentMaps(.initial, error)
         }
+        var start = AddressSpaceModel(
+            initial: initial.lines, pageSize: context.header.pageSize, forked: context.isForkedChild(key))
+        start.keepHashes(pageLevel ? .pageLevel : .exact)
+        let unmodeled = mutations.compactMap(\.unmodeled)
+        let report = AddressSpaceReport(
+            pid: key.pid, generation: key.generation, command: context.processes.last { $0.pid == key.pid }?.command ?? "",
+            mutations: mutations.count, unmodeledMutations: unmodeled.count,
+            unmodeledMutationExamples: Array(unmodeled.prefix(3)), initialLines: initial.lines.count,
+            finalLines: nil, modeledLines: 0,
+            unmodeledLines: initial.lines.filter { SpecialLines.isSpecial($0.path) }.map(\.description),
+            validated: false, match: pageLevel ? "page_level" : "exact", pageLevelAgrees: nil,
+            finalMismatches: 0, examples: [], detail: "", snapshots: [], judgedSnapshots: 0, consistentSnapshots: 0)
+        return SpaceJudge(key: key, mutations: mutations, start: start, pageLevel: pageLevel, cursor: start, report: report)
+    }
+
+    /// Compares the judge's model, after every mutation, with the final
+    /// quiescent read, and fills in the report's check.
+    static func validate(_ judge: inout SpaceJudge, context: TraceContext) throws(AnalysisError) {
+        let key = judge.key
+        let mutations = judge.mutations
+        let unmodeled = mutations.compactMap(\.unmodeled)
         let final: MapsText?
-        if let text = spaces.final[key]?.text {
+        if let text = context.spaces.final[key]?.text {
             do { final = try MapsParser.parseLinux(text) } catch { throw .unparsableQuiescentMaps(.final, error) }
         } else {
             final = nil
         }
-        let start = AddressSpaceModel(
-            initial: initial.lines, pageSize: context.header.pageSize, forked: context.isForkedChild(key))
-        let unmodeled = mutations.compactMap(\.unmodeled)
-        var replayed = start
-        for mutation in mutations { if let change = mutation.change { replayed.apply(change) } }
-        let modelFinal = replayed.mapsLines
+        var report = judge.report
+        let modelFinal = judge.cursor.mapsLines
         var validated = false
-        var pageAgrees: Bool?
-        var mismatchCount = 0
-        var modeledLines = 0
-        var examples: [String] = []
-        let detail: String
-        let special = (final ?? initial).lines.filter { SpecialLines.isSpecial($0.path) }
         if let final {
+            let special = final.lines.filter { SpecialLines.isSpecial($0.path) }
+            report.unmodeledLines = special.map(\.description)
+            report.finalLines = final.lines.count
             let exactModel = LineComparison.comparable(modelFinal, pageLevel: false)
             let exactFinal = LineComparison.comparable(final.lines, pageLevel: false)
-            mismatchCount = LineComparison.mismatches(exactModel, exactFinal)
-            modeledLines = exactFinal.count
+            let mismatchCount = LineComparison.mismatches(exactModel, exactFinal)
+            report.finalMismatches = mismatchCount
+            report.modeledLines = exactFinal.count
             if mismatchCount > 0 {
                 let missing = LineComparison.difference(exactFinal, minus: exactModel)
-                modeledLines -= missing.count
-                for line in missing.prefix(3) { examples.append("final maps has `\(line)`, the model does not") }
+                report.modeledLines -= missing.count
+                for line in missing.prefix(3) { report.examples.append("final maps has `\(line)`, the model does not") }
                 for line in LineComparison.difference(exactModel, minus: exactFinal).prefix(3) {
-                    examples.append("the model has `\(line)`, final maps does not")
+                    report.examples.append("the model has `\(line)`, final maps does not")
                 }
             }
             validated = mismatchCount == 0 && unmodeled.isEmpty
             if validated {
-                detail = "replaying \(mutations.count) mutations from the initial quiescent maps reproduces the final quiescent maps line for line (\(special.count) lines no syscall explains left out)"
+                report.detail = "replaying \(mutations.count) mutations from the initial quiescent maps reproduces the final quiescent maps line for line (\(special.count) lines no syscall explains left out)"
             } else {
-                pageAgrees = LineComparison.comparable(modelFinal, pageLevel: true)
+                let agrees = LineComparison.comparable(modelFinal, pageLevel: true)
                     == LineComparison.comparable(final.lines, pageLevel: true)
+                report.pageLevelAgrees = agrees
                 var reasons: [String] = []
                 if mismatchCount > 0 { reasons.append("\(mismatchCount) line mismatches with the final quiescent maps") }
                 if !unmodeled.isEmpty { reasons.append("\(unmodeled.count) unmodeled mutations (\(unmodeled[0]))") }
-                detail = "the replay of \(mutations.count) mutations does not reproduce the final quiescent maps exactly: "
+                report.detail = "the replay of \(mutations.count) mutations does not reproduce the final quiescent maps exactly: "
                     + reasons.joined(separator: ", ")
-                    + (pageAgrees == true
+                    + (agrees
                         ? "; page by page it agrees (lines split or merge differently, e.g. anonymous memory that was touched)"
                         : "; it does not agree page by page either")
                     + "; snapshots are judged page by page"
             }
         } else {
-            detail = "no final quiescent maps of this address space (it exec'd or was still running); snapshots are judged page by page"
+            report.detail = "no final quiescent maps of this address space (it exec'd or was still running); snapshots are judged page by page"
         }
-        let pageLevel = !validated
-        var judged = start
-        judged.keepHashes(pageLevel ? .pageLevel : .exact)
-        let commands = context.processes.last { $0.pid == key.pid }?.command ?? ""
-        let report = AddressSpaceReport(
-            pid: key.pid, generation: key.generation, command: commands,
-            mutations: mutations.count, unmodeledMutations: unmodeled.count,
-            unmodeledMutationExamples: Array(unmodeled.prefix(3)), initialLines: initial.lines.count,
-            finalLines: final?.lines.count, modeledLines: modeledLines, unmodeledLines: special.map(\.description),
-            validated: validated, match: pageLevel ? "page_level" : "exact", pageLevelAgrees: pageAgrees,
-            finalMismatches: mismatchCount, examples: examples, detail: detail,
-            snapshots: [], judgedSnapshots: 0, consistentSnapshots: 0)
-        return SpaceJudge(key: key, mutations: mutations, start: judged, pageLevel: pageLevel, cursor: judged, report: report)
+        report.validated = validated
+        report.match = validated ? "exact" : "page_level"
+        judge.report = report
     }
 }
 
