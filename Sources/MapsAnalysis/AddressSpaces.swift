@@ -36,6 +36,11 @@ struct SpaceMutation: Sendable {
     var change: LineMutation?
     /// Why the model cannot apply it, when it changed lines in a way the log does not tell.
     var unmodeled: String?
+    /// A shmat or a name prctl: its record (0x48, 0x49) follows, with what
+    /// the change needs besides `result` and `arguments`.
+    var awaitsDetail = false
+    var result: UInt64 = 0
+    var arguments: (UInt64, UInt64) = (0, 0)
 }
 
 /// What `TraceContext.load` collects for the whole-address-space model.
@@ -45,6 +50,9 @@ public struct TracedSpaces: Sendable {
     var final: [AddressSpaceKey: AddressSpaceMaps] = [:]
     /// The last file-backed mmap, waiting for its file identity record.
     private var awaitingFile: (key: AddressSpaceKey, index: Int, sequence: UInt64)?
+    /// The last successful shmat or prctl(PR_SET_VMA_ANON_NAME), waiting
+    /// for its record (0x48, 0x49).
+    private var awaitingDetail: (key: AddressSpaceKey, index: Int, sequence: UInt64)?
 
     var isEmpty: Bool { initial.isEmpty }
 
@@ -58,8 +66,12 @@ public struct TracedSpaces: Sendable {
 
     mutating func add(_ call: TracedSyscall) {
         awaitingFile = nil
+        awaitingDetail = nil
         guard var mutation = Self.mutation(call) else { return }
         let key = AddressSpaceKey(pid: call.pid, generation: call.generation)
+        if mutation.awaitsDetail {
+            awaitingDetail = (key, mutations[key, default: []].count, call.sequence)
+        }
         if case .map(_, _, _, let flags, _, nil) = mutation.change, flags & 0x20 == 0 {
             // File-backed: its identity record follows.
             mutation.unmodeled = "file-backed mmap without a file identity record"
@@ -78,6 +90,32 @@ public struct TracedSpaces: Sendable {
             file: FileIdentity(
                 deviceMajor: identity.deviceMajor, deviceMinor: identity.deviceMinor, inode: identity.inode,
                 path: identity.path))
+        mutation.unmodeled = nil
+        mutations[waiting.key]![waiting.index] = mutation
+    }
+
+    /// A shmat's segment: the attach becomes modeled.
+    mutating func add(_ attach: SharedMemoryAttach) {
+        guard let waiting = awaitingDetail, waiting.sequence == attach.syscall else { return }
+        awaitingDetail = nil
+        var mutation = mutations[waiting.key]![waiting.index]
+        guard mutation.name == "shmat" else { return }
+        mutation.change = .attach(
+            start: mutation.result, size: attach.size, flags: Int32(truncatingIfNeeded: attach.flags),
+            file: FileIdentity(
+                deviceMajor: attach.deviceMajor, deviceMinor: attach.deviceMinor, inode: attach.inode,
+                path: attach.path))
+        mutation.unmodeled = nil
+        mutations[waiting.key]![waiting.index] = mutation
+    }
+
+    /// A prctl(PR_SET_VMA_ANON_NAME)'s name: the naming becomes modeled.
+    mutating func add(_ name: AnonymousName) {
+        guard let waiting = awaitingDetail, waiting.sequence == name.syscall else { return }
+        awaitingDetail = nil
+        var mutation = mutations[waiting.key]![waiting.index]
+        guard mutation.name == "prctl" else { return }
+        mutation.change = .name(start: mutation.arguments.0, length: mutation.arguments.1, name: name.name)
         mutation.unmodeled = nil
         mutations[waiting.key]![waiting.index] = mutation
     }
@@ -124,14 +162,21 @@ public struct TracedSpaces: Sendable {
         case "munlockall":
             if ok { mutation.change = .lockAll(locked: false, future: false) }
         case "prctl":
-            // PR_SET_VMA, PR_SET_VMA_ANON_NAME: the name is in the tracee's memory, not in the log.
-            if ok, a[0] == 0x5356_4d41, a[1] == 0 {
-                mutation.unmodeled = "prctl(PR_SET_VMA_ANON_NAME) (the name is not logged)"
+            // PR_SET_VMA, PR_SET_VMA_ANON_NAME: the name follows in record 0x49. It
+            // names what precedes a hole (ENOMEM) or a file-backed line (EBADF) too.
+            if a[0] == 0x5356_4d41, a[1] == 0, ok || call.errno == 12 || call.errno == 9 {
+                mutation.unmodeled = "prctl(PR_SET_VMA_ANON_NAME) without its name record"
+                mutation.awaitsDetail = true
+                mutation.arguments = (a[2], a[3])
             }
         case "shmat":
-            if ok { mutation.unmodeled = "shmat (the segment's size is not logged)" }
+            if ok {
+                mutation.unmodeled = "shmat without its segment record"
+                mutation.awaitsDetail = true
+                mutation.result = result
+            }
         case "shmdt":
-            if ok { mutation.unmodeled = "shmdt (the segment's size is not logged)" }
+            if ok { mutation.change = .detach(address: a[0]) }
         default:
             return nil
         }
@@ -282,7 +327,8 @@ enum LineComparison {
         var out: [MapsLine] = []
         out.reserveCapacity(lines.count)
         for var line in lines where !SpecialLines.isSpecial(line.path) {
-            if line.path == "/dev/zero (deleted)" || line.path.hasPrefix("/SYSV") {
+            if line.path == "/dev/zero (deleted)" || line.path.hasPrefix("/SYSV")
+            || line.path.hasPrefix("[anon_shmem:") {
                 line.deviceMajor = 0
                 line.deviceMinor = 0
                 line.inode = 0

@@ -26,6 +26,8 @@ struct TracedRecordings {
             return Self.mutation(call, header: header, sequence: sequence)
         case .fileIdentity(let identity): spaces.add(identity)
         case .addressSpaceMaps(let maps): spaces.add(maps)
+        case .sharedMemoryAttach(let attach): spaces.add(attach)
+        case .anonymousName(let name): spaces.add(name)
         case .exec, .fork: break
         }
         return nil

@@ -27,6 +27,11 @@ public struct HiddenVMAFlags: Hashable, Sendable {
     /// pages (an anon_vma whose chain is not singular after the fork): the
     /// kernel merges it with no neighbour that has none (is_mergeable_anon_vma).
     public var inherited = false
+    /// The SysV shared memory attach (one number per shmat, or per group of
+    /// an initial read's `/SYSV` lines) a line belongs to, 0 for none. Such
+    /// lines never merge: each attach has its own file, and the kernel
+    /// refuses merges that would remove a VMA whose vm_ops has `close`.
+    public var attach: UInt32 = 0
 
     public init() {}
 }
@@ -48,7 +53,15 @@ public struct ModelLine: Equatable, Sendable {
     public var start: UInt64 { line.start }
     public var end: UInt64 { line.end }
 
-    var isAnonymous: Bool { line.inode == 0 && line.deviceMajor == 0 && line.deviceMinor == 0 && !identityUnknown }
+    var isAnonymous: Bool {
+        line.inode == 0 && line.deviceMajor == 0 && line.deviceMinor == 0 && !identityUnknown && hidden.attach == 0
+    }
+
+    /// A MAP_SHARED|MAP_ANONYMOUS line (a shmem file the kernel counts as
+    /// anonymous: vma_is_anon_shmem), named or not.
+    var isAnonymousSharedMemory: Bool {
+        hidden.attach == 0 && (line.path == "/dev/zero (deleted)" || line.path.hasPrefix("[anon_shmem:"))
+    }
 }
 
 /// One change to an address space's lines, as the model understands it.
@@ -66,6 +79,15 @@ public enum LineMutation: Sendable, Equatable {
     case lock(start: UInt64, length: UInt64, locked: Bool)
     /// mlockall (MCL_CURRENT) / munlockall.
     case lockAll(locked: Bool, future: Bool)
+    /// A successful shmat that returned `start`: a segment of `size` bytes,
+    /// with the call's `flags` (SHM_RDONLY, SHM_EXEC, SHM_REMAP), shown as `file`.
+    case attach(start: UInt64, size: UInt64, flags: Int32, file: FileIdentity)
+    /// A successful shmdt(`address`).
+    case detach(address: UInt64)
+    /// prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, start, length, name) that
+    /// succeeded, or failed with ENOMEM (a hole in the range) or EBADF (a
+    /// file-backed line) after naming what came before: nil clears names.
+    case name(start: UInt64, length: UInt64, name: String?)
 }
 
 /// The file behind a file-backed mapping, as its maps line shows it.
@@ -112,6 +134,9 @@ public struct AddressSpaceModel: Sendable {
     public private(set) var brk: UInt64?
     private var lockFuture = false
     private var nextOrigin: UInt32 = 1
+    /// The size (whole pages) of each SysV shared memory attach, by number.
+    private var attachSizes: [UInt32: UInt64] = [:]
+    private var nextAttach: UInt32 = 1
 
     /// Starts from a quiescent read. Lines it shows apart that the model
     /// would join get distinct origins, so they stay apart.
@@ -130,6 +155,19 @@ public struct AddressSpaceModel: Sendable {
                 model.path = ""
                 if startBrk == nil { startBrk = line.start }
                 brk = line.end
+            }
+            if line.path.hasPrefix("/SYSV") {
+                // One attach: consecutive lines of one segment at consistent offsets.
+                if lines.count > 0, case let last = lines[lines.count - 1], last.hidden.attach != 0,
+                   last.line.inode == line.inode, last.line.path == line.path, last.end <= line.start,
+                   last.start &- last.line.offset == line.start &- line.offset
+                {
+                    hidden.attach = last.hidden.attach
+                } else {
+                    hidden.attach = nextAttach
+                    nextAttach += 1
+                }
+                attachSizes[hidden.attach] = line.end &- (line.start &- line.offset)
             }
             lines.insert(ModelLine(model, hidden: hidden), at: lines.count)
         }
@@ -237,6 +275,13 @@ public struct AddressSpaceModel: Sendable {
             lockFuture = locked && future
             for i in 0..<lines.count { lines[i].hidden.locked = locked }
             mergeAll()
+        case .attach(let start, let size, let flags, let file):
+            attach(start: start, size: size, flags: flags, file: file)
+        case .detach(let address):
+            detach(address: address)
+        case .name(let start, let length, let name):
+            guard let range = span(start, length) else { return }
+            applyName(range, name)
         }
     }
 
@@ -259,6 +304,100 @@ public struct AddressSpaceModel: Sendable {
         case 19: (1 << 6, false)  // MADV_KEEPONFORK
         default: nil
         }
+    }
+
+    // MARK: - SysV shared memory and anonymous names
+
+    private mutating func attach(start: UInt64, size: UInt64, flags: Int32, file: FileIdentity) {
+        guard let range = span(start, size) else { return }
+        // Without SHM_REMAP the kernel fails on an occupied range; with it, it replaces.
+        remove(range)
+        let readOnly = flags & 0o10000 != 0  // SHM_RDONLY
+        let exec = flags & 0o100000 != 0  // SHM_EXEC
+        let prot: Int32 = 1 | (readOnly ? 0 : 2) | (exec ? 4 : 0)
+        var line = MapsLine(start: range.lowerBound, end: range.upperBound, permissions: Permissions(prot: prot, shared: true))
+        line.deviceMajor = file.deviceMajor
+        line.deviceMinor = file.deviceMinor
+        line.inode = file.inode
+        line.path = file.path
+        var hidden = HiddenVMAFlags()
+        hidden.locked = lockFuture
+        hidden.attach = nextAttach
+        attachSizes[nextAttach] = UInt64(range.count)
+        nextAttach += 1
+        insert(ModelLine(line, hidden: hidden))
+    }
+
+    /// shmdt as ipc/shm.c does it: the first attach line at or above
+    /// `address` whose offset matches its distance from `address` gives the
+    /// attach and its size; it goes, and so does every later line of that
+    /// attach with a matching offset that ends within the size.
+    private mutating func detach(address: UInt64) {
+        func matches(_ model: ModelLine) -> Bool {
+            model.hidden.attach != 0 && model.start >= address
+                && (model.start - address) / pageSize == model.line.offset / pageSize
+        }
+        var i = firstIndex(endingAbove: address)
+        var attach: UInt32 = 0
+        while i < lines.count {
+            if matches(lines[i]) {
+                attach = lines[i].hidden.attach
+                _ = lines.remove(at: i)
+                break
+            }
+            i += 1
+        }
+        guard attach != 0 else { return }
+        let size = attachSizes[attach] ?? 0
+        while i < lines.count, lines[i].end &- address <= size {
+            if lines[i].hidden.attach == attach && matches(lines[i]) {
+                _ = lines.remove(at: i)
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    /// Names the anonymous lines in `range` (madvise_set_anon_name): a
+    /// private one shows `[anon:NAME]`, a shared anonymous one
+    /// `[anon_shmem:NAME]`; nil clears the name. Lines get split at the
+    /// range's edges only when their name changes; the walk stops at the
+    /// first file-backed line (the kernel fails with EBADF there); holes
+    /// are skipped (ENOMEM at the end).
+    private mutating func applyName(_ range: Range<UInt64>, _ name: String?) {
+        var i = firstIndex(endingAbove: range.lowerBound)
+        var first: Int?
+        var last = 0
+        while i < lines.count, lines[i].start < range.upperBound {
+            let model = lines[i]
+            let path: String
+            if model.isAnonymousSharedMemory {
+                path = name.map { "[anon_shmem:\($0)]" } ?? "/dev/zero (deleted)"
+            } else if model.isAnonymous {
+                if SpecialLines.isSpecial(model.line.path) {
+                    // Named, but maps keeps showing [stack], [vdso], ...
+                    i += 1
+                    continue
+                }
+                path = name.map { "[anon:\($0)]" } ?? ""
+            } else {
+                break
+            }
+            if path == model.line.path {
+                i += 1
+                continue
+            }
+            if model.start < range.lowerBound {
+                split(at: range.lowerBound)
+                i += 1
+            }
+            if lines[i].end > range.upperBound { split(at: range.upperBound) }
+            lines[i].line.path = path
+            if first == nil { first = i }
+            last = i
+            i += 1
+        }
+        if let first { merge(around: first, count: last - first + 1) }
     }
 
     // MARK: - Line operations
@@ -314,7 +453,8 @@ public struct AddressSpaceModel: Sendable {
 
     /// Whether the kernel would join `a` and the line right after it.
     func mergeable(_ a: ModelLine, _ b: ModelLine) -> Bool {
-        guard a.end == b.start, a.line.permissions == b.line.permissions, !a.identityUnknown, !b.identityUnknown
+        guard a.end == b.start, a.line.permissions == b.line.permissions, !a.identityUnknown, !b.identityUnknown,
+              a.hidden.attach == 0, b.hidden.attach == 0
         else { return false }
         var ha = a.hidden, hb = b.hidden
         guard ha.origin == 0 || hb.origin == 0 || ha.origin == hb.origin else { return false }

@@ -155,7 +155,8 @@ public enum LineHash {
     static func normalized(_ line: MapsLine) -> MapsLine? {
         if SpecialLines.isSpecial(line.path) { return nil }
         var line = line
-        if line.path == "/dev/zero (deleted)" || line.path.hasPrefix("/SYSV") {
+        if line.path == "/dev/zero (deleted)" || line.path.hasPrefix("/SYSV")
+            || line.path.hasPrefix("[anon_shmem:") {
             line.deviceMajor = 0
             line.deviceMinor = 0
             line.inode = 0

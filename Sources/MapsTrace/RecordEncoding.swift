@@ -29,8 +29,15 @@ enum RecordKind: UInt8 {
     /// Added within version 2, in the skippable range: a reader that does
     /// not know it skips it.
     case addressSpaceMaps = 0x40
+    /// Also skippable: what a successful shmat's maps line will show, and
+    /// the name a prctl(PR_SET_VMA_ANON_NAME) gave (copied at its entry stop).
+    case sharedMemoryAttach = 0x48
+    case anonymousName = 0x49
 
-    var isTraced: Bool { (rawValue >= 10 && rawValue <= 15) || self == .addressSpaceMaps }
+    var isTraced: Bool {
+        (rawValue >= 10 && rawValue <= 15) || self == .addressSpaceMaps || self == .sharedMemoryAttach
+            || self == .anonymousName
+    }
 
     static let firstSkippableKind: UInt8 = 0x40
 }
@@ -56,6 +63,8 @@ func recordKindName(_ kind: UInt8) -> String {
     case .fileIdentity: "file-identity"
     case .snapshotSource: "snapshot-source"
     case .addressSpaceMaps: "address-space-maps"
+    case .sharedMemoryAttach: "shared-memory-attach"
+    case .anonymousName: "anonymous-name"
     case nil: "kind-\(kind)"
     }
 }

@@ -417,7 +417,8 @@ public final class TraceReader {
             let trailer = try payload.trailer()
             trailerSeen = true
             return .trailer(trailer)
-        case .tracedProcess, .tracedExec, .tracedFork, .tracedSyscall, .fileIdentity, .snapshotSource, .addressSpaceMaps:
+        case .tracedProcess, .tracedExec, .tracedFork, .tracedSyscall, .fileIdentity, .snapshotSource, .addressSpaceMaps,
+            .sharedMemoryAttach, .anonymousName:
             return .traced(try payload.traced(known, limits: limits))
         }
     }

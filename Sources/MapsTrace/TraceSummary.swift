@@ -39,6 +39,9 @@ public struct TraceSummary: Sendable, Equatable {
     public var snapshotSources = 0
     /// Quiescent maps texts of traced address spaces (record 0x40).
     public var addressSpaceMaps = 0
+    /// shmat segments (record 0x48) and anonymous names (record 0x49).
+    public var sharedMemoryAttaches = 0
+    public var anonymousNames = 0
 
     public init() {}
 
@@ -110,6 +113,8 @@ public struct TraceSummary: Sendable, Equatable {
                 case .fileIdentity: summary.fileIdentities += 1
                 case .snapshotSource: summary.snapshotSources += 1
                 case .addressSpaceMaps: summary.addressSpaceMaps += 1
+                case .sharedMemoryAttach: summary.sharedMemoryAttaches += 1
+                case .anonymousName: summary.anonymousNames += 1
                 }
             }
         }

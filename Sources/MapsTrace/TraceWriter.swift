@@ -242,6 +242,8 @@ public final class TraceWriter {
             case .fileIdentity: RecordKind.fileIdentity.rawValue
             case .snapshotSource: RecordKind.snapshotSource.rawValue
             case .addressSpaceMaps: RecordKind.addressSpaceMaps.rawValue
+            case .sharedMemoryAttach: RecordKind.sharedMemoryAttach.rawValue
+            case .anonymousName: RecordKind.anonymousName.rawValue
             }
         }
     }

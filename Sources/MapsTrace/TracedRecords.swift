@@ -223,6 +223,53 @@ public struct AddressSpaceMaps: Sendable, Equatable {
     }
 }
 
+/// What a successful shmat's maps line will show, taken at its exit stop
+/// (record 0x48, right after the shmat's syscall record): the segment's
+/// size (shmctl IPC_STAT), the flags of the call, and the device, inode
+/// and path the kernel prints for the segment's file.
+public struct SharedMemoryAttach: Sendable, Equatable {
+    /// The `TracedSyscall.sequence` of the shmat.
+    public var syscall: UInt64
+    /// The segment's size in bytes (shm_segsz; the mapping is this rounded up to pages).
+    public var size: UInt64
+    /// The shmat flags (SHM_RDONLY 0o10000, SHM_RND 0o20000, SHM_REMAP 0o40000, SHM_EXEC 0o100000).
+    public var flags: UInt32
+    public var deviceMajor: UInt32
+    public var deviceMinor: UInt32
+    /// The segment's inode number (its shmid).
+    public var inode: UInt64
+    /// `/SYSV` and the key as 8 hex digits, then ` (deleted)`.
+    public var path: String
+
+    public init(
+        syscall: UInt64, size: UInt64, flags: UInt32, deviceMajor: UInt32, deviceMinor: UInt32, inode: UInt64,
+        path: String
+    ) {
+        self.syscall = syscall
+        self.size = size
+        self.flags = flags
+        self.deviceMajor = deviceMajor
+        self.deviceMinor = deviceMinor
+        self.inode = inode
+        self.path = path
+    }
+}
+
+/// The name a prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name) gave
+/// anonymous mappings, copied out of the tracee at its entry stop (record
+/// 0x49, right after the prctl's syscall record). nil: the name argument
+/// was NULL (the call clears names).
+public struct AnonymousName: Sendable, Equatable {
+    /// The `TracedSyscall.sequence` of the prctl.
+    public var syscall: UInt64
+    public var name: String?
+
+    public init(syscall: UInt64, name: String?) {
+        self.syscall = syscall
+        self.name = name
+    }
+}
+
 /// The version-2 records of a traced recording.
 public enum TracedRecord: Sendable, Equatable {
     case process(TracedProcess)
@@ -232,6 +279,8 @@ public enum TracedRecord: Sendable, Equatable {
     case fileIdentity(TracedFileIdentity)
     case snapshotSource(SnapshotSource)
     case addressSpaceMaps(AddressSpaceMaps)
+    case sharedMemoryAttach(SharedMemoryAttach)
+    case anonymousName(AnonymousName)
 }
 
 extension RecordEncoder {
@@ -298,6 +347,20 @@ extension RecordEncoder {
             span(m.tBegin, m.tEnd, into: &payload)
             payload.appendBytes(m.text)
             return .addressSpaceMaps
+        case .sharedMemoryAttach(let a):
+            payload.appendLEB(a.syscall)
+            payload.appendLEB(a.size)
+            payload.appendLEB(UInt64(a.flags))
+            payload.appendLEB(UInt64(a.deviceMajor))
+            payload.appendLEB(UInt64(a.deviceMinor))
+            payload.appendLEB(a.inode)
+            payload.appendString(a.path)
+            return .sharedMemoryAttach
+        case .anonymousName(let n):
+            payload.appendLEB(n.syscall)
+            payload.appendLEB(n.name == nil ? 0 : 1)
+            payload.appendString(n.name ?? "")
+            return .anonymousName
         }
     }
 }
@@ -370,6 +433,17 @@ extension PayloadCursor {
             let text = try bytes("text", limit: min(limits.maxQuiescentText, limits.maxRecordPayload))
             return .addressSpaceMaps(AddressSpaceMaps(
                 pid: pid, generation: generation, role: role, tBegin: tBegin, tEnd: tEnd, text: [UInt8](text)))
+        case .sharedMemoryAttach:
+            return .sharedMemoryAttach(SharedMemoryAttach(
+                syscall: try leb(), size: try leb(), flags: try uint32("shmat flags"),
+                deviceMajor: try uint32("device major"), deviceMinor: try uint32("device minor"), inode: try leb(),
+                path: try string("path", limits: limits)))
+        case .anonymousName:
+            let syscall = try leb()
+            let present = try leb()
+            guard present <= 1 else { throw malformed("unknown anonymous name presence \(present)") }
+            let name = try string("name", limits: limits)
+            return .anonymousName(AnonymousName(syscall: syscall, name: present == 1 ? name : nil))
         default:
             preconditionFailure("not a traced record kind: \(kind)")
         }

@@ -327,7 +327,18 @@ struct TracedTraceEncoder {
                     arguments: [event.a0, event.a1, event.a2, event.a3, event.a4, event.a5],
                     result: event.result, errno: event.errno, tBegin: event.tBegin, tEnd: event.tEnd,
                     snapshot: event.snapshot, fastPath: event.fastPath))))
-                if event.filePathCount >= 0 {
+                if event.segmentSize > 0 {
+                    let device = event.fileDevice
+                    try writer.append(.traced(.sharedMemoryAttach(SharedMemoryAttach(
+                        syscall: sequence, size: event.segmentSize, flags: UInt32(truncatingIfNeeded: event.a2),
+                        deviceMajor: UInt32(truncatingIfNeeded: ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)),
+                        deviceMinor: UInt32(truncatingIfNeeded: (device & 0xff) | ((device >> 12) & ~0xff)),
+                        inode: event.fileInode, path: log.string(event.filePathStart, event.filePathCount)))))
+                } else if event.anonymousName != 0 {
+                    try writer.append(.traced(.anonymousName(AnonymousName(
+                        syscall: sequence,
+                        name: event.anonymousName == 1 ? log.string(event.dataStart, event.dataCount) : nil))))
+                } else if event.filePathCount >= 0 {
                     let device = event.fileDevice
                     try writer.append(.traced(.fileIdentity(TracedFileIdentity(
                         syscall: sequence,

@@ -17,6 +17,7 @@ struct SyscallNumbers {
     let mmap = Int32(mapsrace_nr("mmap")), prctl = Int32(mapsrace_nr("prctl"))
     let execve = Int32(mapsrace_nr("execve")), execveat = Int32(mapsrace_nr("execveat"))
     let ptrace = Int32(mapsrace_nr("ptrace"))
+    let shmat = Int32(mapsrace_nr("shmat"))
 
     func isOpen(_ n: Int32) -> Bool { n == open || n == openat || n == openat2 }
     func isRead(_ n: Int32) -> Bool { n == read || n == pread64 || n == readv || n == preadv || n == preadv2 }
@@ -118,6 +119,8 @@ struct ThreadState {
     var fileInode: UInt64 = 0
     var filePathStart = 0
     var filePathCount = -1
+    /// A prctl(PR_SET_VMA_ANON_NAME): 0 not taken, 1 the name at `pathStart`, 2 NULL.
+    var anonymousName: UInt8 = 0
     /// Seen stopped before its creator's event named it.
     var orphan = false
     var started = false
@@ -156,6 +159,8 @@ final class TracerLoop {
     var lastRingSweep: UInt64 = 0
     var drainTimerRunning = false
     var fastPathRecords = 0
+
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     init(log: TracerLog, rootPID: Int32, maxTracees: Int, now: UInt64) {
         self.log = log
@@ -414,6 +419,7 @@ final class TracerLoop {
         thread.description = -1
         thread.filePathCount = -1
         thread.pathCount = 0
+        thread.anonymousName = 0
         let fdArgument = Int32(truncatingIfNeeded: info.args.0)
         if number == numbers.ptrace {
             // PTRACE_TRACEME is 0; every other request is the caller tracing someone.
@@ -440,6 +446,7 @@ final class TracerLoop {
             thread.pathCount = target.length
         } else if number == numbers.prctl {
             guard info.args.0 == 0x5356_4d41 else { return false }  // PR_SET_VMA
+            if info.args.1 == 0 { anonymousName(at: info.args.4, tid: tid, into: &thread) }  // PR_SET_VMA_ANON_NAME
         } else if number == numbers.execve || number == numbers.execveat {
             // The last chance to take the old address space's ring.
             drainRing(process, final: false)
@@ -480,6 +487,11 @@ final class TracerLoop {
         event.fileInode = thread.fileInode
         event.filePathStart = thread.filePathStart
         event.filePathCount = thread.filePathCount
+        if thread.anonymousName != 0 {
+            event.anonymousName = thread.anonymousName
+            event.dataStart = thread.pathStart
+            event.dataCount = thread.pathCount
+        }
 
         if numbers.isOpen(number) {
             event.dataStart = thread.pathStart
@@ -509,6 +521,8 @@ final class TracerLoop {
             event.dataCount = thread.pathCount
         } else if number == numbers.mmap, !failed {
             noteRingMapped(process, address: UInt64(bitPattern: result))
+        } else if number == numbers.shmat, !failed {
+            sharedMemorySegment(&event, pid: thread.pid)
         }
         logEvent(event)
     }
@@ -729,6 +743,81 @@ final class TracerLoop {
                 thread.filePathStart = 0
                 thread.filePathCount = 0
             }
+        }
+    }
+
+    /// A prctl(PR_SET_VMA_ANON_NAME)'s name at its entry stop, copied into
+    /// the data area (the kernel reads at most 80 bytes with the NUL).
+    private func anonymousName(at address: UInt64, tid: Int32, into thread: inout ThreadState) {
+        guard address != 0 else {
+            thread.anonymousName = 2
+            return
+        }
+        let length = min(cString(at: address, pid: tid), 255)
+        guard log.dataRoom >= length else { halt(.limit(.dataBytes(log.dataCapacity))); return }
+        log.dataEnd.copyMemory(from: scratch, byteCount: length)
+        thread.pathStart = log.commitData(length)
+        thread.pathCount = length
+        thread.anonymousName = 1
+    }
+
+    /// At a successful shmat's exit stop: what its maps line will show. The
+    /// segment's size and key from shmctl(IPC_STAT) (the tracer shares the
+    /// tracee's IPC namespace and, as its user or root, may read it); the
+    /// inode is the shmid, the path `/SYSV` + the key in 8 hex digits +
+    /// ` (deleted)` (ipc/shm.c newseg); the device from a stat of the new
+    /// mapping's /proc/PID/map_files entry (0:0 when not permitted).
+    private func sharedMemorySegment(_ event: inout TracerEvent, pid: Int32) {
+        let shmid = Int32(truncatingIfNeeded: event.a0)
+        var segment = shmid_ds()
+        guard shmctl(shmid, IPC_STAT, &segment) == 0, segment.shm_segsz > 0 else { return }
+        let size = UInt64(segment.shm_segsz)
+        let page = UInt64(TracerLoop.pageSize)
+        let start = UInt64(bitPattern: event.result)
+        let end = start &+ ((size &+ page &- 1) & ~(page &- 1))
+        let key = UInt32(bitPattern: segment.shm_perm.__key)
+        event.segmentSize = size
+        event.fileInode = UInt64(UInt32(bitPattern: shmid))
+        event.fileDevice = 0
+        var path = (0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64)
+        withUnsafeMutableBytes(of: &path) { raw in
+            let buffer = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+            var length = 0
+            func put(_ text: StaticString) {
+                text.withUTF8Buffer { for byte in $0 { buffer[length] = CChar(bitPattern: byte); length += 1 } }
+            }
+            func putDecimal(_ number: Int32) {
+                var value = UInt32(bitPattern: number), divisor: UInt32 = 1
+                while value / divisor >= 10 { divisor *= 10 }
+                repeat { buffer[length] = CChar(48 + Int(value / divisor)); value %= divisor; divisor /= 10; length += 1 } while divisor > 0
+            }
+            func putHex(_ value: UInt64, digits: Int) {
+                var n = digits
+                if n == 0 { var v = value; repeat { n += 1; v >>= 4 } while v > 0 }
+                for shift in stride(from: (n - 1) * 4, through: 0, by: -4) {
+                    let digit = Int((value >> UInt64(shift)) & 15)
+                    buffer[length] = CChar(digit < 10 ? 48 + digit : 87 + digit)
+                    length += 1
+                }
+            }
+            put("/proc/")
+            putDecimal(pid)
+            put("/map_files/")
+            putHex(start, digits: 0)
+            put("-")
+            putHex(end, digits: 0)
+            buffer[length] = 0
+            var status = stat()
+            if stat(buffer, &status) == 0 { event.fileDevice = UInt64(status.st_dev) }
+            // The path the maps line shows, written straight into the data area.
+            length = 0
+            put("/SYSV")
+            putHex(UInt64(key), digits: 8)
+            put(" (deleted)")
+            guard log.dataRoom >= length else { halt(.limit(.dataBytes(log.dataCapacity))); return }
+            log.dataEnd.copyMemory(from: buffer, byteCount: length)
+            event.filePathStart = log.commitData(length)
+            event.filePathCount = length
         }
     }
 

@@ -50,6 +50,11 @@ struct TracerEvent {
     /// Taken from the fast path's ring (FastPath.swift), not at stops: the
     /// times are the tracee's own clock reads around the syscall instruction.
     var fastPath = false
+    /// A successful shmat (SharedMemoryNames.swift): the segment's size (0
+    /// when it could not be read); its file identity is in the file fields.
+    var segmentSize: UInt64 = 0
+    /// A prctl(PR_SET_VMA_ANON_NAME): 0 not taken, 1 the name in `data`, 2 a NULL name.
+    var anonymousName: UInt8 = 0
 }
 
 /// Preallocated storage for the stop loop: the event array and one data area
