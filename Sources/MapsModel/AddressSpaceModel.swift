@@ -440,15 +440,50 @@ public struct AddressSpaceModel: Sendable {
     /// Changes every line part inside `range`, then merges what can merge.
     private mutating func change(_ range: Range<UInt64>, _ body: (inout ModelLine) -> Void) {
         guard !range.isEmpty else { return }
-        split(at: range.lowerBound)
-        split(at: range.upperBound)
+        // SysV attach lines: the pieces of one cut at the range's edges (a
+        // merge there only moves a boundary), and the ones changed whole (a
+        // merge would remove them, which the kernel refuses: AttachPieces).
+        var pieces = AttachPieces()
+        for cut in [range.lowerBound, range.upperBound] {
+            let i = firstIndex(endingAbove: cut)
+            if i < lines.count, lines[i].start < cut, lines[i].hidden.attach != 0 {
+                pieces.cut.insert(lines[i].start)
+                pieces.cut.insert(cut)
+            }
+            split(at: cut)
+        }
         let first = firstIndex(endingAbove: range.lowerBound)
         var last = first
         while last < lines.count, lines[last].start < range.upperBound {
+            if lines[last].hidden.attach != 0, !pieces.cut.contains(lines[last].start) {
+                pieces.whole.insert(lines[last].start)
+            }
             body(&lines[last])
             last += 1
         }
-        merge(around: first, count: last - first)
+        merge(around: first, count: last - first, pieces: pieces)
+    }
+
+    /// Lines of a SysV attach have a `close` operation: the kernel merges
+    /// two of them only when no VMA disappears (vma_merge_existing_range,
+    /// can_merge_remove_vma), i.e. when a change cut a line at the range's
+    /// edge and the cut-off part joins its neighbour. By start.
+    struct AttachPieces {
+        var cut: Set<UInt64> = []
+        var whole: Set<UInt64> = []
+
+        func allowMerge(_ a: ModelLine, _ b: ModelLine) -> Bool {
+            (cut.contains(a.start) && !whole.contains(b.start)) || (cut.contains(b.start) && !whole.contains(a.start))
+        }
+    }
+
+    /// Whether two lines of one SysV attach join after a change (`pieces`).
+    func attachMergeable(_ a: ModelLine, _ b: ModelLine, _ pieces: AttachPieces) -> Bool {
+        guard a.hidden.attach != 0, a.hidden.attach == b.hidden.attach, pieces.allowMerge(a, b) else { return false }
+        var x = a, y = b
+        x.hidden.attach = 0
+        y.hidden.attach = 0
+        return mergeable(x, y)
     }
 
     /// Whether the kernel would join `a` and the line right after it.
@@ -472,11 +507,11 @@ public struct AddressSpaceModel: Sendable {
     }
 
     /// Merges lines `index ..< index + count` with each other and their neighbours.
-    private mutating func merge(around index: Int, count: Int) {
+    private mutating func merge(around index: Int, count: Int, pieces: AttachPieces? = nil) {
         var i = max(index - 1, 0)
         var stop = min(index + count, lines.count - 1)
         while i < stop {
-            if mergeable(lines[i], lines[i + 1]) {
+            if mergeable(lines[i], lines[i + 1]) || (pieces.map { attachMergeable(lines[i], lines[i + 1], $0) } ?? false) {
                 let next = lines.remove(at: i + 1)
                 lines[i].line.end = next.end
                 if lines[i].hidden.origin == 0 { lines[i].hidden.origin = next.hidden.origin }

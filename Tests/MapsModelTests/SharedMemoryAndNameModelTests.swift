@@ -158,3 +158,44 @@ extension String {
         return s
     }
 }
+
+/// What the host kernel showed for the same calls (Linux 6.18, a 4-page
+/// segment): a protection change that cuts an attach line at its edge lets
+/// the cut part join its neighbour; one that covers a line whole does not
+/// (the shm VMA would be removed: vm_ops->close).
+@Suite struct SharedMemoryProtectionTests {
+    typealias T = SharedMemoryAndNameModelTests
+
+    @Test func aCutPieceJoinsItsNeighbourAWholeLineDoesNot() {
+        var model = AddressSpaceModel(initial: [], pageSize: T.page)
+        model.apply(.attach(start: T.at(0), size: 4 * T.page, flags: 0, file: T.segment))
+        model.apply(.protect(start: T.at(1), length: 3 * T.page, prot: 1, protectionKey: 0))
+        #expect(T.brief(model) == ["0-1 rw-s @0 /SYSV00000000 (deleted)", "1-4 r--s @1 /SYSV00000000 (deleted)"])
+        // Cut at 2: page 1 joins the line below (a boundary moves).
+        model.apply(.protect(start: T.at(1), length: T.page, prot: 3, protectionKey: 0))
+        #expect(T.brief(model) == ["0-2 rw-s @0 /SYSV00000000 (deleted)", "2-4 r--s @2 /SYSV00000000 (deleted)"])
+        model.apply(.protect(start: T.at(3), length: T.page, prot: 3, protectionKey: 0))
+        #expect(T.brief(model) == [
+            "0-2 rw-s @0 /SYSV00000000 (deleted)", "2-3 r--s @2 /SYSV00000000 (deleted)",
+            "3-4 rw-s @3 /SYSV00000000 (deleted)",
+        ])
+        // Page 2 made writable whole: no line may go, all three stay.
+        model.apply(.protect(start: T.at(2), length: T.page, prot: 3, protectionKey: 0))
+        #expect(model.lineCount == 3)
+        #expect(model.mapsLines.allSatisfy { $0.permissions.description == "rw-s" })
+        // Unchanged protection over part of a line: nothing splits.
+        model.apply(.protect(start: T.at(0), length: T.page, prot: 3, protectionKey: 0))
+        #expect(model.lineCount == 3)
+    }
+
+    @Test func aWholeLineProtectedAndBackStaysAlone() {
+        var model = AddressSpaceModel(initial: [], pageSize: T.page)
+        model.apply(.attach(start: T.at(0), size: 4 * T.page, flags: 0, file: T.segment))
+        model.apply(.protect(start: T.at(1), length: T.page, prot: 1, protectionKey: 0))
+        model.apply(.protect(start: T.at(1), length: T.page, prot: 3, protectionKey: 0))
+        model.apply(.protect(start: T.at(3), length: T.page, prot: 1, protectionKey: 0))
+        model.apply(.protect(start: T.at(2), length: 2 * T.page, prot: 3, protectionKey: 0))
+        // The host showed four rw-s lines at offsets 0, 1, 2, 3.
+        #expect(T.brief(model) == (0..<4).map { "\($0)-\($0 + 1) rw-s @\($0) /SYSV00000000 (deleted)" })
+    }
+}

@@ -73,15 +73,25 @@ import Testing
         // Every snapshot (the program reading itself between its changes,
         // shm lines and all) holds exactly against the model.
         let snapshots = try #require(json["snapshots"] as? [[String: Any]])
-        #expect(snapshots.count == 7)
+        #expect(snapshots.count == 9)
         for snapshot in snapshots {
             let whole = try #require(snapshot["whole_space"] as? [String: Any])
             #expect(whole["judged"] as? Bool == true && whole["consistent"] as? Bool == true, "\(whole)")
             #expect(whole["match"] as? String == "exact")
         }
-        // Six snapshots show the attaches, the last (after the shmdts) none.
+        // Eight snapshots show the attaches, the last (after the shmdts) none.
         let ordered = all.snapshotTexts.sorted { $0.key < $1.key }.map { String(decoding: $0.value, as: UTF8.self) }
-        #expect(ordered.map { $0.contains("/SYSV") } == [true, true, true, true, true, true, false])
+        #expect(ordered.map { $0.contains("/SYSV") } == [true, true, true, true, true, true, true, true, false])
+        // The read-write attach: one line, two after the munmap, three
+        // after the page above the hole was protected and unprotected.
+        let rwStart = UInt64(bitPattern: try #require(calls.first { $0.name == "shmat" }).result)
+        let rwLines = ordered.map { text in
+            text.split(separator: "\n").filter { line in
+                UInt64(line.prefix { $0 != "-" }, radix: 16).map { $0 >= rwStart && $0 < rwStart + 4 * page } ?? false
+            }.map { $0.split(separator: " ", omittingEmptySubsequences: true)[1] }
+        }
+        #expect(rwLines[0] == ["rw-s"] && rwLines[5] == ["rw-s", "rw-s"], "\(rwLines)")
+        #expect(rwLines[6] == ["rw-s", "r--s", "rw-s"] && rwLines[7] == ["rw-s", "rw-s", "rw-s"], "\(rwLines)")
 
         // Without the new records (an older tracer's trace) the same calls
         // are unmodeled and the address space is judged page by page.

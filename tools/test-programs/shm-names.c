@@ -12,8 +12,9 @@
  *    page named "delta". On a kernel without CONFIG_ANON_VMA_NAME every
  *    such call fails with EINVAL (and changes nothing).
  * 3. One page in the middle of the read-write attach unmapped (its line
- *    splits in two), then every attach detached with shmdt (the first
- *    removes both pieces) and both segments removed.
+ *    splits in two), the page above it made read-only and writable again
+ *    (three lines), then every attach detached with shmdt (the first
+ *    removes all its pieces) and both segments removed.
  *
  * Prints "shmid A B" and "prctl R1 R2 R3 R4 R5" (0 or errno) on stdout.
  * Exits 0. */
@@ -88,6 +89,12 @@ int main(void) {
     read_self();
 
     if (munmap(rw + page, page) != 0) fail("munmap");
+    read_self();
+    /* Page 2 made read-only (cut off its line), then writable again (a
+     * line of its own now: the kernel does not merge it back). */
+    if (mprotect(rw + 2 * page, page, PROT_READ) != 0) fail("mprotect");
+    read_self();
+    if (mprotect(rw + 2 * page, page, PROT_READ | PROT_WRITE) != 0) fail("mprotect");
     read_self();
     if (shmdt(rw) != 0 || shmdt(ro) != 0 || shmdt(ex) != 0) fail("shmdt");
     read_self();
