@@ -28,9 +28,10 @@ public struct HiddenVMAFlags: Hashable, Sendable {
     /// kernel merges it with no neighbour that has none (is_mergeable_anon_vma).
     public var inherited = false
     /// The SysV shared memory attach (one number per shmat, or per group of
-    /// an initial read's `/SYSV` lines) a line belongs to, 0 for none. Such
-    /// lines never merge: each attach has its own file, and the kernel
-    /// refuses merges that would remove a VMA whose vm_ops has `close`.
+    /// an initial read's `/SYSV` lines) a line belongs to, 0 for none. Lines
+    /// of two attaches never merge (each attach has its own file); lines of
+    /// one only as `AttachPieces` says (the kernel refuses merges that would
+    /// remove a VMA whose vm_ops has `close`).
     public var attach: UInt32 = 0
 
     public init() {}
@@ -444,14 +445,8 @@ public struct AddressSpaceModel: Sendable {
         // merge there only moves a boundary), and the ones changed whole (a
         // merge would remove them, which the kernel refuses: AttachPieces).
         var pieces = AttachPieces()
-        for cut in [range.lowerBound, range.upperBound] {
-            let i = firstIndex(endingAbove: cut)
-            if i < lines.count, lines[i].start < cut, lines[i].hidden.attach != 0 {
-                pieces.cut.insert(lines[i].start)
-                pieces.cut.insert(cut)
-            }
-            split(at: cut)
-        }
+        cutEdge(at: range.lowerBound, &pieces)
+        cutEdge(at: range.upperBound, &pieces)
         let first = firstIndex(endingAbove: range.lowerBound)
         var last = first
         while last < lines.count, lines[last].start < range.upperBound {
@@ -462,6 +457,16 @@ public struct AddressSpaceModel: Sendable {
             last += 1
         }
         merge(around: first, count: last - first, pieces: pieces)
+    }
+
+    /// Splits the line across `cut`, noting both parts when it is an attach's.
+    private mutating func cutEdge(at cut: UInt64, _ pieces: inout AttachPieces) {
+        let i = firstIndex(endingAbove: cut)
+        if i < lines.count, lines[i].start < cut, lines[i].hidden.attach != 0 {
+            pieces.cut.insert(lines[i].start)
+            pieces.cut.insert(cut)
+        }
+        split(at: cut)
     }
 
     /// Lines of a SysV attach have a `close` operation: the kernel merges
