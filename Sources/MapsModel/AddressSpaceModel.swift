@@ -444,6 +444,18 @@ public struct AddressSpaceModel: Sendable {
         // SysV attach lines: the pieces of one cut at the range's edges (a
         // merge there only moves a boundary), and the ones changed whole (a
         // merge would remove them, which the kernel refuses: AttachPieces).
+        guard !attachSizes.isEmpty else {
+            split(at: range.lowerBound)
+            split(at: range.upperBound)
+            let first = firstIndex(endingAbove: range.lowerBound)
+            var last = first
+            while last < lines.count, lines[last].start < range.upperBound {
+                body(&lines[last])
+                last += 1
+            }
+            merge(around: first, count: last - first)
+            return
+        }
         var pieces = AttachPieces()
         cutEdge(at: range.lowerBound, &pieces)
         cutEdge(at: range.upperBound, &pieces)
