@@ -28,7 +28,7 @@ struct TracedRecordings {
         case .addressSpaceMaps(let maps): spaces.add(maps)
         case .sharedMemoryAttach(let attach): spaces.add(attach)
         case .anonymousName(let name): spaces.add(name)
-        case .exec, .fork: break
+        case .exec, .fork, .procmapQuery: break
         }
         return nil
     }

@@ -72,42 +72,13 @@ final class ProcmapQueryWalk {
     var endOfLastAnswer: UInt64 { answers[count - 1].vma_end }
 
     /// Writes answer `index` as the kernel prints its maps line
-    /// (`show_map_vma`): `%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu `, then
-    /// for a named mapping spaces up to column 72, a space and the name, and
-    /// the newline. The number of bytes written, nil if `destination` is too
-    /// small.
+    /// (ProcmapQueryLine). The number of bytes written, nil if `destination`
+    /// is too small.
     func renderLine(_ index: Int, into destination: UnsafeMutableRawBufferPointer) -> Int? {
         let answer = answers[index]
         let nameLength = answer.vma_name_size > 0 ? Int(answer.vma_name_size) - 1 : 0
-        // Fixed fields are at most 16+1+16+1+4+1+16+1+8+1+8+1+20+1 bytes.
-        guard destination.count >= 96 + 1 + nameLength + 1 else { return nil }
-        var line = LineWriter(destination.baseAddress!)
-        line.hex(answer.vma_start, width: 8)
-        line.byte(UInt8(ascii: "-"))
-        line.hex(answer.vma_end, width: 8)
-        line.byte(UInt8(ascii: " "))
-        let flags = Int(answer.vma_flags)
-        line.byte(flags & Int(ProcmapQueryFlags.readable) != 0 ? UInt8(ascii: "r") : UInt8(ascii: "-"))
-        line.byte(flags & Int(ProcmapQueryFlags.writable) != 0 ? UInt8(ascii: "w") : UInt8(ascii: "-"))
-        line.byte(flags & Int(ProcmapQueryFlags.executable) != 0 ? UInt8(ascii: "x") : UInt8(ascii: "-"))
-        line.byte(flags & Int(ProcmapQueryFlags.shared) != 0 ? UInt8(ascii: "s") : UInt8(ascii: "p"))
-        line.byte(UInt8(ascii: " "))
-        line.hex(answer.vma_offset, width: 8)
-        line.byte(UInt8(ascii: " "))
-        line.hex(UInt64(answer.dev_major), width: 2)
-        line.byte(UInt8(ascii: ":"))
-        line.hex(UInt64(answer.dev_minor), width: 2)
-        line.byte(UInt8(ascii: " "))
-        line.decimal(answer.inode)
-        line.byte(UInt8(ascii: " "))
-        if nameLength > 0 {
-            while line.count < 72 { line.byte(UInt8(ascii: " ")) }
-            line.byte(UInt8(ascii: " "))
-            let name = UnsafeRawPointer(bitPattern: UInt(answer.vma_name_addr))!
-            line.bytes(name, count: nameLength)
-        }
-        line.byte(UInt8(ascii: "\n"))
-        return line.count
+        let name = nameLength > 0 ? UnsafeRawPointer(bitPattern: UInt(answer.vma_name_addr)) : nil
+        return ProcmapQueryLine.render(answer, name: name, nameLength: nameLength, into: destination)
     }
 
     /// Asks the kernel once whether it knows PROCMAP_QUERY, on the maps of
@@ -128,46 +99,6 @@ final class ProcmapQueryWalk {
         case ENOENT: return nil
         case ENOTTY, EINVAL: return .readerFailed(unsupportedMessage)
         case let code: return .systemCallFailed("ioctl(PROCMAP_QUERY) on \(path)", errno: code)
-        }
-    }
-}
-
-/// Appends bytes to memory known to be large enough.
-private struct LineWriter {
-    private let start: UnsafeMutableRawPointer
-    private(set) var count = 0
-
-    init(_ start: UnsafeMutableRawPointer) { self.start = start }
-
-    @inline(__always) mutating func byte(_ value: UInt8) {
-        start.storeBytes(of: value, toByteOffset: count, as: UInt8.self)
-        count += 1
-    }
-
-    mutating func bytes(_ source: UnsafeRawPointer, count length: Int) {
-        (start + count).copyMemory(from: source, byteCount: length)
-        count += length
-    }
-
-    /// Lowercase hex, zero-padded to at least `width` digits (`%0<width>lx`).
-    mutating func hex(_ value: UInt64, width: Int) {
-        let significant = value == 0 ? 1 : (64 - value.leadingZeroBitCount + 3) / 4
-        let digits = max(significant, width)
-        for position in stride(from: digits - 1, through: 0, by: -1) {
-            let nibble = position < 16 ? UInt8(truncatingIfNeeded: value >> (4 * UInt64(position))) & 0xf : 0
-            byte(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
-        }
-    }
-
-    /// Decimal without padding (`%lu`).
-    mutating func decimal(_ value: UInt64) {
-        var divisor: UInt64 = 1
-        while value / divisor >= 10 { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            byte(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
         }
     }
 }

@@ -33,10 +33,12 @@ enum RecordKind: UInt8 {
     /// the name a prctl(PR_SET_VMA_ANON_NAME) gave (copied at its entry stop).
     case sharedMemoryAttach = 0x48
     case anonymousName = 0x49
+    /// A PROCMAP_QUERY's query and answer (ProcmapQueryRecord.swift); skippable too.
+    case procmapQuery = 0x44
 
     var isTraced: Bool {
         (rawValue >= 10 && rawValue <= 15) || self == .addressSpaceMaps || self == .sharedMemoryAttach
-            || self == .anonymousName
+            || self == .anonymousName || self == .procmapQuery
     }
 
     static let firstSkippableKind: UInt8 = 0x40
@@ -65,6 +67,7 @@ func recordKindName(_ kind: UInt8) -> String {
     case .addressSpaceMaps: "address-space-maps"
     case .sharedMemoryAttach: "shared-memory-attach"
     case .anonymousName: "anonymous-name"
+    case .procmapQuery: "procmap-query"
     case nil: "kind-\(kind)"
     }
 }

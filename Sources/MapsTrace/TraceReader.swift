@@ -418,7 +418,7 @@ public final class TraceReader {
             trailerSeen = true
             return .trailer(trailer)
         case .tracedProcess, .tracedExec, .tracedFork, .tracedSyscall, .fileIdentity, .snapshotSource, .addressSpaceMaps,
-            .sharedMemoryAttach, .anonymousName:
+            .sharedMemoryAttach, .anonymousName, .procmapQuery:
             return .traced(try payload.traced(known, limits: limits))
         }
     }

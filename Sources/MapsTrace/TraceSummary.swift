@@ -42,6 +42,10 @@ public struct TraceSummary: Sendable, Equatable {
     /// shmat segments (record 0x48) and anonymous names (record 0x49).
     public var sharedMemoryAttaches = 0
     public var anonymousNames = 0
+    /// PROCMAP_QUERY ioctls copied by the tracer (record 0x44), and those of
+    /// them that belong to a walk snapshot.
+    public var procmapQueries = 0
+    public var procmapQueriesInWalks = 0
 
     public init() {}
 
@@ -115,6 +119,9 @@ public struct TraceSummary: Sendable, Equatable {
                 case .addressSpaceMaps: summary.addressSpaceMaps += 1
                 case .sharedMemoryAttach: summary.sharedMemoryAttaches += 1
                 case .anonymousName: summary.anonymousNames += 1
+                case .procmapQuery(let query):
+                    summary.procmapQueries += 1
+                    if query.snapshot >= 0 { summary.procmapQueriesInWalks += 1 }
                 }
             }
         }

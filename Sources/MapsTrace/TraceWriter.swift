@@ -244,6 +244,7 @@ public final class TraceWriter {
             case .addressSpaceMaps: RecordKind.addressSpaceMaps.rawValue
             case .sharedMemoryAttach: RecordKind.sharedMemoryAttach.rawValue
             case .anonymousName: RecordKind.anonymousName.rawValue
+            case .procmapQuery: RecordKind.procmapQuery.rawValue
             }
         }
     }

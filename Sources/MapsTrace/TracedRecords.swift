@@ -281,6 +281,7 @@ public enum TracedRecord: Sendable, Equatable {
     case addressSpaceMaps(AddressSpaceMaps)
     case sharedMemoryAttach(SharedMemoryAttach)
     case anonymousName(AnonymousName)
+    case procmapQuery(TracedProcmapQuery)
 }
 
 extension RecordEncoder {
@@ -361,6 +362,9 @@ extension RecordEncoder {
             payload.appendLEB(n.name == nil ? 0 : 1)
             payload.appendString(n.name ?? "")
             return .anonymousName
+        case .procmapQuery(let q):
+            encodeProcmapQuery(q, into: &payload)
+            return .procmapQuery
         }
     }
 }
@@ -444,6 +448,8 @@ extension PayloadCursor {
             guard present <= 1 else { throw malformed("unknown anonymous name presence \(present)") }
             let name = try string("name", limits: limits)
             return .anonymousName(AnonymousName(syscall: syscall, name: present == 1 ? name : nil))
+        case .procmapQuery:
+            return .procmapQuery(try procmapQuery(limits: limits))
         default:
             preconditionFailure("not a traced record kind: \(kind)")
         }

@@ -22,6 +22,10 @@ public struct TracedRecordingSummary: Sendable {
     public var tracedSyscalls: Int
     /// Of those, the ones the fast path's ring logged (no stop).
     public var fastPathSyscalls: Int
+    /// PROCMAP_QUERY ioctls on maps descriptors, and those of them in walks
+    /// (snapshots); the rest are single queries.
+    public var procmapQueries: Int
+    public var procmapWalkQueries: Int
     /// The address space the snapshots are judged against, and the range modeled in it.
     public var targetPID: Int32
     public var targetGeneration: UInt32
@@ -108,7 +112,7 @@ public func recordCommand(
     if case .limit(let limit) = run.loop.stop { throw .limitReached(limit, trace: outputPath) }
     if run.loop.stop == nil, summary.snapshots == 0 {
         let opened = run.log.eventBuffer.contains { $0.kind == .syscall && $0.description >= 0 }
-        throw .noMapsRead(trace: outputPath, opened: opened)
+        throw .noMapsRead(trace: outputPath, opened: opened, singleQueries: summary.procmapQueries)
     }
     return summary
 }
@@ -153,6 +157,8 @@ struct AssembledSnapshot {
     var errno: Int32 = 0
     var tBegin: UInt64 = 0
     var tEnd: UInt64 = 0
+    /// A PROCMAP_QUERY walk (its chunks are queries), not a pass of reads.
+    var isWalk = false
 }
 
 /// Turns a finished `TracedRun` into trace records (after every tracee is gone).
@@ -187,7 +193,18 @@ struct TracedTraceEncoder {
                 if snapshot.chunks.isEmpty { snapshot.tBegin = event.tBegin }
                 snapshot.chunks.append(i)
                 snapshot.tEnd = event.tEnd
-                if event.errno != 0 {
+                if event.number == Self.ioctlNumber {
+                    // A PROCMAP_QUERY walk: ENOENT is its end of file.
+                    snapshot.isWalk = true
+                    if event.errno == ENOENT {
+                        snapshot.flags.insert(.reachedEOF)
+                        snapshot.endEvent = i
+                    } else if event.errno != 0 || event.dataCount < 2 * procmapQueryStructSize {
+                        snapshot.flags.insert(.failed)
+                        snapshot.errno = event.errno != 0 ? event.errno : EIO
+                        snapshot.endEvent = i
+                    }
+                } else if event.errno != 0 {
                     snapshot.flags.insert(.failed)
                     snapshot.errno = event.errno
                     snapshot.endEvent = i
@@ -346,6 +363,9 @@ struct TracedTraceEncoder {
                         deviceMinor: UInt32(truncatingIfNeeded: (device & 0xff) | ((device >> 12) & ~0xff)),
                         inode: event.fileInode, path: log.string(event.filePathStart, event.filePathCount)))))
                 }
+                if isProcmapQuery(event) {
+                    try writer.append(.traced(.procmapQuery(LoggedProcmapQuery(event, log: log).record(syscall: sequence, event: event))))
+                }
                 sequence += 1
             case .quiescent:
                 // Every traced address space's quiescent texts, with whose they are.
@@ -381,8 +401,13 @@ struct TracedTraceEncoder {
         for snapshot in snapshots where external == nil {
             let index = UInt32(snapshot.index)
             try writer.append(.snapshotBegin(SnapshotBegin(index: index, tBegin: snapshot.tBegin, strategy: "traced")))
+            var rendered: UInt64 = 0
             for (sequence, eventIndex) in snapshot.chunks.enumerated() {
                 let event = log.eventBuffer[eventIndex]
+                if snapshot.isWalk {
+                    try writer.append(.readChunk(walkChunk(event, snapshot: index, sequence: UInt32(sequence), offset: &rendered)))
+                    continue
+                }
                 try writer.append(.readChunk(ReadChunk(
                     snapshot: index, sequence: UInt32(sequence), offset: event.offset, requested: event.requested,
                     returned: event.errno != 0 ? -1 : Int64(event.dataCount), errno: event.errno,
@@ -410,12 +435,35 @@ struct TracedTraceEncoder {
             signal: signal, mutatorLoopBegin: run.tStart, mutatorLoopEnd: run.tEnd)))
     }
 
+    /// Whether a logged syscall is a PROCMAP_QUERY on a followed maps descriptor.
+    func isProcmapQuery(_ event: TracerEvent) -> Bool {
+        event.kind == .syscall && event.number == Self.ioctlNumber && event.description >= 0
+            && event.a1 == UInt64(mapsrace_procmap_query_request())
+    }
+
+    /// One query of a walk as the chunk the built-in `procmap-query` reader
+    /// logs: `requested` the query address, the answer rendered as its maps
+    /// line at `offset`, ENOENT a 0-byte chunk with errno 0.
+    func walkChunk(_ event: TracerEvent, snapshot: UInt32, sequence: UInt32, offset: inout UInt64) -> ReadChunk {
+        let logged = LoggedProcmapQuery(event, log: run.log)
+        let line = event.errno == 0 ? logged.line ?? [] : []
+        let failed = event.errno != 0 && event.errno != ENOENT || (event.errno == 0 && logged.answer == nil)
+        let chunk = ReadChunk(
+            snapshot: snapshot, sequence: sequence, offset: offset, requested: logged.query.query_addr,
+            returned: failed ? -1 : Int64(line.count), errno: event.errno == ENOENT ? 0 : failed && event.errno == 0 ? EIO : event.errno,
+            tBegin: event.tBegin, tEnd: event.tEnd, bytes: line)
+        offset += UInt64(line.count)
+        return chunk
+    }
+
     /// A quiescent read of any traced address space, as its record.
     func addressSpaceMaps(_ event: TracerEvent) -> AddressSpaceMaps {
         AddressSpaceMaps(
             pid: event.pid, generation: event.generation, role: QuiescentRole(rawValue: UInt8(event.a0)) ?? .initial,
             tBegin: event.tBegin, tEnd: event.tEnd, text: run.log.bytes(event.dataStart, event.dataCount))
     }
+
+    static let ioctlNumber = Int32(mapsrace_nr("ioctl"))
 
     static let mutationNames: Set<String> = [
         "mmap", "munmap", "mprotect", "pkey_mprotect", "mremap", "brk", "shmat", "shmdt", "madvise", "mlock", "mlock2",
@@ -456,10 +504,15 @@ struct TracedTraceEncoder {
             waitStatus: run.root?.waitStatus ?? -1, snapshots: external?.snapshots.count ?? snapshots.count,
             reads: external == nil ? chunks.count : externalChunks.count,
             bytesRead: external == nil
-                ? chunks.reduce(0) { $0 + UInt64($1.dataCount) } : externalChunks.reduce(0) { $0 + UInt64($1.bytes.count) },
+                ? chunks.reduce(0) { total, event in
+                    total + UInt64(isProcmapQuery(event) ? LoggedProcmapQuery(event, log: run.log).line?.count ?? 0 : event.dataCount)
+                }
+                : externalChunks.reduce(0) { $0 + UInt64($1.bytes.count) },
             mutations: mutations,
             tracedSyscalls: run.log.eventBuffer.count { $0.kind == .syscall && $0.number >= 0 },
             fastPathSyscalls: run.log.eventBuffer.count { $0.fastPath },
+            procmapQueries: run.log.eventBuffer.count { isProcmapQuery($0) },
+            procmapWalkQueries: run.log.eventBuffer.count { isProcmapQuery($0) && $0.snapshot >= 0 },
             targetPID: targetPID, targetGeneration: targetGeneration, arena: arena, stop: run.loop.stop,
             tracedNs: run.tEnd - run.tStart)
     }

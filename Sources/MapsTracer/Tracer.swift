@@ -18,6 +18,8 @@ struct SyscallNumbers {
     let execve = Int32(mapsrace_nr("execve")), execveat = Int32(mapsrace_nr("execveat"))
     let ptrace = Int32(mapsrace_nr("ptrace"))
     let shmat = Int32(mapsrace_nr("shmat"))
+    /// ioctl's request for PROCMAP_QUERY (ProcmapQueryTrace.swift).
+    let procmapQuery = UInt64(mapsrace_procmap_query_request())
 
     func isOpen(_ n: Int32) -> Bool { n == open || n == openat || n == openat2 }
     func isRead(_ n: Int32) -> Bool { n == read || n == pread64 || n == readv || n == preadv || n == preadv2 }
@@ -66,6 +68,11 @@ struct MapsDescription {
     var nextChunk: UInt32 = 0
     var reached: UInt64 = 0
     var references: Int32 = 1
+    /// The PROCMAP_QUERY walk going on through it (ProcmapQueryTrace.swift):
+    /// its snapshot (-1 if none), where its next query must ask, its next chunk.
+    var walk: Int32 = -1
+    var walkNext: UInt64 = 0
+    var walkChunk: UInt32 = 0
 }
 
 struct DescriptorEntry {
@@ -121,6 +128,9 @@ struct ThreadState {
     var filePathCount = -1
     /// A prctl(PR_SET_VMA_ANON_NAME): 0 not taken, 1 the name at `pathStart`, 2 NULL.
     var anonymousName: UInt8 = 0
+    /// A PROCMAP_QUERY ioctl: the caller's struct copied at the entry stop.
+    var query = ProcmapQuery()
+    var queryCopied = false
     /// Seen stopped before its creator's event named it.
     var orphan = false
     var started = false
@@ -433,6 +443,9 @@ final class TracerLoop {
             thread.readOffset =
                 number == numbers.pread64 || number == numbers.preadv || (number == numbers.preadv2 && Int64(bitPattern: info.args.3) != -1)
                 ? info.args.3 : description.offset
+            if number == numbers.ioctl && info.args.1 == numbers.procmapQuery {
+                copyProcmapQuery(into: &thread, address: info.args.2, tid: tid)
+            }
         } else if numbers.isOpen(number) {
             let pathAddress = number == numbers.open ? info.args.0 : info.args.1
             let directory = number == numbers.open ? AT_FDCWD : fdArgument
@@ -532,7 +545,9 @@ final class TracerLoop {
         let index = Int(thread.description)
         let number = thread.number
         let failed = event.errno != 0
-        if numbers.isRead(number) {
+        if number == numbers.ioctl && thread.args.1 == numbers.procmapQuery {
+            procmapQueryExit(&event, thread: thread, index: index)
+        } else if numbers.isRead(number) {
             let positional = number == numbers.pread64 || number == numbers.preadv
                 || (number == numbers.preadv2 && Int64(bitPattern: thread.args.3) != -1)
             let offset = thread.readOffset
@@ -613,6 +628,7 @@ final class TracerLoop {
         if descriptions[index].references <= 0, descriptions[index].snapshot >= 0 {
             endSnapshot(index, flags: [], tEnd: now)
         }
+        if descriptions[index].references <= 0 { endWalk(index, tEnd: now) }
     }
 
     /// Ends the pass through description `index` without end of file (close,

@@ -12,7 +12,7 @@ public enum TracerError: Error, CustomStringConvertible, Equatable {
     /// The traced program never read a maps file: the trace was written, with
     /// 0 snapshots. `opened` says whether it opened one (and, say, only
     /// queried it with PROCMAP_QUERY).
-    case noMapsRead(trace: String, opened: Bool)
+    case noMapsRead(trace: String, opened: Bool, singleQueries: Int = 0)
     /// A documented limit stopped the recording; the trace holds what was recorded.
     case limitReached(TracerLimit, trace: String)
     case outputNotWritable(path: String, reason: String)
@@ -28,10 +28,13 @@ public enum TracerError: Error, CustomStringConvertible, Equatable {
             "ptrace is not permitted: \(reason)"
         case .seccompUnavailable(let reason):
             "seccomp filters are unavailable: \(reason); the tracer needs them to stop only at the syscalls that matter"
-        case .noMapsRead(let trace, opened: false):
+        case .noMapsRead(let trace, opened: false, _):
             "the program never opened a maps file: \(trace) holds 0 snapshots"
-        case .noMapsRead(let trace, opened: true):
-            "the program opened a maps file but never read it (its other operations on it, PROCMAP_QUERY ioctls included, are logged; only reads make snapshots): \(trace) holds 0 snapshots"
+        case .noMapsRead(let trace, opened: true, let queries):
+            "the program opened a maps file but never read it and never walked it with PROCMAP_QUERY "
+                + "(a walk from address 0 makes a snapshot; its other operations on it are logged"
+                + (queries > 0 ? ", \(queries) single PROCMAP_QUERY \(queries == 1 ? "query" : "queries") included" : "")
+                + "): \(trace) holds 0 snapshots"
         case .limitReached(let limit, let trace):
             "recording stopped: \(limit); every tracee was killed and \(trace) holds what was recorded (marked interrupted)"
         case .outputNotWritable(let path, let reason):

@@ -55,6 +55,9 @@ struct TracerEvent {
     var segmentSize: UInt64 = 0
     /// A prctl(PR_SET_VMA_ANON_NAME): 0 not taken, 1 the name in `data`, 2 a NULL name.
     var anonymousName: UInt8 = 0
+    /// A PROCMAP_QUERY: whether the caller's struct could be read at the entry
+    /// stop (ProcmapQueryTrace.swift; the bytes are in the data area).
+    var queryCopied = false
 }
 
 /// Preallocated storage for the stop loop: the event array and one data area

@@ -69,6 +69,8 @@ struct InfoJSON {
         // Version 2, `record -- CMD`: the processes the tracer followed.
         object.add("traced_syscalls", .number(String(summary.tracedSyscalls)))
         object.add("address_space_maps", .number(String(summary.addressSpaceMaps)))
+        object.add("procmap_queries", .number(String(summary.procmapQueries)))
+        object.add("procmap_walk_queries", .number(String(summary.procmapQueriesInWalks)))
         object.add("processes", .array(summary.processes.map { process in
             var entry = JSONObject()
             entry.add("pid", .number(String(process.pid)))
@@ -111,6 +113,11 @@ struct InfoText {
             rows.append(("command", summary.header?.workloadParameters[parameter: "command"] ?? "-"))
             rows.append(("traced", "\(summary.tracedSyscalls) syscalls, \(summary.execs) execs, \(summary.forks) forks, "
                 + "\(summary.addressSpaceMaps) quiescent reads of address spaces"))
+            if summary.procmapQueries > 0 {
+                let single = summary.procmapQueries - summary.procmapQueriesInWalks
+                rows.append(("PROCMAP_QUERY", "\(summary.procmapQueries) queries: \(summary.procmapQueriesInWalks) in walks "
+                    + "(snapshots), \(single) single (logged, not judged)"))
+            }
             for process in summary.processes {
                 var roles: [String] = []
                 if process.roles.contains(.reader) { roles.append("read maps") }

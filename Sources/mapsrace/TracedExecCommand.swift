@@ -50,6 +50,11 @@ func describeTraced(_ summary: TracedRecordingSummary) -> String {
     }
     lines.append(
         "reader        \(summary.snapshots) snapshots, \(summary.reads) reads, \(megabytes(summary.bytesRead)) read")
+    if summary.procmapQueries > 0 {
+        lines.append(
+            "PROCMAP_QUERY \(summary.procmapQueries) queries: \(summary.procmapWalkQueries) in walks (snapshots), "
+                + "\(summary.procmapQueries - summary.procmapWalkQueries) single (logged, not judged)")
+    }
     lines.append(
         "judged        address space of pid \(summary.targetPID) (exec \(summary.targetGeneration)), modeled range "
             + "0x\(String(summary.arena.start, radix: 16))-0x\(String(summary.arena.end, radix: 16))")
@@ -73,6 +78,7 @@ func tracedJSON(_ summary: TracedRecordingSummary) -> String {
         + "\"processes\":[\(processes.joined(separator: ","))],"
         + "\"snapshots\":\(summary.snapshots),\"reads\":\(summary.reads),\"bytes_read\":\(summary.bytesRead),"
         + "\"mutations\":\(summary.mutations),\"traced_syscalls\":\(summary.tracedSyscalls),\"fast_path_syscalls\":\(summary.fastPathSyscalls),"
+        + "\"procmap_queries\":\(summary.procmapQueries),\"procmap_walk_queries\":\(summary.procmapWalkQueries),"
         + "\"target_pid\":\(summary.targetPID),\"target_generation\":\(summary.targetGeneration),"
         + "\"modeled_start\":\(summary.arena.start),\"modeled_end\":\(summary.arena.end),"
         + "\"interrupted\":\(interrupted),\"traced_ns\":\(summary.tracedNs)}"
