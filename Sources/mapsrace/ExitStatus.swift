@@ -72,7 +72,7 @@ enum ExitStatus: Int32, CaseIterable, Sendable {
         case .commandNotRunnable: "`record -- CMD`: the command is not found or not executable"
         case .ptraceNotPermitted: "`record -- CMD`: ptrace is not permitted (Yama `ptrace_scope`, no CAP_SYS_PTRACE, a container's profile)"
         case .seccompUnavailable: "`record -- CMD`: seccomp filters are unavailable"
-        case .noMapsRead: "`record -- CMD`: the program never read a maps file (the trace is written, with 0 snapshots)"
+        case .noMapsRead: "`record -- CMD`: the program never read a maps file nor walked one with PROCMAP_QUERY (the trace is written, with 0 snapshots)"
         case .tracerLimit: "`record -- CMD`: a tracer limit was reached (events, log bytes, tasks); the tracees were killed, the trace is written, marked interrupted"
         case .countRWInput: "a `count-rw` input cannot be read or parsed"
         case .noSuchSnapshotOrState: "no such snapshot or state in the trace"

@@ -1,6 +1,7 @@
 // PROCMAP_QUERY ioctls on a followed maps descriptor: logged as traced
-// syscalls (arguments, result, errno, times), not turned into snapshots
-// (docs/recording.md, "What is logged").
+// syscalls (arguments, result, errno, times); a single query (not a walk
+// from address 0) is not turned into a snapshot (docs/recording.md,
+// "PROCMAP_QUERY walks"; walks: ProcmapQueryWalkTests).
 
 import Foundation
 import MapsTrace
@@ -43,6 +44,7 @@ import Testing
         let run = try workspace.mapsrace("record", "-o", "t.mrtrace", "--", program, "query-only")
         #expect(run.status == 28, "\(run.error)")
         #expect(run.error.contains("opened a maps file but never read it"), "\(run.error)")
+        #expect(run.error.contains("1 single PROCMAP_QUERY query included"), "\(run.error)")
         #expect(!run.error.contains("never opened"))
         let (all, completion) = try records(of: workspace.file("t.mrtrace"))
         #expect(completion == .complete)
