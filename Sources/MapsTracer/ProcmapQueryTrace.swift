@@ -17,8 +17,9 @@ import Glibc
 // lives in the thread's state, the bytes go to the preallocated data area.
 //
 // A walk is a run of queries on one open file description with query flags
-// exactly COVERING_OR_NEXT (0x10): the first at address 0 and answered, each
-// next one at the previous answer's `vma_end`. It is a snapshot (one chunk
+// exactly COVERING_OR_NEXT (0x10) that ask for the name (a name buffer): the
+// first at address 0 and answered, each next one at the previous answer's
+// `vma_end`. It is a snapshot (one chunk
 // per query) that ends at ENOENT (end of file), at another errno (failed),
 // at a query that does not continue it, or at the description's last close.
 // Every other query is a single query: logged, counted, not a snapshot.
@@ -81,7 +82,9 @@ extension TracerLoop {
         event.queryCopied = thread.queryCopied
 
         var description = descriptions[index]
+        // A walk asks for names: without them its lines could not be compared with maps lines.
         let walkQuery = thread.queryCopied && query.query_flags == TracedProcmapQuery.coveringOrNext
+            && query.vma_name_size > 0 && query.vma_name_addr != 0
         let continues = description.walk >= 0 && walkQuery && query.query_addr == description.walkNext
         if description.walk >= 0 && !continues {
             endWalk(index, tEnd: event.tBegin)

@@ -150,4 +150,23 @@ extension Array where Element == TraceRecord {
             #expect(logged[0].size == 16 && logged[1].size == 104 && logged[1].queryFlags == 0x8010)
         }
     }
+
+    /// A walk that asks for no names is no snapshot (its lines would lack
+    /// every path): its queries are single ones, each answered and logged.
+    @Test func aWalkWithoutNamesIsSingleQueries() throws {
+        let workspace = try Workspace()
+        let program = try workspace.compile("procmap-walk")
+        let run = try workspace.mapsrace("record", "-o", "t.mrtrace", "--", program, "noname")
+        #expect(run.status == 28, "\(run.error)")
+        let line = try #require(run.output.split(separator: "\n").first { $0.hasPrefix("noname ") }, "\(run.output)")
+        let queries = try #require(Int(line.split(separator: " ")[1]))
+        #expect(run.error.contains("\(queries) single PROCMAP_QUERY queries included"), "\(run.error)")
+        let (all, _) = try records(of: workspace.file("t.mrtrace"))
+        let logged = all.procmapQueries
+        #expect(logged.count == queries && all.chunks.isEmpty)
+        #expect(logged.allSatisfy { $0.snapshot == -1 && $0.nameBufferSize == 0 })
+        #expect(logged.dropLast().allSatisfy { $0.answer != nil && $0.answer?.name.isEmpty == true })
+        #expect(logged.last?.errno == ENOENT)
+    }
+
 }

@@ -15,6 +15,8 @@
  *                     "smaps RESULT ERRNO"
  *   einval            two queries the kernel refuses (size 16, an unknown
  *                     query flag), print "einval RESULT ERRNO" for each
+ *   noname            a walk of /proc/self/maps that asks for no names,
+ *                     print "noname QUERIES LINES"
  * The struct is declared here: older headers lack it. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +47,8 @@ static struct query answers[MAX_ANSWERS];
 static char names[MAX_ANSWERS][NAME_ROOM];
 
 /* One walk into answers[]: the number of answers, -1 on an error other than ENOENT. */
+static int names_asked = 1;
+
 static int walk(int fd, int *queries) {
     uint64_t address = 0;
     int count = 0;
@@ -55,8 +59,10 @@ static int walk(int fd, int *queries) {
         q->size = sizeof *q;
         q->query_flags = COVERING_OR_NEXT;
         q->query_addr = address;
-        q->vma_name_addr = (uint64_t)(uintptr_t)names[count];
-        q->vma_name_size = NAME_ROOM;
+        if (names_asked) {
+            q->vma_name_addr = (uint64_t)(uintptr_t)names[count];
+            q->vma_name_size = NAME_ROOM;
+        }
         int result = ioctl(fd, QUERY_REQUEST, q);
         (*queries)++;
         if (result != 0) return errno == ENOENT ? count : -1;
@@ -179,6 +185,16 @@ int main(int argc, char **argv) {
         printf("einval %d %d\n", result, result == 0 ? 0 : errno);
         close(fd);
         return 0;
+    }
+    if (strcmp(argv[1], "noname") == 0) {
+        int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) { perror("open"); return 2; }
+        names_asked = 0;
+        int queries;
+        int count = walk(fd, &queries);
+        close(fd);
+        printf("noname %d %d\n", queries, count);
+        return count < 0 ? 2 : 0;
     }
     fprintf(stderr, "procmap-walk: unknown mode %s\n", argv[1]);
     return 2;
