@@ -170,3 +170,39 @@ extension Array where Element == TraceRecord {
     }
 
 }
+
+/// Traces written before record 0x44 (a query was then only its traced
+/// syscall record) read and analyze as before; the walk's snapshot records
+/// alone carry everything the analysis uses.
+@Suite struct ProcmapQueryOlderTraceTests {
+    /// The same trace without its 0x44 records.
+    func withoutQueryRecords(_ source: String, to destination: String) throws -> Int {
+        let (all, _) = try records(of: source)
+        let writer = try TraceWriter(path: destination)
+        var dropped = 0
+        for record in all {
+            if case .traced(.procmapQuery) = record { dropped += 1; continue }
+            try writer.append(record)
+        }
+        try writer.finish()
+        return dropped
+    }
+
+    @Test(arguments: [["procmap-query"], ["procmap-walk", "self", "own.txt"]])
+    func aTraceWithoutQueryRecordsAnalyzesTheSame(command: [String]) throws {
+        let workspace = try Workspace()
+        let program = try workspace.compile(command[0])
+        let run = try workspace.mapsrace(["record", "-o", "new.mrtrace", "--", program] + command.dropFirst())
+        try #require(run.status == 0, "\(run.error)")
+        #expect(try withoutQueryRecords(workspace.file("new.mrtrace"), to: workspace.file("old.mrtrace")) >= 1)
+        let new = try workspace.mapsrace("analyze", "--json", "new.mrtrace")
+        let old = try workspace.mapsrace("analyze", "--json", "old.mrtrace")
+        try #require(new.status == 0 && old.status == 0, "\(new.error) \(old.error)")
+        #expect(new.output.replacingOccurrences(of: "new.mrtrace", with: "old.mrtrace") == old.output)
+        let info = try workspace.mapsrace("info", "--json", "old.mrtrace")
+        try #require(info.status == 0, "\(info.error)")
+        let fields = try parseJSON(info.output)
+        #expect(fields["procmap_queries"] as? Int == 0 && fields["snapshots"] as? Int == 1)
+        #expect(fields["complete"] as? Bool == true)
+    }
+}
