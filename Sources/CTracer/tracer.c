@@ -332,3 +332,11 @@ void mapsrace_drain_timer_stop(void) {
     sigemptyset(&action.sa_mask);
     sigaction(SIGALRM, &action, NULL);
 }
+
+ssize_t mapsrace_read_tracee_two(pid_t pid, uint64_t remote1, void *local1, size_t length1, uint64_t remote2,
+                                 void *local2, size_t length2) {
+    struct iovec local_iov[2] = {{.iov_base = local1, .iov_len = length1}, {.iov_base = local2, .iov_len = length2}};
+    struct iovec remote_iov[2] = {{.iov_base = (void *)(uintptr_t)remote1, .iov_len = length1},
+                                  {.iov_base = (void *)(uintptr_t)remote2, .iov_len = length2}};
+    return process_vm_readv(pid, local_iov, 2, remote_iov, 2, 0);
+}

@@ -32,23 +32,33 @@ let procmapQueryShortestSize: UInt64 = 24
 let procmapQueryNameRoom = 4096
 
 extension TracerLoop {
-    /// At the ioctl's entry stop: copies the caller's query into `thread`.
+    /// At the ioctl's entry stop: copies the caller's query into `thread`
+    /// (one read of 104 bytes; the `size` field says how many of them are
+    /// the caller's struct, the rest are zeroed as the kernel sees them).
     func copyProcmapQuery(into thread: inout ThreadState, address: UInt64, tid: Int32) {
         thread.query = ProcmapQuery()
         thread.queryCopied = false
-        var size: UInt64 = 0
-        guard mapsrace_read_tracee(tid, address, &size, 8) == 8 else { return }
-        let count = Int(min(size, UInt64(procmapQueryStructSize)))
         let got = withUnsafeMutableBytes(of: &thread.query) { raw in
-            mapsrace_read_tracee(tid, address, raw.baseAddress, count)
+            mapsrace_read_tracee(tid, address, raw.baseAddress, procmapQueryStructSize)
         }
-        thread.query.size = size
-        thread.queryCopied = count < 8 || got == count
-        if !thread.queryCopied { thread.query = ProcmapQuery() }
+        let size = thread.query.size
+        let counted = Int(min(size, UInt64(procmapQueryStructSize)))
+        guard got >= 8, got >= counted else {
+            thread.query = ProcmapQuery()
+            return
+        }
+        if counted < procmapQueryStructSize {
+            withUnsafeMutableBytes(of: &thread.query) { raw in
+                (raw.baseAddress! + counted).initializeMemory(as: UInt8.self, repeating: 0, count: procmapQueryStructSize - counted)
+            }
+            thread.query.size = size
+        }
+        thread.queryCopied = true
     }
 
     /// At the ioctl's exit stop: stores query, answer and name in the data
-    /// area and places the query in a walk (or not).
+    /// area (the answer and the name buffer in one process_vm_readv) and
+    /// places the query in a walk (or not).
     func procmapQueryExit(_ event: inout TracerEvent, thread: ThreadState, index: Int) {
         let failed = event.errno != 0
         var query = thread.query
@@ -63,17 +73,27 @@ extension TracerLoop {
         var answered = false
         if !failed, thread.queryCopied, query.size >= procmapQueryShortestSize {
             let want = Int(min(query.size, UInt64(procmapQueryStructSize)))
-            let got = withUnsafeMutableBytes(of: &answer) { raw in
-                mapsrace_read_tracee(event.tid, thread.args.2, raw.baseAddress, want)
-            }
-            if got == want {
+            let answerArea = start + procmapQueryStructSize
+            let nameArea = answerArea + procmapQueryStructSize
+            answerArea.initializeMemory(as: UInt8.self, repeating: 0, count: procmapQueryStructSize)
+            let nameWanted = query.vma_name_size > 0 && query.vma_name_addr != 0
+                ? min(Int(query.vma_name_size), procmapQueryNameRoom) : 0
+            let got = nameWanted > 0
+                ? mapsrace_read_tracee_two(event.tid, thread.args.2, answerArea, want, query.vma_name_addr, nameArea, nameWanted)
+                : mapsrace_read_tracee(event.tid, thread.args.2, answerArea, want)
+            if got >= want {
                 answered = true
-                withUnsafeBytes(of: &answer) { (start + count).copyMemory(from: $0.baseAddress!, byteCount: procmapQueryStructSize) }
+                withUnsafeMutableBytes(of: &answer) { $0.copyMemory(from: UnsafeRawBufferPointer(start: answerArea, count: procmapQueryStructSize)) }
                 count += procmapQueryStructSize
-                if answer.vma_name_size > 0, query.vma_name_size > 0, query.vma_name_addr != 0 {
-                    let length = min(Int(answer.vma_name_size), Int(query.vma_name_size), procmapQueryNameRoom)
-                    let copied = mapsrace_read_tracee(event.tid, query.vma_name_addr, start + count, length)
-                    if copied > 0 { count += copied }
+                if answer.vma_name_size > 0, nameWanted > 0 {
+                    let length = min(Int(answer.vma_name_size), nameWanted)
+                    if got - want >= length {
+                        count += length
+                    } else {
+                        // The buffer was not readable whole: read what the kernel wrote.
+                        let copied = mapsrace_read_tracee(event.tid, query.vma_name_addr, nameArea, length)
+                        if copied > 0 { count += copied }
+                    }
                 }
             }
         }

@@ -17,6 +17,8 @@
  *                     query flag), print "einval RESULT ERRNO" for each
  *   noname            a walk of /proc/self/maps that asks for no names,
  *                     print "noname QUERIES LINES"
+ *   walks N           N walks of /proc/self/maps, nothing written (for
+ *                     tools/bench-procmap-query.sh), print "walks QUERIES"
  * The struct is declared here: older headers lack it. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -184,6 +186,20 @@ int main(int argc, char **argv) {
         result = ioctl(fd, QUERY_REQUEST, &q);
         printf("einval %d %d\n", result, result == 0 ? 0 : errno);
         close(fd);
+        return 0;
+    }
+    if (strcmp(argv[1], "walks") == 0 && argc == 3) {
+        int walks = atoi(argv[2]), total = 0;
+        for (int i = 0; i < walks; i++) {
+            int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+            if (fd < 0) { perror("open"); return 2; }
+            int queries;
+            int count = walk(fd, &queries);
+            close(fd);
+            if (count < 0) { perror("PROCMAP_QUERY"); return 2; }
+            total += queries;
+        }
+        printf("walks %d\n", total);
         return 0;
     }
     if (strcmp(argv[1], "noname") == 0) {

@@ -91,6 +91,11 @@ int mapsrace_syscall_stop_info(pid_t tid, struct mapsrace_syscall_stop *stop);
 /// the bytes copied (fewer at an unmapped page), or -1 with errno.
 ssize_t mapsrace_read_tracee(pid_t pid, uint64_t remote, void *local, size_t length);
 
+/// Two such reads in one process_vm_readv (a PROCMAP_QUERY's answer and the
+/// name buffer): the bytes copied, the first area's first.
+ssize_t mapsrace_read_tracee_two(pid_t pid, uint64_t remote1, void *local1, size_t length1, uint64_t remote2,
+                                 void *local2, size_t length2);
+
 /// The number of syscall `name` ("openat", "read", ...) on this
 /// architecture, -1 if it has none.
 long mapsrace_nr(const char *name);
