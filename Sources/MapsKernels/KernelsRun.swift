@@ -199,23 +199,13 @@ func hostRow(_ plan: KernelsPlan, interruptedBy: inout Int32) -> KernelRow {
 /// The parts of survey.json (docs/survey.md) the kernels table shows.
 struct SurveyDigestDocument: Decodable {
     struct Cell: Decodable {
-        struct Rates: Decodable {
-            var duplicated: Double
-            var missing: Double
-            var torn: Double
-            var intraRead: Double
-            enum CodingKeys: String, CodingKey {
-                case duplicated, missing, torn
-                case intraRead = "intra_read"
-            }
-        }
         struct Trace: Decodable { var trace: String }
         struct Failure: Decodable { var message: String }
         var workload: String
         var reader: String
         var snapshots: Int
         var consistentPercent: Double?
-        var anomaliesPer100: Rates
+        var anomaliesPer100: AnomalyRates
         var noOverlapViolations: Int
         var traces: [Trace]
         var failures: [Failure]

@@ -55,23 +55,12 @@ public enum KernelsTable {
     }
 
     struct Document: Encodable {
-        struct Rates: Encodable {
-            var duplicated: Double
-            var intraRead: Double
-            var missing: Double
-            var torn: Double
-            enum CodingKeys: String, CodingKey {
-                case duplicated
-                case intraRead = "intra_read"
-                case missing, torn
-            }
-        }
         struct Cell: Encodable {
             var workload: String
             var reader: String
             var snapshots: Int
             var consistentPercent: Double?
-            var anomaliesPer100: Rates
+            var anomaliesPer100: AnomalyRates
             var noOverlapViolations: Int
             var nsPerMutation: UInt64?
             var failedRecordings: Int
@@ -172,7 +161,7 @@ public enum KernelsTable {
                         Cell(
                             workload: cell.workload, reader: cell.reader, snapshots: cell.snapshots,
                             consistentPercent: cell.consistentPercent,
-                            anomaliesPer100: Rates(
+                            anomaliesPer100: AnomalyRates(
                                 duplicated: cell.duplicatedPer100, intraRead: cell.intraReadPer100,
                                 missing: cell.missingPer100, torn: cell.tornPer100),
                             noOverlapViolations: cell.noOverlapViolations, nsPerMutation: cell.nsPerMutation,
@@ -195,5 +184,18 @@ public enum KernelsTable {
             try container.encode(signal, forKey: .signal)
             try container.encode(kernels, forKey: .kernels)
         }
+    }
+}
+
+/// A survey cell's anomalies per 100 judged snapshots, as survey.json
+/// (docs/survey.md) writes them and kernels.json (docs/kernels.md) repeats them.
+struct AnomalyRates: Codable {
+    var duplicated: Double
+    var intraRead: Double
+    var missing: Double
+    var torn: Double
+    enum CodingKeys: String, CodingKey {
+        case duplicated, missing, torn
+        case intraRead = "intra_read"
     }
 }
