@@ -12,11 +12,10 @@ import Glibc
 /// directory is followed, so dup, fork and exec need nothing.
 ///
 /// Layout of the loop's scratch memory while resolving: the path as the
-/// tracee gave it at [0, 4096), the link's name at `linkNameOffset`, the
-/// joined path at `joinedOffset`; the result goes back to [0, 4096).
+/// tracee gave it at [0, 4096), the joined path at `joinedOffset`; the
+/// result goes back to [0, 4096). The link's name is a `ShortPath`.
 extension TracerLoop {
     static let scratchBytes = 16384
-    private static let linkNameOffset = 8192
     private static let joinedOffset = 12288
     private static let pathRoom = 4096
 
@@ -41,23 +40,16 @@ extension TracerLoop {
             count = length
         } else {
             // The directory: readlink of /proc/TID/fd/N or /proc/TID/cwd.
-            let name = (scratch + Self.linkNameOffset).assumingMemoryBound(to: UInt8.self)
-            var n = 0
-            func put(_ text: StaticString) {
-                text.withUTF8Buffer { for byte in $0 { name[n] = byte; n += 1 } }
-            }
-            put("/proc/")
-            n += Self.writeDecimal(UInt32(bitPattern: tid), to: name + n)
+            var name = ShortPath.proc(tid)
             if directory == AT_FDCWD {
-                put("/cwd")
+                name.append("/cwd")
             } else {
                 guard directory >= 0 else { return 0 }
-                put("/fd/")
-                n += Self.writeDecimal(UInt32(bitPattern: directory), to: name + n)
+                name.append("/fd/")
+                name.appendDecimal(UInt64(directory))
             }
-            name[n] = 0
             let room = Self.pathRoom - length - 2
-            let linked = name.withMemoryRebound(to: CChar.self, capacity: n + 1) {
+            let linked = name.withCString {
                 readlink($0, (scratch + Self.joinedOffset).assumingMemoryBound(to: CChar.self), room)
             }
             // A directory's link is its absolute path (anything else: a socket, a pipe...).
@@ -76,18 +68,6 @@ extension TracerLoop {
         return false
     }
 
-    /// Writes `value` in decimal at `destination`; the digit count.
-    private static func writeDecimal(_ value: UInt32, to destination: UnsafeMutablePointer<UInt8>) -> Int {
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 { digits += 1; rest /= 10 }
-        var v = value
-        for i in stride(from: digits - 1, through: 0, by: -1) {
-            destination[i] = UInt8(48 + v % 10)
-            v /= 10
-        }
-        return digits
-    }
 
     /// Lexical normalization of the absolute path `source` (count bytes)
     /// into `destination`: empty and `.` components dropped, `..` removes

@@ -724,28 +724,10 @@ final class TracerLoop {
 
     /// stat and readlink of /proc/PID/fd/FD at an mmap's entry stop.
     private func fileIdentity(pid: Int32, fd: Int32, into thread: inout ThreadState) {
-        var path = (0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64)
-        withUnsafeMutableBytes(of: &path) { raw in
-            let buffer = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-            var length = 0
-            func put(_ text: StaticString) {
-                text.withUTF8Buffer { for byte in $0 { buffer[length] = CChar(bitPattern: byte); length += 1 } }
-            }
-            func put(_ number: Int32) {
-                var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-                    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-                withUnsafeMutableBytes(of: &digits) { d in
-                    var value = UInt32(bitPattern: number)
-                    var n = 0
-                    repeat { d[n] = UInt8(48 + value % 10); value /= 10; n += 1 } while value > 0
-                    while n > 0 { n -= 1; buffer[length] = CChar(bitPattern: d[n]); length += 1 }
-                }
-            }
-            put("/proc/")
-            put(pid)
-            put("/fd/")
-            put(fd)
-            buffer[length] = 0
+        var path = ShortPath.proc(pid)
+        path.append("/fd/")
+        path.appendDecimal(UInt64(UInt32(bitPattern: fd)))
+        path.withCString { buffer in
             var status = stat()
             guard stat(buffer, &status) == 0 else { return }
             thread.fileDevice = UInt64(status.st_dev)
@@ -795,66 +777,34 @@ final class TracerLoop {
         event.segmentSize = size
         event.fileInode = UInt64(UInt32(bitPattern: shmid))
         event.fileDevice = 0
-        var path = (0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64, 0 as UInt64)
-        withUnsafeMutableBytes(of: &path) { raw in
-            let buffer = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-            var length = 0
-            func put(_ text: StaticString) {
-                text.withUTF8Buffer { for byte in $0 { buffer[length] = CChar(bitPattern: byte); length += 1 } }
-            }
-            func putDecimal(_ number: Int32) {
-                var value = UInt32(bitPattern: number), divisor: UInt32 = 1
-                while value / divisor >= 10 { divisor *= 10 }
-                repeat { buffer[length] = CChar(48 + Int(value / divisor)); value %= divisor; divisor /= 10; length += 1 } while divisor > 0
-            }
-            func putHex(_ value: UInt64, digits: Int) {
-                var n = digits
-                if n == 0 { var v = value; repeat { n += 1; v >>= 4 } while v > 0 }
-                for shift in stride(from: (n - 1) * 4, through: 0, by: -4) {
-                    let digit = Int((value >> UInt64(shift)) & 15)
-                    buffer[length] = CChar(digit < 10 ? 48 + digit : 87 + digit)
-                    length += 1
-                }
-            }
-            put("/proc/")
-            putDecimal(pid)
-            put("/map_files/")
-            putHex(start, digits: 0)
-            put("-")
-            putHex(end, digits: 0)
-            buffer[length] = 0
-            var status = stat()
-            if stat(buffer, &status) == 0 { event.fileDevice = UInt64(status.st_dev) }
-            // The path the maps line shows, written straight into the data area.
-            length = 0
-            put("/SYSV")
-            putHex(UInt64(key), digits: 8)
-            put(" (deleted)")
-            guard log.dataRoom >= length else { halt(.limit(.dataBytes(log.dataCapacity))); return }
-            log.dataEnd.copyMemory(from: buffer, byteCount: length)
-            event.filePathStart = log.commitData(length)
-            event.filePathCount = length
-        }
+        var mapFile = ShortPath.proc(pid)
+        mapFile.append("/map_files/")
+        mapFile.appendHex(start)
+        mapFile.append("-")
+        mapFile.appendHex(end)
+        var status = stat()
+        if mapFile.withCString({ stat($0, &status) }) == 0 { event.fileDevice = UInt64(status.st_dev) }
+        // The path the maps line shows.
+        var shown = ShortPath()
+        shown.append("/SYSV")
+        shown.appendHex(UInt64(key), minimumDigits: 8)
+        shown.append(" (deleted)")
+        guard log.dataRoom >= shown.count else { halt(.limit(.dataBytes(log.dataCapacity))); return }
+        shown.copy(to: log.dataEnd)
+        event.filePathStart = log.commitData(shown.count)
+        event.filePathCount = shown.count
     }
 
     /// Reads /proc/TID/maps whole into the data area while the process
     /// cannot run (exec, first stop, last thread's exit).
     private func quiescentRead(_ tid: Int32, process: TracedProcessState, role: QuiescentRole, now: UInt64) {
-        var path: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var path = ShortPath.proc(tid)
+        path.append("/maps")
         let start = log.dataCount
         var count = 0
         var ok = false
         let tBegin = monotonicNanoseconds()
-        withUnsafeMutableBytes(of: &path) { raw in
-            let buffer = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-            var length = 0
-            for byte in "/proc/".utf8 { buffer[length] = CChar(bitPattern: byte); length += 1 }
-            var value = UInt32(bitPattern: tid)
-            var digits: [UInt8] = []
-            repeat { digits.append(UInt8(48 + value % 10)); value /= 10 } while value > 0
-            for digit in digits.reversed() { buffer[length] = CChar(bitPattern: digit); length += 1 }
-            for byte in "/maps".utf8 { buffer[length] = CChar(bitPattern: byte); length += 1 }
-            buffer[length] = 0
+        path.withCString { buffer in
             let fd = open(buffer, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { return }
             defer { Glibc.close(fd) }
