@@ -1,8 +1,8 @@
 /* procmap-query: opens /proc/self/maps, asks PROCMAP_QUERY (Linux 6.11+)
  * for the mapping that holds main's code, then reads the file whole with
  * read(2). Prints "query RESULT ERRNO START END" and "read BYTES". With
- * the argument "query-only" it never reads. The struct is declared here:
- * older headers lack it. */
+ * the argument "query-only" it never reads. The struct is in
+ * procmap-query.h (older headers lack it). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,14 +12,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-struct query {
-    uint64_t size, query_flags, query_addr;
-    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
-    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-    uint64_t vma_name_addr, build_id_addr;
-};
-
-#define QUERY_REQUEST _IOWR('f', 17, struct query)
+#include "procmap-query.h"
 
 int main(int argc, char **argv) {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);

@@ -19,7 +19,7 @@
  *                     print "noname QUERIES LINES"
  *   walks N           N walks of /proc/self/maps, nothing written (for
  *                     tools/bench-procmap-query.sh), print "walks QUERIES"
- * The struct is declared here: older headers lack it. */
+ * The struct is declared in procmap-query.h: older headers lack it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -33,15 +33,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct query {
-    uint64_t size, query_flags, query_addr;
-    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
-    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
-    uint64_t vma_name_addr, build_id_addr;
-};
+#include "procmap-query.h"
 
-#define QUERY_REQUEST _IOWR('f', 17, struct query)
-#define COVERING_OR_NEXT 0x10
 #define MAX_ANSWERS 4096
 #define NAME_ROOM 4097
 
