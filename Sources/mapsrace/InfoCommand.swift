@@ -71,6 +71,8 @@ struct InfoJSON {
         object.add("address_space_maps", .number(String(summary.addressSpaceMaps)))
         object.add("procmap_queries", .number(String(summary.procmapQueries)))
         object.add("procmap_walk_queries", .number(String(summary.procmapQueriesInWalks)))
+        object.add("shared_memory_attaches", .number(String(summary.sharedMemoryAttaches)))
+        object.add("anonymous_names", .number(String(summary.anonymousNames)))
         object.add("processes", .array(summary.processes.map { process in
             var entry = JSONObject()
             entry.add("pid", .number(String(process.pid)))
@@ -117,6 +119,10 @@ struct InfoText {
                 let single = summary.procmapQueries - summary.procmapQueriesInWalks
                 rows.append(("PROCMAP_QUERY", "\(summary.procmapQueries) queries: \(summary.procmapQueriesInWalks) in walks "
                     + "(snapshots), \(single) single (logged, not judged)"))
+            }
+            if summary.sharedMemoryAttaches > 0 || summary.anonymousNames > 0 {
+                rows.append(("segments, names", "\(summary.sharedMemoryAttaches) SysV shm attaches, "
+                    + "\(summary.anonymousNames) anonymous-name prctls (what their maps lines show)"))
             }
             for process in summary.processes {
                 var roles: [String] = []

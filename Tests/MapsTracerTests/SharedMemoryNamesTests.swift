@@ -61,6 +61,15 @@ import Testing
             #expect(!texts.contains { $0.contains("[anon:") })
         }
 
+        // info counts both kinds of record.
+        let info = try workspace.mapsrace("info", "--json", "t.mrtrace")
+        try #require(info.status == 0, "\(info.error)")
+        let counts = try parseJSON(info.output)
+        #expect(counts["shared_memory_attaches"] as? Int == attaches.count)
+        #expect(counts["anonymous_names"] as? Int == names.count)
+        let infoText = try workspace.mapsrace("info", "t.mrtrace")
+        #expect(infoText.output.contains("\(attaches.count) SysV shm attaches, \(names.count) anonymous-name prctls"))
+
         let analysis = try workspace.mapsrace("analyze", "--json", "t.mrtrace")
         try #require(analysis.status == 0, "\(analysis.error)")
         let json = try parseJSON(analysis.output)
