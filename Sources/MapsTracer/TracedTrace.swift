@@ -246,7 +246,9 @@ struct TracedTraceEncoder {
     /// and the joined range that most mprotect, munmap and mremap calls fall
     /// in is modeled (a line that merges across an mmap's edge thus stays
     /// inside). A single page at 0 when there is none: nothing is then
-    /// modeled, every line is unmodeled.
+    /// modeled, every line is unmodeled. The fast path's own trampoline
+    /// page and ring (mapped by the preload's constructor, at their fixed
+    /// addresses) are not the program's: they never count.
     static func modeledRange(events: UnsafeBufferPointer<TracerEvent>, pid: Int32, generation: UInt32, pageSize: UInt64) -> ArenaRecord {
         let mmap = Int32(mapsrace_nr("mmap")), mprotect = Int32(mapsrace_nr("mprotect"))
         let munmap = Int32(mapsrace_nr("munmap")), mremap = Int32(mapsrace_nr("mremap"))
@@ -256,6 +258,7 @@ struct TracedTraceEncoder {
         var ranges: [Range<UInt64>] = []
         for event in mine where event.number == mmap && Int32(truncatingIfNeeded: event.a3) & MAP_ANONYMOUS != 0 && event.a1 > 0 {
             let start = UInt64(bitPattern: event.result)
+            if isFastPathMapping(event, at: start) { continue }
             let end = start &+ roundUp(event.a1)
             if end > start { ranges.append(start..<end) }
         }
@@ -279,6 +282,14 @@ struct TracedTraceEncoder {
         guard let best = candidates.max(by: { hits[$0] < hits[$1] || (hits[$0] == hits[$1] && clusters[$0].count < clusters[$1].count) })
         else { return ArenaRecord(start: 0, end: pageSize) }
         return ArenaRecord(start: clusters[best].lowerBound, end: clusters[best].upperBound)
+    }
+
+    /// The preload's mmap of its trampoline page or its ring: at its fixed
+    /// address, asked for there with MAP_FIXED_NOREPLACE.
+    static func isFastPathMapping(_ event: TracerEvent, at start: UInt64) -> Bool {
+        let fixedNoReplace: UInt64 = 0x100000  // MAP_FIXED_NOREPLACE
+        return (start == MAPSRACE_TRAMPOLINE_ADDRESS || start == MAPSRACE_RING_ADDRESS) && event.a0 == start
+            && event.a3 & fixedNoReplace != 0
     }
 
     private var isSmaps: Bool {

@@ -195,6 +195,26 @@ import Testing
         #expect(refused.status != 0)
     }
 
+    /// The preload's trampoline page and ring are mapped (and the
+    /// trampoline mprotected) by the traced path, but they are mapsrace's,
+    /// not the program's: never the modeled range. A shell that reads its
+    /// own maps through a child has no mprotect of its own in an anonymous
+    /// mapping, so before, the trampoline page (one mprotect) was chosen.
+    @Test func theFastPathsOwnMappingsAreNeverTheModeledRange() throws {
+        let workspace = try Workspace()
+        _ = try preloadLibrary()
+        let run = try workspace.mapsrace("record", "-o", "t.mrtrace", "--", "/bin/sh", "-c", "cat /proc/$$/maps >/dev/null")
+        try #require(run.status == 0, "\(run.error)")
+        let all = try records(of: workspace.file("t.mrtrace")).records
+        let arena = try #require(all.compactMap { record -> ArenaRecord? in if case .arena(let a) = record { a } else { nil } }.first)
+        // The preload did map its pages at their fixed addresses in the shell.
+        let trampoline: UInt64 = 0x6d5a_0000_0000, ring: UInt64 = 0x6d5a_0001_0000
+        let shell = try #require(all.processes.first?.pid)
+        #expect(all.syscalls.contains { $0.pid == shell && $0.name == "mmap" && UInt64(bitPattern: $0.result) == trampoline })
+        #expect(all.syscalls.contains { $0.pid == shell && $0.name == "mmap" && UInt64(bitPattern: $0.result) == ring })
+        #expect(arena.start != trampoline && arena.start != ring, "modeled range \(arena)")
+    }
+
     /// What mapsrace logs equals what strace -f sees of the same program
     /// (run with the same preload, so that both see the same calls).
     @Test func mutationsEqualWhatStraceShows() throws {
