@@ -61,6 +61,18 @@ if [ ! -f "$seeds/.done" ]; then
                 --reader "$reader" --snapshots 2 --seed 1 >/dev/null 2>&1 || rm -f "$seeds/trace/$name.mrtrace"
         done
     done
+    # Traced recordings (`record -- CMD`): the records 10-15, 0x40, 0x44 and
+    # the whole-address-space model are reached only from these. A shell
+    # and two children (fork, exec, file-backed mmaps, brk, reads of its own
+    # and its parent's maps), and a PROCMAP_QUERY walk when the kernel has it.
+    "$mapsrace" record -o "$seeds/trace/traced-shell.mrtrace" -- /bin/sh -c \
+        'cat /proc/self/maps >/dev/null; cat /proc/$$/maps >/dev/null' >/dev/null 2>&1 \
+        || rm -f "$seeds/trace/traced-shell.mrtrace"
+    if cc -std=gnu11 -O1 -o "$seeds/procmap-walk" tools/test-programs/procmap-walk.c 2>/dev/null; then
+        "$mapsrace" record -o "$seeds/trace/traced-walk.mrtrace" -- "$seeds/procmap-walk" self "$seeds/walk.txt" \
+            >/dev/null 2>&1 || rm -f "$seeds/trace/traced-walk.mrtrace"
+        rm -f "$seeds/procmap-walk" "$seeds/walk.txt"
+    fi
     for trace in "$seeds"/trace/*.mrtrace; do
         # The raw target's first byte picks the framing: 0 = one frame.
         { printf '\0'; zstd -dcq "$trace"; } > "$seeds/raw-trace/$(basename "$trace" .mrtrace).raw"
