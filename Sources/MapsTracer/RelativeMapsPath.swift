@@ -48,7 +48,10 @@ extension TracerLoop {
                 name.append("/fd/")
                 name.appendDecimal(UInt64(directory))
             }
+            // A relative path of nearly PATH_MAX leaves no room for the
+            // directory (and a negative size would reach readlink as a huge one).
             let room = Self.pathRoom - length - 2
+            guard room > 1 else { return 0 }
             let linked = name.withCString {
                 readlink($0, (scratch + Self.joinedOffset).assumingMemoryBound(to: CChar.self), room)
             }
