@@ -411,6 +411,7 @@ extension PayloadCursor {
             let snapshot = try int32("snapshot")
             // Added with the fast path; older records end before it.
             let path = remaining > 0 ? try leb() : 0
+            guard path <= 1 else { throw malformed("unknown traced syscall path \(path)") }
             return .syscall(TracedSyscall(
                 sequence: sequence, pid: pid, tid: tid, generation: generation, number: number, name: name,
                 arguments: arguments, result: result, errno: errno, tBegin: tBegin, tEnd: tEnd, snapshot: snapshot,
