@@ -26,6 +26,12 @@ mapsrace="$root/.build/release/mapsrace"
 cc -std=gnu11 -O2 -o "$work/procmap-walk" "$root/tools/test-programs/procmap-walk.c"
 cd "$work"
 queries=$(./procmap-walk walks "$walks" | sed -n 's/^walks //p')
+# hyperfine -i ignores failures (for the base build): this build must succeed,
+# or its times would be those of a failing run.
+if ! "$mapsrace" record -o check.mrtrace -- ./procmap-walk walks 1 >/dev/null; then
+    echo "bench-procmap-query: this build's record -- procmap-walk failed" >&2
+    exit 1
+fi
 
 commands=(-n bare "./procmap-walk walks $walks" -n mapsrace "$mapsrace record -o t.mrtrace -- ./procmap-walk walks $walks")
 if [ -n "${BASE_MAPSRACE:-}" ]; then
