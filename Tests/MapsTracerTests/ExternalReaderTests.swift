@@ -113,6 +113,16 @@ func externalReader(_ name: String, pid: String) -> [String] {
         if positional.count == straced.count, straced.count == tracedChunks.count {
             #expect(tracedChunks.map { Int64($0.offset) } == straced.map { $0[2] })
         }
+        if positional.isEmpty {
+            // read(2) readers: each chunk starts where the one before it in
+            // its snapshot ended (the descriptor's offset, as the kernel keeps it).
+            #expect(name != "gdb")
+            var next: [UInt32: UInt64] = [:]
+            for chunk in tracedChunks.sorted(by: { ($0.snapshot, $0.sequence) < ($1.snapshot, $1.sequence) }) {
+                #expect(chunk.offset == next[chunk.snapshot, default: 0], "snapshot \(chunk.snapshot) chunk \(chunk.sequence)")
+                next[chunk.snapshot, default: 0] += UInt64(max(chunk.returned, 0))
+            }
+        }
     }
 
     /// [requested, returned, offset] of every read of `path`'s descriptor in
