@@ -18,11 +18,30 @@ struct SyscallNumbers {
     let execve = Int32(mapsrace_nr("execve")), execveat = Int32(mapsrace_nr("execveat"))
     let ptrace = Int32(mapsrace_nr("ptrace"))
     let shmat = Int32(mapsrace_nr("shmat"))
+    let munmap = Int32(mapsrace_nr("munmap")), mprotect = Int32(mapsrace_nr("mprotect"))
+    let pkeyMprotect = Int32(mapsrace_nr("pkey_mprotect")), mremap = Int32(mapsrace_nr("mremap"))
+    let madvise = Int32(mapsrace_nr("madvise"))
     /// ioctl's request for PROCMAP_QUERY (ProcmapQueryTrace.swift).
     let procmapQuery = UInt64(mapsrace_procmap_query_request())
 
     func isOpen(_ n: Int32) -> Bool { n == open || n == openat || n == openat2 }
     func isRead(_ n: Int32) -> Bool { n == read || n == pread64 || n == readv || n == preadv || n == preadv2 }
+    /// Whether a mutation's range (or an mremap's fixed destination) meets
+    /// the fast path's pages: the trampoline and ring at their fixed
+    /// addresses, within the 4 GiB above the trampoline (the largest ring is 2 GiB).
+    func touchesFastPathPages(_ n: Int32, _ args: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)) -> Bool {
+        guard n == munmap || n == mprotect || n == pkeyMprotect || n == mremap || n == madvise || n == mmap else {
+            return false
+        }
+        let low = UInt64(MAPSRACE_TRAMPOLINE_ADDRESS), high = low + (1 << 32)
+        func meets(_ start: UInt64, _ length: UInt64) -> Bool {
+            let (end, wrapped) = start.addingReportingOverflow(length)
+            return !wrapped && start < high && end > low
+        }
+        if meets(args.0, args.1) { return true }
+        return n == mremap && args.3 & 2 != 0 && meets(args.4, args.2)  // MREMAP_FIXED
+    }
+
     /// Operations that only matter on a maps descriptor (their first argument).
     func isDescriptorOperation(_ n: Int32) -> Bool {
         isRead(n) || n == lseek || n == ioctl || n == dup || n == dup2 || n == dup3 || n == fcntl || n == close
@@ -474,6 +493,11 @@ final class TracerLoop {
             let flags = Int32(truncatingIfNeeded: info.args.3)
             let fd = Int32(truncatingIfNeeded: info.args.4)
             if flags & MAP_ANONYMOUS == 0 && fd >= 0 { fileIdentity(pid: thread.pid, fd: fd, into: &thread) }
+        }
+        if process.hasRing, numbers.touchesFastPathPages(number, info.args) {
+            // The preload gave up its fast path before this call (it may
+            // unmap or replace the ring): take what the ring holds while it is there.
+            drainRing(process, final: false)
         }
         thread.pending = true
         threads[tid] = thread

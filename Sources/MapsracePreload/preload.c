@@ -67,6 +67,16 @@ static long traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5
     return syscall(nr, a0, a1, a2, a3, a4, a5);
 }
 
+/* A call that touches the trampoline or the ring may unmap, replace or
+   protect them: the fast path ends here for the whole process (later calls
+   would write into memory that is no longer the ring, or fault), before the
+   call is made on the traced path. The tracer drains the ring at that call's
+   entry stop. */
+static long traced_touching_reserved(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+    __atomic_store_n(&ring_header, NULL, __ATOMIC_RELEASE);
+    return traced(nr, a0, a1, a2, a3, a4, a5);
+}
+
 /* The fast path: claim a slot, make the syscall from the trampoline, fill the
    slot, commit it. Falls back to the traced path when the ring is full. */
 static long logged(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
@@ -101,7 +111,7 @@ static long logged(long nr, long a0, long a1, long a2, long a3, long a4, long a5
 
 int mprotect(void *address, size_t length, int protection) {
     if (touches_reserved((uint64_t)(uintptr_t)address, length))
-        return (int)as_libc_result(traced(SYS_mprotect, (long)address, (long)length, protection, 0, 0, 0));
+        return (int)as_libc_result(traced_touching_reserved(SYS_mprotect, (long)address, (long)length, protection, 0, 0, 0));
     return (int)as_libc_result(logged(SYS_mprotect, (long)address, (long)length, protection, 0, 0, 0));
 }
 
@@ -109,19 +119,19 @@ int pkey_mprotect(void *address, size_t length, int protection, int key) {
     /* As glibc's wrapper: key -1 is a plain mprotect. */
     if (key == -1) return mprotect(address, length, protection);
     if (touches_reserved((uint64_t)(uintptr_t)address, length))
-        return (int)as_libc_result(traced(SYS_pkey_mprotect, (long)address, (long)length, protection, key, 0, 0));
+        return (int)as_libc_result(traced_touching_reserved(SYS_pkey_mprotect, (long)address, (long)length, protection, key, 0, 0));
     return (int)as_libc_result(logged(SYS_pkey_mprotect, (long)address, (long)length, protection, key, 0, 0));
 }
 
 int munmap(void *address, size_t length) {
     if (touches_reserved((uint64_t)(uintptr_t)address, length))
-        return (int)as_libc_result(traced(SYS_munmap, (long)address, (long)length, 0, 0, 0, 0));
+        return (int)as_libc_result(traced_touching_reserved(SYS_munmap, (long)address, (long)length, 0, 0, 0, 0));
     return (int)as_libc_result(logged(SYS_munmap, (long)address, (long)length, 0, 0, 0, 0));
 }
 
 int madvise(void *address, size_t length, int advice) {
     if (touches_reserved((uint64_t)(uintptr_t)address, length))
-        return (int)as_libc_result(traced(SYS_madvise, (long)address, (long)length, advice, 0, 0, 0));
+        return (int)as_libc_result(traced_touching_reserved(SYS_madvise, (long)address, (long)length, advice, 0, 0, 0));
     return (int)as_libc_result(logged(SYS_madvise, (long)address, (long)length, advice, 0, 0, 0));
 }
 
@@ -129,7 +139,9 @@ void *mmap(void *address, size_t length, int protection, int flags, int fd, off_
     long raw;
     /* A file-backed mapping stays on the traced path: its file identity is
        read at the entry stop. */
-    if (!(flags & MAP_ANONYMOUS) || touches_reserved((uint64_t)(uintptr_t)address, length))
+    if (touches_reserved((uint64_t)(uintptr_t)address, length))
+        raw = traced_touching_reserved(SYS_mmap, (long)address, (long)length, protection, flags, fd, (long)offset);
+    else if (!(flags & MAP_ANONYMOUS))
         raw = traced(SYS_mmap, (long)address, (long)length, protection, flags, fd, (long)offset);
     else
         raw = logged(SYS_mmap, (long)address, (long)length, protection, flags, fd, (long)offset);
@@ -150,7 +162,7 @@ void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...
     long raw;
     if (touches_reserved((uint64_t)(uintptr_t)old_address, old_size)
         || ((flags & MREMAP_FIXED) && touches_reserved((uint64_t)new_address, new_size)))
-        raw = traced(SYS_mremap, (long)old_address, (long)old_size, (long)new_size, flags, new_address, 0);
+        raw = traced_touching_reserved(SYS_mremap, (long)old_address, (long)old_size, (long)new_size, flags, new_address, 0);
     else
         raw = logged(SYS_mremap, (long)old_address, (long)old_size, (long)new_size, flags, new_address, 0);
     return (void *)as_libc_result(raw);

@@ -217,6 +217,29 @@ import Testing
         #expect(arena.start != trampoline && arena.start != ring, "modeled range \(arena)")
     }
 
+    /// A program that unmaps the trampoline and the ring (here with libc's
+    /// munmap over both) ends its fast path there: its later calls stop,
+    /// and the records the ring held are taken before it goes. Before, the
+    /// next call wrote into the unmapped ring and the program died of SIGSEGV.
+    @Test func unmappingTheRingEndsTheFastPathAndLosesNothing() throws {
+        let workspace = try Workspace()
+        _ = try preloadLibrary()
+        let program = try workspace.compile("fast-path")
+        let run = try workspace.mapsrace("record", "-o", "t.mrtrace", "--", program, "unmap-ring", "200")
+        try #require(run.status == 0, "\(run.error)")
+        let pid = try #require(made(run.output).keys.first)
+        #expect(made(run.output)[pid]?.calls == 400)
+        let syscalls = try records(of: workspace.file("t.mrtrace")).records.syscalls
+        let mine = ownProtects(syscalls, pid: pid)
+        #expect(mine.count == 400)
+        #expect(mine.prefix(200).allSatisfy { $0.fastPath })
+        #expect(mine.suffix(200).allSatisfy { !$0.fastPath })
+        let unmap = try #require(syscalls.first { $0.pid == pid && $0.name == "munmap" && $0.argument(0) == 0x6d5a_0000_0000 })
+        #expect(!unmap.fastPath && unmap.errno == 0)
+        #expect(mine.prefix(200).allSatisfy { $0.sequence < unmap.sequence })
+        #expect(mine.suffix(200).allSatisfy { $0.sequence > unmap.sequence })
+    }
+
     /// What mapsrace logs equals what strace -f sees of the same program
     /// (run with the same preload, so that both see the same calls).
     @Test func mutationsEqualWhatStraceShows() throws {

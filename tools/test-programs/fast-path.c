@@ -17,7 +17,10 @@
  *                           environment ("after N")
  *   fast-path vfork N       N mprotect, a vfork whose child makes 3N (in the
  *                           parent's memory) and _exits, then N more; the
- *                           parent prints the child's line for it */
+ *                           parent prints the child's line for it
+ *   fast-path unmap-ring N  N mprotect, then a libc munmap of 16 MiB at the
+ *                           trampoline's address (trampoline and ring), then
+ *                           N more */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -140,6 +143,15 @@ int main(int argc, char **argv) {
         printf("%d mprotect %d raw 0\n", getpid(), 2 * rounds);
         read_maps_once();
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+    }
+    if (strcmp(mode, "unmap-ring") == 0) {
+        protect(p, rounds, 0);
+        /* MAPSRACE_TRAMPOLINE_ADDRESS; the ring follows it within 16 MiB. */
+        if (munmap((void *)0x6d5a00000000UL, 16UL << 20) != 0) { perror("munmap"); return 1; }
+        protect(p, rounds, 0);
+        printf("%d mprotect %d raw 0\n", getpid(), 2 * rounds);
+        read_maps_once();
+        return 0;
     }
     if (strcmp(mode, "after") == 0) {
         protect(p, rounds, 0);
