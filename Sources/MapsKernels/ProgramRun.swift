@@ -85,7 +85,7 @@ func runProgram(
     }
 }
 
-/// The first lines of a file, for an error message (empty when unreadable).
+/// The last lines of a file, joined, for an error message (empty when unreadable).
 func excerpt(of path: String, lines: Int = 3) -> String {
     guard case .success(let bytes) = readWholeFile(path) else { return "" }
     let text = String(decoding: bytes, as: UTF8.self)
