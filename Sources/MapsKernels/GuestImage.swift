@@ -25,7 +25,10 @@ public enum GuestImage {
             key += Array("\(file) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\n".utf8)
         }
         let image = "\(cacheDirectory)/initramfs-\(ResultChannel.hex(ResultChannel.fnv1a64(key))).cpio"
-        if access(image, R_OK) == 0 { return image }
+        if access(image, R_OK) == 0 {
+            markUsed(image)
+            return image
+        }
 
         var archive = CpioArchive()
         for directory in ["bin", "dev", "proc", "sys", "tmp"] { archive.addDirectory(directory) }
@@ -44,9 +47,21 @@ public enum GuestImage {
         return image
     }
 
+    /// An image stays this long after its last use whatever `pruneImages`'
+    /// count: another `mapsrace kernels` run (another build, sharing the
+    /// cache) may be about to boot it, or boot its next kernel from it.
+    public static let keptWhileInUseSeconds = 3600
+
+    /// Marks `image` as used now (its modification time), so that no
+    /// concurrent run prunes it before its guests have booted.
+    public static func markUsed(_ image: String) {
+        _ = utimensat(AT_FDCWD, image, nil, 0)
+    }
+
     /// Every rebuilt binary makes a new image (some 50 MB): only the
-    /// `count` most recently written stay.
-    static func pruneImages(in directory: String, keeping count: Int) {
+    /// `count` most recently written or used stay, and every one used
+    /// within `keptWhileInUseSeconds`.
+    public static func pruneImages(in directory: String, keeping count: Int) {
         guard let handle = opendir(directory) else { return }
         var images: [(path: String, written: Int)] = []
         while let entry = readdir(handle) {
@@ -59,7 +74,12 @@ public enum GuestImage {
             if stat(path, &info) == 0 { images.append((path, info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec)) }
         }
         closedir(handle)
-        for old in images.sorted(by: { $0.written > $1.written }).dropFirst(count) { unlink(old.path) }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let recent = (now.tv_sec - keptWhileInUseSeconds) * 1_000_000_000
+        for old in images.sorted(by: { $0.written > $1.written }).dropFirst(count) where old.written < recent {
+            unlink(old.path)
+        }
     }
 
     static func contents(_ path: String) throws(KernelsError) -> [UInt8] {

@@ -140,6 +140,8 @@ public func runKernels(_ plan: KernelsPlan, qemu: String, progress: (String) -> 
             continue
         }
         progress("\(source): booting the guest and running the survey in it")
+        // Still in use: a concurrent run's pruning must leave it.
+        GuestImage.markUsed(image!)
         let outcome = runGuest(
             qemu: qemu, kernel: kernel, initramfs: image!, surveyArguments: plan.surveyArguments,
             directory: guestDirectory, settings: plan.machine)
