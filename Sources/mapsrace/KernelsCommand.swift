@@ -1,5 +1,6 @@
 import ArgumentParser
 import MapsKernels
+import MapsRecorder
 import MapsSurvey
 import MapsSystem
 
@@ -143,7 +144,8 @@ struct KernelsCommand: ParsableCommand {
             throw reportFailure(KernelsError.initramfsFailed("cannot resolve /proc/self/exe"))
         }
         if case .failure(let code) = StopSignal.install() {
-            throw reportFailure(KernelsError.notWritable("(signal handlers)", code.text))
+            // As `survey`: a failed sigaction is a failure to record (24), not an unwritable output.
+            throw reportFailure(RecordingError.systemCallFailed("sigaction", errno: code.rawValue))
         }
         printError("mapsrace: kernels \(sources.map(\.description).joined(separator: ", ")); everything goes to \(directory)/")
         let plan = KernelsPlan(
