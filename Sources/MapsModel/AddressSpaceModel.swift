@@ -187,7 +187,7 @@ public struct AddressSpaceModel: Sendable {
 
     /// The lines as maps would print them now (the heap named).
     public var mapsLines: [MapsLine] {
-        lines.all.map { named($0) }
+        lines.map { named($0) }
     }
 
     /// The line with the name the kernel prints: an unnamed anonymous line

@@ -76,6 +76,17 @@ struct LineStore {
             chunks[c][i] = newValue
             if i == chunks[c].count - 1 { chunkEnds[c] = newValue.end }
         }
+        // In place (`lines[i].line.end = x` copies no line): the sum drops
+        // the line before the change and takes it back after.
+        _modify {
+            let (c, i) = locate(index)
+            account(chunks[c][i], false)
+            defer {
+                account(chunks[c][i], true)
+                if i == chunks[c].count - 1 { chunkEnds[c] = chunks[c][i].end }
+            }
+            yield &chunks[c][i]
+        }
     }
 
     mutating func insert(_ line: ModelLine, at index: Int) {
@@ -137,6 +148,14 @@ struct LineStore {
     }
 
     var all: [ModelLine] { chunks.flatMap { $0 } }
+
+    /// Every line in order, `transform`ed, in one array (no copy of `all` first).
+    func map<T>(_ transform: (ModelLine) -> T) -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(count)
+        for chunk in chunks { for line in chunk { out.append(transform(line)) } }
+        return out
+    }
 }
 
 /// Hashes of maps lines whose sums identify a set of lines: `exact` line
@@ -153,6 +172,8 @@ public enum LineHash {
     }
 
     static func normalized(_ line: MapsLine) -> MapsLine? {
+        // Most lines are anonymous: nothing to leave out or rename.
+        if line.path.isEmpty { return line }
         if SpecialLines.isSpecial(line.path) { return nil }
         var line = line
         if line.path == "/dev/zero (deleted)" || line.path.hasPrefix("/SYSV")
