@@ -1,3 +1,4 @@
+import Dispatch
 import MapsModel
 import MapsTrace
 
@@ -370,6 +371,47 @@ enum LineComparison {
     }
 }
 
+/// A snapshot's lines as an address space's judge compares them: the
+/// comparable lines, their sum, and how many lines were left out.
+struct ObservedLines: Sendable {
+    let pageLevel: Bool
+    let comparable: [MapsLine]
+    let hash: UInt64
+    let unmodeled: Int
+
+    init(_ lines: [MapsLine], pageLevel: Bool) {
+        self.pageLevel = pageLevel
+        comparable = LineComparison.comparable(lines, pageLevel: pageLevel)
+        hash = LineHash.sum(lines, pageLevel ? .pageLevel : .exact)
+        unmodeled = lines.count { SpecialLines.isSpecial($0.path) }
+    }
+}
+
+/// One snapshot on its way to its judge. `outcome` is written once, before
+/// `done` is signalled (by the thread that prepares it), and read only
+/// after waiting on `done`.
+private final class PreparedSnapshot: @unchecked Sendable {
+    enum Outcome {
+        case lines(ObservedLines)
+        case notReadToEnd
+        case unparsable(String)
+    }
+
+    let index: Int
+    let key: AddressSpaceKey
+    let tBegin: UInt64
+    let tEnd: UInt64
+    var outcome: Outcome?
+    let done = DispatchSemaphore(value: 0)
+
+    init(index: Int, key: AddressSpaceKey, tBegin: UInt64, tEnd: UInt64) {
+        self.index = index
+        self.key = key
+        self.tBegin = tBegin
+        self.tEnd = tEnd
+    }
+}
+
 /// The whole-address-space analysis of a traced recording.
 public struct AddressSpaceAnalysis: Sendable {
     public var reports: [AddressSpaceReport]
@@ -411,14 +453,16 @@ public struct AddressSpaceAnalysis: Sendable {
             }
         }
 
-        /// Judges one snapshot's lines against the states of its window.
-        mutating func judge(index: Int, lines: [MapsLine], tBegin: UInt64, tEnd: UInt64) -> WholeSpaceVerdict {
+        /// Judges one snapshot's lines, prepared for this judge's matching,
+        /// against the states of its window.
+        mutating func judge(index: Int, _ lines: ObservedLines, tBegin: UInt64, tEnd: UInt64) -> WholeSpaceVerdict {
+            precondition(lines.pageLevel == pageLevel, "snapshot lines prepared for the other matching")
             let lo = mutations.partitionPoint { $0.tEnd >= tBegin }
             var hi = mutations.count
             while hi > lo, mutations[hi - 1].tBegin >= tEnd { hi -= 1 }
-            let observed = LineComparison.comparable(lines, pageLevel: pageLevel)
-            let hash = LineHash.sum(lines, pageLevel ? .pageLevel : .exact)
-            let unmodeled = lines.count { SpecialLines.isSpecial($0.path) }
+            let observed = lines.comparable
+            let hash = lines.hash
+            let unmodeled = lines.unmodeled
             advance(to: lo)
             // The states of the window: the sums compared at each (constant
             // time), the lines in full only when they agree.
@@ -502,16 +546,21 @@ public struct AddressSpaceAnalysis: Sendable {
     }
 
     /// Streams the snapshots and judges each against the address space it
-    /// read (only those of `of`'s address spaces, when given).
+    /// read (only those of `of`'s address spaces, when given). While this
+    /// thread decodes the next snapshots and judges them in file order, up
+    /// to one per core are parsed and prepared (`ObservedLines`) on other threads.
     static func judgeSnapshots(
         _ context: TraceContext, only: Int?, format: SnapshotAnalyzer.TextFormat,
         judges: inout [AddressSpaceKey: SpaceJudge], verdicts: inout [Int: WholeSpaceVerdict],
         of subset: Set<AddressSpaceKey>?
     ) throws(AnalysisError) {
-        try context.forEachSnapshot(only: only) { snapshot in
-            guard let source = context.snapshotSources[snapshot.index] else { return }
-            let key = AddressSpaceKey(pid: source.targetPID, generation: source.targetGeneration)
-            if let subset, !subset.contains(key) { return }
+        // Each judged address space's matching, for the threads that prepare lines.
+        let matching = judges.mapValues(\.pageLevel)
+        var pending: [PreparedSnapshot] = []
+        let width = TraceAnalysis.analysisThreads
+        func finish(_ prepared: PreparedSnapshot) {
+            prepared.done.wait()
+            let key = prepared.key
             func unjudged(_ match: String, _ detail: String) -> WholeSpaceVerdict {
                 WholeSpaceVerdict(
                     pid: key.pid, generation: key.generation, judged: false, consistent: nil, explainingState: nil,
@@ -519,33 +568,58 @@ public struct AddressSpaceAnalysis: Sendable {
                     detail: detail)
             }
             guard var judge = judges[key] else {
-                verdicts[snapshot.index] = unjudged(
+                verdicts[prepared.index] = unjudged(
                     "none", "the tracer did not follow the address space it read (no quiescent read of it)")
                 return
             }
-            judge.report.snapshots.append(snapshot.index)
+            judge.report.snapshots.append(prepared.index)
             let match = judge.pageLevel ? "page_level" : "exact"
+            switch prepared.outcome {
+            case .notReadToEnd:
+                verdicts[prepared.index] = unjudged(match, "the reader did not read it to the end of the file")
+            case .unparsable(let error):
+                verdicts[prepared.index] = unjudged(match, "its text does not parse (\(error))")
+            case .lines(let lines):
+                let verdict = judge.judge(index: prepared.index, lines, tBegin: prepared.tBegin, tEnd: prepared.tEnd)
+                judge.report.judgedSnapshots += 1
+                if verdict.consistent == true { judge.report.consistentSnapshots += 1 }
+                verdicts[prepared.index] = verdict
+            case nil:
+                preconditionFailure("a snapshot's preparation signalled without a result")
+            }
+            judges[key] = judge
+        }
+        try context.forEachSnapshot(only: only) { snapshot in
+            guard let source = context.snapshotSources[snapshot.index] else { return }
+            let key = AddressSpaceKey(pid: source.targetPID, generation: source.targetGeneration)
+            if let subset, !subset.contains(key) { return }
+            if pending.count >= width { finish(pending.removeFirst()) }
+            let tBegin = snapshot.reads.first?.tBegin ?? snapshot.begin?.tBegin ?? 0
+            let prepared = PreparedSnapshot(
+                index: snapshot.index, key: key, tBegin: tBegin,
+                tEnd: snapshot.reads.last?.tEnd ?? snapshot.end?.tEnd ?? tBegin)
+            pending.append(prepared)
             let flags = context.snapshotEndFlags[snapshot.index] ?? []
-            if !flags.contains(.reachedEOF) {
-                verdicts[snapshot.index] = unjudged(match, "the reader did not read it to the end of the file")
-            } else {
+            guard let pageLevel = matching[key], flags.contains(.reachedEOF) else {
+                // Nothing to parse: no model of its space, or not read to the end.
+                prepared.outcome = .notReadToEnd
+                prepared.done.signal()
+                return
+            }
+            DispatchQueue.global().async {
                 do throws(MapsParseError) {
                     let text = switch format {
                     case .maps: try MapsParser.parseLinux(snapshot.bytes)
                     case .smapsHeaders: try MapsParser.parseSmapsHeaders(snapshot.bytes)
                     }
-                    let tBegin = snapshot.reads.first?.tBegin ?? snapshot.begin?.tBegin ?? 0
-                    let tEnd = snapshot.reads.last?.tEnd ?? snapshot.end?.tEnd ?? tBegin
-                    let verdict = judge.judge(index: snapshot.index, lines: text.lines, tBegin: tBegin, tEnd: tEnd)
-                    judge.report.judgedSnapshots += 1
-                    if verdict.consistent == true { judge.report.consistentSnapshots += 1 }
-                    verdicts[snapshot.index] = verdict
+                    prepared.outcome = .lines(ObservedLines(text.lines, pageLevel: pageLevel))
                 } catch {
-                    verdicts[snapshot.index] = unjudged(match, "its text does not parse (\(error))")
+                    prepared.outcome = .unparsable("\(error)")
                 }
+                prepared.done.signal()
             }
-            judges[key] = judge
         }
+        for prepared in pending { finish(prepared) }
     }
 
     /// `key`'s model at its initial read, keeping the sum its matching
