@@ -327,7 +327,24 @@ enum LineComparison {
     static func comparable(_ lines: [MapsLine], pageLevel: Bool) -> [MapsLine] {
         var out: [MapsLine] = []
         out.reserveCapacity(lines.count)
-        for var line in lines where !SpecialLines.isSpecial(line.path) {
+        var stream = Stream(pageLevel: pageLevel)
+        for line in lines { stream.take(line) { out.append($0) } }
+        stream.finish { out.append($0) }
+        return out
+    }
+
+    /// Makes comparable lines from lines given one at a time, by start:
+    /// `take` hands on each finished comparable line (page level: a line
+    /// is finished when the next one does not join it), `finish` the last.
+    struct Stream {
+        let pageLevel: Bool
+        private var last: MapsLine?
+
+        init(pageLevel: Bool) { self.pageLevel = pageLevel }
+
+        @inline(__always) mutating func take(_ line: MapsLine, _ done: (MapsLine) -> Void) {
+            if SpecialLines.isSpecial(line.path) { return }
+            var line = line
             if !line.path.isEmpty, line.path == "/dev/zero (deleted)" || line.path.hasPrefix("/SYSV")
                 || line.path.hasPrefix("[anon_shmem:")
             {
@@ -335,16 +352,49 @@ enum LineComparison {
                 line.deviceMinor = 0
                 line.inode = 0
             }
-            if pageLevel, let last = out.last, last.end == line.start, last.permissions == line.permissions,
+            if pageLevel, let last, last.end == line.start, last.permissions == line.permissions,
                last.deviceMajor == line.deviceMajor, last.deviceMinor == line.deviceMinor, last.inode == line.inode,
                last.path == line.path, line.inode == 0 || line.offset == last.offset &+ last.length
             {
-                out[out.count - 1].end = line.end
-                continue
+                self.last!.end = line.end
+                return
             }
-            out.append(line)
+            if let last { done(last) }
+            last = line
         }
-        return out
+
+        mutating func finish(_ done: (MapsLine) -> Void) {
+            if let last { done(last) }
+            last = nil
+        }
+    }
+
+    /// How many lines are in the model's comparable lines and not in
+    /// `observed`'s and the other way round (0: they are equal), without
+    /// making the model's lines.
+    static func mismatches(_ model: AddressSpaceModel, _ observed: [MapsLine], pageLevel: Bool) -> Int {
+        var stream = Stream(pageLevel: pageLevel)
+        var j = 0, count = 0
+        // The same merge as `mismatches(_:_:)`, one model line at a time.
+        func compare(_ a: MapsLine) {
+            while j < observed.count {
+                let b = observed[j]
+                if a == b {
+                    j += 1
+                    return
+                } else if a.start < b.start || (a.start == b.start && a.end < b.end) {
+                    count += 1
+                    return
+                } else {
+                    count += 1
+                    j += 1
+                }
+            }
+            count += 1
+        }
+        model.forEachMapsLine { stream.take($0, compare) }
+        stream.finish(compare)
+        return count + (observed.count - j)
     }
 
     /// How many lines are in one and not the other (both sorted by start).
@@ -476,19 +526,17 @@ public struct AddressSpaceAnalysis: Sendable {
             }
             for state in lo...hi {
                 let now = pageLevel ? walk.pageHash : walk.exactHash
-                var modelLines: [MapsLine]?
-                func current() -> [MapsLine] {
-                    if let modelLines { return modelLines }
-                    let made = LineComparison.comparable(walk.mapsLines, pageLevel: pageLevel)
-                    modelLines = made
-                    return made
+                // The lines are compared in full only where the sums agree,
+                // and at the window's ends (how far they are from it).
+                if now == hash || state == lo || state == hi {
+                    let mismatches = LineComparison.mismatches(walk, observed, pageLevel: pageLevel)
+                    if now == hash, mismatches == 0 {
+                        explaining = state
+                        break
+                    }
+                    if state == lo { atLo = mismatches }
+                    if state == hi { atHi = mismatches }
                 }
-                if now == hash, current() == observed {
-                    explaining = state
-                    break
-                }
-                if state == lo { atLo = LineComparison.mismatches(current(), observed) }
-                if state == hi { atHi = LineComparison.mismatches(current(), observed) }
                 if state < hi {
                     if let change = mutations[state].change { walk.apply(change) }
                     walked = state + 1

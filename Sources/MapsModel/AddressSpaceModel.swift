@@ -190,6 +190,11 @@ public struct AddressSpaceModel: Sendable {
         lines.map { named($0) }
     }
 
+    /// Each line as maps would print it now, in order, without making them all first.
+    public func forEachMapsLine(_ body: (MapsLine) -> Void) {
+        lines.forEach { body(named($0)) }
+    }
+
     /// The line with the name the kernel prints: an unnamed anonymous line
     /// touching [start_brk, brk) is `[heap]` (vma_is_initial_heap).
     public func named(_ model: ModelLine) -> MapsLine {

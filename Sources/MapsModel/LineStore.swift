@@ -149,6 +149,11 @@ struct LineStore {
 
     var all: [ModelLine] { chunks.flatMap { $0 } }
 
+    /// Every line in order.
+    func forEach(_ body: (ModelLine) -> Void) {
+        for chunk in chunks { for line in chunk { body(line) } }
+    }
+
     /// Every line in order, `transform`ed, in one array (no copy of `all` first).
     func map<T>(_ transform: (ModelLine) -> T) -> [T] {
         var out: [T] = []
