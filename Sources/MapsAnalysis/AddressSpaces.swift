@@ -374,27 +374,34 @@ enum LineComparison {
     /// making the model's lines.
     static func mismatches(_ model: AddressSpaceModel, _ observed: [MapsLine], pageLevel: Bool) -> Int {
         var stream = Stream(pageLevel: pageLevel)
-        var j = 0, count = 0
-        // The same merge as `mismatches(_:_:)`, one model line at a time.
-        func compare(_ a: MapsLine) {
-            while j < observed.count {
-                let b = observed[j]
+        var merge = Merge(observed: observed)
+        for line in model.mapsLineSequence { stream.take(line) { merge.compare($0) } }
+        stream.finish { merge.compare($0) }
+        return merge.count + (observed.count - merge.next)
+    }
+
+    /// The merge of `mismatches(_:_:)`, given one line of the first side at a time.
+    private struct Merge {
+        let observed: [MapsLine]
+        var next = 0
+        var count = 0
+
+        @inline(__always) mutating func compare(_ a: MapsLine) {
+            while next < observed.count {
+                let b = observed[next]
                 if a == b {
-                    j += 1
+                    next += 1
                     return
                 } else if a.start < b.start || (a.start == b.start && a.end < b.end) {
                     count += 1
                     return
                 } else {
                     count += 1
-                    j += 1
+                    next += 1
                 }
             }
             count += 1
         }
-        model.forEachMapsLine { stream.take($0, compare) }
-        stream.finish(compare)
-        return count + (observed.count - j)
     }
 
     /// How many lines are in one and not the other (both sorted by start).

@@ -318,6 +318,8 @@ public struct TraceContext: Sendable {
         only: Int? = nil, _ body: (ObservedSnapshot) throws(AnalysisError) -> Void
     ) throws(AnalysisError) {
         let reader = try source.makeReader()
+        // `load` read the traced records (snapshot sources among them) already.
+        reader.skipsTracedRecords = true
         var assembler = SnapshotAssembler(only: only)
         do {
             // Borrowed views: each chunk's bytes go straight from the

@@ -190,9 +190,33 @@ public struct AddressSpaceModel: Sendable {
         lines.map { named($0) }
     }
 
-    /// Each line as maps would print it now, in order, without making them all first.
-    public func forEachMapsLine(_ body: (MapsLine) -> Void) {
-        lines.forEach { body(named($0)) }
+    /// The lines as maps would print them now, one at a time (what
+    /// `mapsLines` holds, without making that array).
+    public var mapsLineSequence: MapsLineSequence { MapsLineSequence(model: self) }
+
+    public struct MapsLineSequence: Sequence {
+        let model: AddressSpaceModel
+
+        public func makeIterator() -> Iterator { Iterator(model: model, chunks: model.lines.chunkArrays) }
+
+        public struct Iterator: IteratorProtocol {
+            let model: AddressSpaceModel
+            let chunks: [[ModelLine]]
+            var chunk = 0
+            var position = 0
+
+            public mutating func next() -> MapsLine? {
+                while chunk < chunks.count {
+                    if position < chunks[chunk].count {
+                        position += 1
+                        return model.named(chunks[chunk][position - 1])
+                    }
+                    chunk += 1
+                    position = 0
+                }
+                return nil
+            }
+        }
     }
 
     /// The line with the name the kernel prints: an unnamed anonymous line

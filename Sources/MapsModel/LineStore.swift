@@ -149,10 +149,8 @@ struct LineStore {
 
     var all: [ModelLine] { chunks.flatMap { $0 } }
 
-    /// Every line in order.
-    func forEach(_ body: (ModelLine) -> Void) {
-        for chunk in chunks { for line in chunk { body(line) } }
-    }
+    /// The lines, chunk by chunk (in order).
+    var chunkArrays: [[ModelLine]] { chunks }
 
     /// Every line in order, `transform`ed, in one array (no copy of `all` first).
     func map<T>(_ transform: (ModelLine) -> T) -> [T] {

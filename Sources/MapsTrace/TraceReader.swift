@@ -33,6 +33,10 @@ public final class TraceReader {
     @exclusivity(unchecked) public private(set) var recordsRead = 0
     /// Records of unknown kinds >= 0x40 that were skipped.
     @exclusivity(unchecked) public private(set) var unknownRecordsSkipped = 0
+    /// Framed and checked but not decoded nor handed out: the records of a
+    /// traced recording (processes, syscalls, ...), for a pass that reads
+    /// only the snapshots of a trace already read whole.
+    @exclusivity(unchecked) public var skipsTracedRecords = false
     /// Compressed bytes consumed so far: the file size once the end was reached cleanly.
     public var compressedBytesRead: UInt64 { inputFileOffset + UInt64(inputStart) }
     /// Decompressed bytes of the blocks read so far.
@@ -358,6 +362,7 @@ public final class TraceReader {
         }
         if !headerSeen && known != .header { throw payload.malformed("it comes before the header") }
         if trailerSeen { throw payload.malformed("it follows the trailer") }
+        if skipsTracedRecords, known.isTraced { return nil }
 
         // The two kinds that make up nearly every trace are decoded here, in
         // line; the rest out of line, to keep the hot path short.
