@@ -20,8 +20,15 @@
 # with `sysctl -w vm.max_map_count=N` for the recording and puts the old value
 # back when it exits. Otherwise it prints the command and leaves the row out.
 #
+# Then a traced recording (`record -- ./rolling-mmap`, the seed program of
+# tools/seed-rolling-mmap.c under the tracer), whose analysis also models every
+# address space whole: zstd -dc, info and analyze --json side by side, and,
+# with BASE=/path/to/another/mapsrace (e.g. a release build of main copied
+# aside), that binary's analyze --json beside this one's, as a ratio.
+#
 # Usage: tools/bench-analyze.sh [rounds, default 10] [existing seed-size trace]
-#   SCALE=0 skips the scale table; KEEP=1 keeps the work directory.
+#   SCALE=0 skips the scale table; TRACED=0 the traced recording; KEEP=1
+#   keeps the work directory.
 set -euo pipefail
 
 rounds=${1:-10}
@@ -117,6 +124,41 @@ for name, (seconds, rss) in results.items():
 ratio = results["mapsrace analyze --json"][0] / floor
 print(f"analyze / zstd -dc = {ratio:.2f} (goal <= 5): {'met' if ratio <= 5 else 'NOT met'}")
 PY
+
+if [ "${TRACED:-1}" = 1 ]; then
+    echo
+    echo "== traced recording: record -- ./rolling-mmap (tools/seed-rolling-mmap.c), $rounds rounds in rotating order"
+    command -v cc >/dev/null || { echo "bench-analyze: cc is required for the traced recording" >&2; exit 2; }
+    cc -std=gnu11 -O2 -o "$work/rolling-mmap" tools/seed-rolling-mmap.c
+    # The program writes its saved maps into the current directory.
+    (cd "$work" && "$mapsrace" record -o "$work/traced.mrtrace" -- ./rolling-mmap >/dev/null 2>"$work/record.err") \
+        || { echo "bench-analyze: the traced recording failed: $(cat "$work/record.err")" >&2; exit 1; }
+    "$mapsrace" info "$work/traced.mrtrace" | grep -E "^(mutations|snapshots|size) "
+    echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    commands=("zstd -dc=zstd -dc '$work/traced.mrtrace'" "mapsrace info=$mapsrace info '$work/traced.mrtrace'"
+        "mapsrace analyze --json=$mapsrace analyze --json '$work/traced.mrtrace'")
+    if [ -n "${BASE:-}" ]; then
+        "$BASE" analyze --json "$work/traced.mrtrace" > "$work/traced-base.json"
+        "$mapsrace" analyze --json "$work/traced.mrtrace" > "$work/traced-new.json"
+        if cmp -s "$work/traced-base.json" "$work/traced-new.json"; then
+            echo "analyze --json of BASE and this build: byte-identical"
+        else
+            echo "analyze --json of BASE and this build: DIFFERENT"
+        fi
+        commands+=("BASE analyze --json=$BASE analyze --json '$work/traced.mrtrace'")
+    fi
+    measure "${commands[@]}" > "$work/traced.json"
+    python3 - "$work/traced.json" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))
+floor = results["zstd -dc"][0]
+for name, (seconds, rss) in results.items():
+    print(f"{name:<24} {seconds * 1000:8.1f} ms  {seconds / floor:5.2f}x zstd -dc  {rss / 1024:7.1f} MiB")
+if "BASE analyze --json" in results:
+    new, base = results["mapsrace analyze --json"], results["BASE analyze --json"]
+    print(f"analyze --json: BASE / this build = {base[0] / new[0]:.2f}x time, {base[1] / new[1]:.2f}x peak RSS")
+PY
+fi
 
 [ "${SCALE:-1}" = 1 ] || exit 0
 echo

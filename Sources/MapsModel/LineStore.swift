@@ -56,18 +56,21 @@ struct LineStore {
         }
     }
 
-    private mutating func renumber(from chunk: Int) {
-        var next = chunk == 0 ? 0 : firstIndexes[chunk - 1] + chunks[chunk - 1].count
-        for c in chunk..<chunks.count {
-            firstIndexes[c] = next
-            next += chunks[c].count
+    /// Moves the first indexes of the chunks from `chunk` on by `delta`
+    /// (a line inserted or removed before them): only this array is
+    /// touched, not the chunks.
+    private mutating func shiftFirstIndexes(from chunk: Int, by delta: Int) {
+        guard chunk < firstIndexes.count else { return }
+        firstIndexes.withUnsafeMutableBufferPointer { firsts in
+            for c in chunk..<firsts.count { firsts[c] += delta }
         }
     }
 
     subscript(index: Int) -> ModelLine {
-        get {
+        // Borrowed: `lines[i].start` copies no line.
+        _read {
             let (c, i) = locate(index)
-            return chunks[c][i]
+            yield chunks[c][i]
         }
         set {
             let (c, i) = locate(index)
@@ -93,17 +96,19 @@ struct LineStore {
         account(line, true)
         let (c, i) = index >= count ? (chunks.count - 1, chunks[chunks.count - 1].count) : locate(index)
         chunks[c].insert(line, at: i)
+        var after = c + 1
         if chunks[c].count > Self.chunkLimit {
             let half = chunks[c].count / 2
             let upper = Array(chunks[c][half...])
             chunks[c].removeSubrange(half...)
             chunks.insert(upper, at: c + 1)
-            firstIndexes.insert(0, at: c + 1)
+            firstIndexes.insert(firstIndexes[c] + half, at: c + 1)
             chunkEnds.insert(upper.last?.end ?? 0, at: c + 1)
+            after = c + 2
         }
         chunkEnds[c] = chunks[c].last?.end ?? 0
         count += 1
-        renumber(from: c)
+        shiftFirstIndexes(from: after, by: 1)
     }
 
     @discardableResult
@@ -116,10 +121,10 @@ struct LineStore {
             chunks.remove(at: c)
             firstIndexes.remove(at: c)
             chunkEnds.remove(at: c)
-            renumber(from: max(c - 1, 0))
+            shiftFirstIndexes(from: c, by: -1)
         } else {
             chunkEnds[c] = chunks[c].last?.end ?? 0
-            renumber(from: c)
+            shiftFirstIndexes(from: c + 1, by: -1)
         }
         return line
     }
@@ -134,7 +139,8 @@ struct LineStore {
         var low = 0, high = chunkEnds.count
         while low < high {
             let middle = (low + high) / 2
-            if !chunks[middle].isEmpty, chunkEnds[middle] <= address { low = middle + 1 } else { high = middle }
+            // (The ends array first: a chunk's lines are looked at only for an empty chunk.)
+            if chunkEnds[middle] <= address, !chunks[middle].isEmpty { low = middle + 1 } else { high = middle }
         }
         guard low < chunks.count else { return count }
         return chunks[low].withUnsafeBufferPointer { chunk in
