@@ -557,7 +557,10 @@ public struct AddressSpaceModel: Sendable {
         var i = max(index - 1, 0)
         var stop = min(index + count, lines.count - 1)
         while i < stop {
-            if mergeable(lines[i], lines[i + 1]) || (pieces.map { attachMergeable(lines[i], lines[i + 1], $0) } ?? false) {
+            // (No closure here: one capturing `self` would copy the model for every pair.)
+            var joins = mergeable(lines[i], lines[i + 1])
+            if !joins, let pieces { joins = attachMergeable(lines[i], lines[i + 1], pieces) }
+            if joins {
                 let next = lines.remove(at: i + 1)
                 lines[i].line.end = next.end
                 if lines[i].hidden.origin == 0 { lines[i].hidden.origin = next.hidden.origin }
