@@ -527,6 +527,7 @@ public struct AddressSpaceAnalysis: Sendable {
             var walked = lo
             var explaining: Int?
             var atLo = 0, atHi = 0
+            var comparedAtLo = false
             defer {
                 ahead = walk
                 aheadState = walked
@@ -534,20 +535,25 @@ public struct AddressSpaceAnalysis: Sendable {
             for state in lo...hi {
                 let now = pageLevel ? walk.pageHash : walk.exactHash
                 // The lines are compared in full only where the sums agree,
-                // and at the window's ends (how far they are from it).
-                if now == hash || state == lo || state == hi {
+                // and at the window's end (how far they are from it; from its
+                // start too, below, when no state explains them).
+                if now == hash || state == hi {
                     let mismatches = LineComparison.mismatches(walk, observed, pageLevel: pageLevel)
                     if now == hash, mismatches == 0 {
                         explaining = state
                         break
                     }
-                    if state == lo { atLo = mismatches }
+                    if state == lo { atLo = mismatches; comparedAtLo = true }
                     if state == hi { atHi = mismatches }
                 }
                 if state < hi {
                     if let change = mutations[state].change { walk.apply(change) }
                     walked = state + 1
                 }
+            }
+            if explaining == nil, !comparedAtLo {
+                // The cursor is still at the window's first state.
+                atLo = LineComparison.mismatches(cursor, observed, pageLevel: pageLevel)
             }
             let space = key.description
             return WholeSpaceVerdict(
