@@ -445,8 +445,8 @@ struct ObservedLines: Sendable {
 }
 
 /// One snapshot on its way to its judge. `outcome` is written once, before
-/// `done` is signalled (by the thread that prepares it), and read only
-/// after waiting on `done`.
+/// `done` is signalled (by the thread that parses it, or by the decoding
+/// thread when there is nothing to parse), and read only after waiting on `done`.
 private final class PreparedSnapshot: @unchecked Sendable {
     enum Outcome {
         case lines(ObservedLines)
@@ -662,7 +662,9 @@ public struct AddressSpaceAnalysis: Sendable {
             pending.append(prepared)
             let flags = context.snapshotEndFlags[snapshot.index] ?? []
             guard let pageLevel = matching[key], flags.contains(.reachedEOF) else {
-                // Nothing to parse: no model of its space, or not read to the end.
+                // Nothing to parse: not read to the end, or no model of its
+                // space (`finish` gives such a snapshot its verdict before
+                // looking at the outcome).
                 prepared.outcome = .notReadToEnd
                 prepared.done.signal()
                 return
