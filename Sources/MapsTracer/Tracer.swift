@@ -240,9 +240,19 @@ final class TracerLoop {
             let signal = waited.stopSignal
             let event = waited.ptraceEvent
             if threads[tid] == nil {
-                // A new task's first stop before its creator's event.
-                if threads.count >= maxTracees { halt(.limit(.tracees(maxTracees))) }
-                threads[tid] = ThreadState(pid: tid, orphan: true)
+                // A new task's first stop before its creator's event. Its
+                // attach stop is held until that event says whose task it is.
+                // Any other first stop is let go at once: when a SIGKILL (ours
+                // at `halt`, or anyone's) reaches the task before its creator
+                // reported it, the creator never will, and the task's first
+                // stop is its PTRACE_EVENT_EXIT, where holding it would leave
+                // it (and this loop) waiting for ever.
+                if stop == nil, event == Int32(MAPSRACE_EVENT_STOP) {
+                    if threads.count >= maxTracees { halt(.limit(.tracees(maxTracees))) }
+                    threads[tid] = ThreadState(pid: tid, orphan: true)
+                } else {
+                    resume(tid, MAPSRACE_PTRACE_CONT, event == 0 ? UInt(signal) : 0)
+                }
                 continue
             }
             if signal == SIGTRAP | 0x80 {
